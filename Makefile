@@ -1,0 +1,43 @@
+# hybridsearch: PGXS build.
+#
+#   make [PG_CONFIG=...] && make install && make installcheck
+#
+# USE_CUDA selects whether the CUDA module (cuda/, loaded only by the GPU
+# worker) is built; it defaults to on when nvcc is found.  The main library
+# never links CUDA, so it loads on machines without it.
+
+EXTENSION = hybridsearch
+MODULE_big = hybridsearch
+DATA = $(wildcard sql/hybridsearch--*.sql)
+
+SRCS = $(wildcard src/*.c)
+OBJS = $(SRCS:.c=.o)
+
+REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/hybridsearch--%,$(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+PG_CFLAGS += -Wall -Wextra \
+	-ftree-vectorize -fno-math-errno
+SHLIB_LINK += -lm
+
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+USE_CUDA ?= $(if $(NVCC),1,0)
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Stand-alone programs over the same distance code the server runs.
+test/bench_distance: test/bench_distance.c src/distance.c src/distance.h
+	$(CC) -O2 -ftree-vectorize -fno-math-errno -Wall -Wextra -Isrc -o $@ \
+		test/bench_distance.c src/distance.c -lm
+
+.PHONY: bench-distance
+bench-distance: test/bench_distance
+	./test/bench_distance
+
+# TAP tests (PostgreSQL::Test::Cluster) against the installed extension.
+PROVE_TESTS = test/t/*.pl
+.PHONY: prove-installcheck
+prove-installcheck:
+	$(prove_installcheck)

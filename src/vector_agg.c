@@ -1,0 +1,144 @@
+/*
+ * vector_agg.c
+ *	  avg(vector): transition, combine (for parallel aggregation) and final
+ *	  functions.  sum(vector) needs none of its own: it is vector_add.
+ *
+ * The state is a float8[] holding the row count followed by the running
+ * sums in double precision: {n, s1, ..., sd}.  The initial state is {0}.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/float.h"
+
+#include "vector.h"
+
+PG_FUNCTION_INFO_V1(vector_accum);
+PG_FUNCTION_INFO_V1(vector_combine);
+PG_FUNCTION_INFO_V1(vector_avg);
+
+static float8 *
+state_values(ArrayType *state, int *count)
+{
+	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) ||
+		ARR_ELEMTYPE(state) != FLOAT8OID || ARR_DIMS(state)[0] < 1)
+		elog(ERROR, "avg(vector): malformed transition state");
+	*count = ARR_DIMS(state)[0];
+	/* no null bitmap (checked above), so the data follows the fixed header */
+	return (float8 *) ((char *) state + ARR_OVERHEAD_NONULLS(1));
+}
+
+static ArrayType *
+state_new(int dim)
+{
+	Datum	   *zeros = palloc(sizeof(Datum) * (dim + 1));
+	ArrayType  *result;
+
+	for (int i = 0; i <= dim; i++)
+		zeros[i] = Float8GetDatum(0.0);
+	result = construct_array(zeros, dim + 1, FLOAT8OID, sizeof(float8),
+							 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	pfree(zeros);
+	return result;
+}
+
+static void
+check_sum(double value)
+{
+	if (isinf(value))
+		float_overflow_error();
+}
+
+/*
+ * The state may be updated in place only when called as an aggregate; a
+ * direct SQL call must not modify its argument.
+ */
+static ArrayType *
+writable_state(FunctionCallInfo fcinfo, int dim)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	int			count;
+	float8	   *values = state_values(state, &count);
+
+	if (values[0] == 0.0 && count == 1)
+	{
+		MemoryContext aggcontext;
+		MemoryContext old;
+
+		if (!AggCheckCallContext(fcinfo, &aggcontext))
+			aggcontext = CurrentMemoryContext;
+		old = MemoryContextSwitchTo(aggcontext);
+		state = state_new(dim);
+		MemoryContextSwitchTo(old);
+	}
+	else if (!AggCheckCallContext(fcinfo, NULL))
+		state = PG_GETARG_ARRAYTYPE_P_COPY(0);
+
+	state_values(state, &count);
+	vector_check_typmod_dim(count - 1, dim);
+	return state;
+}
+
+Datum
+vector_accum(PG_FUNCTION_ARGS)
+{
+	Vector	   *vec = PG_GETARG_VECTOR_P(1);
+	ArrayType  *state = writable_state(fcinfo, vec->dim);
+	int			count;
+	float8	   *values = state_values(state, &count);
+
+	values[0] += 1.0;
+	for (int i = 0; i < vec->dim; i++)
+	{
+		values[i + 1] += (double) vec->x[i];
+		check_sum(values[i + 1]);
+	}
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+Datum
+vector_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *other = PG_GETARG_ARRAYTYPE_P(1);
+	int			other_count;
+	float8	   *other_values = state_values(other, &other_count);
+	ArrayType  *state;
+	int			count;
+	float8	   *values;
+
+	if (other_values[0] == 0.0)
+		PG_RETURN_ARRAYTYPE_P(PG_GETARG_ARRAYTYPE_P(0));
+
+	state = writable_state(fcinfo, other_count - 1);
+	values = state_values(state, &count);
+	values[0] += other_values[0];
+	for (int i = 1; i < count; i++)
+	{
+		values[i] += other_values[i];
+		check_sum(values[i]);
+	}
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+Datum
+vector_avg(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	int			count;
+	float8	   *values = state_values(state, &count);
+	Vector	   *result;
+
+	if (values[0] == 0.0)
+		PG_RETURN_NULL();
+
+	result = vector_new(count - 1);
+	for (int i = 1; i < count; i++)
+	{
+		result->x[i - 1] = values[i] / values[0];
+		vector_check_element(result->x[i - 1]);
+	}
+	PG_RETURN_VECTOR_P(result);
+}

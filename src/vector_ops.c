@@ -1,0 +1,250 @@
+/*
+ * vector_ops.c
+ *	  SQL functions and operators on vectors: distances, norms,
+ *	  element-wise arithmetic, concatenation, subvector and comparison.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/float.h"
+
+#include "distance.h"
+#include "vector.h"
+
+PG_FUNCTION_INFO_V1(l2_distance);
+PG_FUNCTION_INFO_V1(inner_product);
+PG_FUNCTION_INFO_V1(vector_negative_inner_product);
+PG_FUNCTION_INFO_V1(cosine_distance);
+PG_FUNCTION_INFO_V1(l1_distance);
+PG_FUNCTION_INFO_V1(vector_dims);
+PG_FUNCTION_INFO_V1(vector_norm);
+PG_FUNCTION_INFO_V1(l2_normalize);
+PG_FUNCTION_INFO_V1(subvector);
+PG_FUNCTION_INFO_V1(vector_add);
+PG_FUNCTION_INFO_V1(vector_sub);
+PG_FUNCTION_INFO_V1(vector_mul);
+PG_FUNCTION_INFO_V1(vector_concat);
+PG_FUNCTION_INFO_V1(vector_lt);
+PG_FUNCTION_INFO_V1(vector_le);
+PG_FUNCTION_INFO_V1(vector_eq);
+PG_FUNCTION_INFO_V1(vector_ne);
+PG_FUNCTION_INFO_V1(vector_ge);
+PG_FUNCTION_INFO_V1(vector_gt);
+PG_FUNCTION_INFO_V1(vector_cmp);
+
+/*
+ * DISTANCE_FUNCTION(name, helper) defines a SQL distance function that
+ * checks dimensions and calls the shared helper, so the operator and the
+ * index's re-scoring compute the very same bits.
+ */
+#define DISTANCE_FUNCTION(NAME, HELPER) \
+Datum \
+NAME(PG_FUNCTION_ARGS) \
+{ \
+	Vector	   *a = PG_GETARG_VECTOR_P(0); \
+	Vector	   *b = PG_GETARG_VECTOR_P(1); \
+	vector_check_same_dims(a, b); \
+	PG_RETURN_FLOAT8(HELPER(a->x, b->x, a->dim)); \
+}
+
+DISTANCE_FUNCTION(l2_distance, distance_l2)
+DISTANCE_FUNCTION(inner_product, distance_inner_product)
+DISTANCE_FUNCTION(vector_negative_inner_product, distance_negative_inner_product)
+DISTANCE_FUNCTION(cosine_distance, distance_cosine)
+DISTANCE_FUNCTION(l1_distance, distance_l1)
+
+Datum
+vector_dims(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+
+	PG_RETURN_INT32(a->dim);
+}
+
+static double
+euclidean_norm(const Vector *a)
+{
+	double		sum = 0.0;
+
+	for (int i = 0; i < a->dim; i++)
+		sum += (double) a->x[i] * (double) a->x[i];
+	return sqrt(sum);
+}
+
+Datum
+vector_norm(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+
+	PG_RETURN_FLOAT8(euclidean_norm(a));
+}
+
+/* Unit-length copy; the zero vector stays zero, as in pgvector. */
+Datum
+l2_normalize(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *result = vector_new(a->dim);
+	double		norm = euclidean_norm(a);
+
+	if (norm > 0)
+	{
+		for (int i = 0; i < a->dim; i++)
+		{
+			result->x[i] = a->x[i] / norm;
+			if (isinf(result->x[i]))
+				float_overflow_error();
+		}
+	}
+	PG_RETURN_VECTOR_P(result);
+}
+
+/*
+ * subvector(v, start, count): count elements from 1-based position start,
+ * clipped to the vector like substring(); an empty result is an error.
+ */
+Datum
+subvector(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	int32		start = PG_GETARG_INT32(1);
+	int32		count = PG_GETARG_INT32(2);
+	int32		end;
+	Vector	   *result;
+
+	if (count < 1)
+		vector_check_dim_limit(0);
+
+	/* start + count > dim, written so it cannot overflow */
+	if (start > a->dim - count)
+		end = a->dim + 1;
+	else
+		end = start + count;
+	if (start < 1)
+		start = 1;
+	else if (start > a->dim)
+		vector_check_dim_limit(0);
+	if (end <= start)
+		vector_check_dim_limit(0);
+
+	result = vector_new(end - start);
+	memcpy(result->x, a->x + start - 1, sizeof(float) * (end - start));
+	PG_RETURN_VECTOR_P(result);
+}
+
+typedef enum ElementwiseOp
+{
+	ELEMENTWISE_ADD,
+	ELEMENTWISE_SUB,
+	ELEMENTWISE_MUL
+} ElementwiseOp;
+
+/*
+ * Element-wise arithmetic; a result that overflows float4 (or a product
+ * that underflows to zero) is an error, never a stored Infinity.
+ */
+static Vector *
+elementwise(const Vector *a, const Vector *b, ElementwiseOp op)
+{
+	Vector	   *result;
+
+	vector_check_same_dims(a, b);
+	result = vector_new(a->dim);
+	for (int i = 0; i < a->dim; i++)
+	{
+		float		value;
+
+		if (op == ELEMENTWISE_ADD)
+			value = a->x[i] + b->x[i];
+		else if (op == ELEMENTWISE_SUB)
+			value = a->x[i] - b->x[i];
+		else
+		{
+			value = a->x[i] * b->x[i];
+			if (value == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
+				float_underflow_error();
+		}
+		if (isinf(value))
+			float_overflow_error();
+		result->x[i] = value;
+	}
+	return result;
+}
+
+Datum
+vector_add(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_VECTOR_P(elementwise(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1),
+								   ELEMENTWISE_ADD));
+}
+
+Datum
+vector_sub(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_VECTOR_P(elementwise(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1),
+								   ELEMENTWISE_SUB));
+}
+
+Datum
+vector_mul(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_VECTOR_P(elementwise(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1),
+								   ELEMENTWISE_MUL));
+}
+
+Datum
+vector_concat(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *result;
+
+	vector_check_dim_limit(a->dim + b->dim);
+	result = vector_new(a->dim + b->dim);
+	memcpy(result->x, a->x, sizeof(float) * a->dim);
+	memcpy(result->x + a->dim, b->x, sizeof(float) * b->dim);
+	PG_RETURN_VECTOR_P(result);
+}
+
+/*
+ * Total order for btree: element by element, then the shorter vector
+ * first, so vectors of different lengths compare without an error.
+ */
+static int
+vector_compare(const Vector *a, const Vector *b)
+{
+	int			common = Min(a->dim, b->dim);
+
+	for (int i = 0; i < common; i++)
+	{
+		if (a->x[i] < b->x[i])
+			return -1;
+		if (a->x[i] > b->x[i])
+			return 1;
+	}
+	if (a->dim != b->dim)
+		return a->dim < b->dim ? -1 : 1;
+	return 0;
+}
+
+#define COMPARISON_FUNCTION(NAME, TEST) \
+Datum \
+NAME(PG_FUNCTION_ARGS) \
+{ \
+	int			cmp = vector_compare(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1)); \
+	PG_RETURN_BOOL(TEST); \
+}
+
+COMPARISON_FUNCTION(vector_lt, cmp < 0)
+COMPARISON_FUNCTION(vector_le, cmp <= 0)
+COMPARISON_FUNCTION(vector_eq, cmp == 0)
+COMPARISON_FUNCTION(vector_ne, cmp != 0)
+COMPARISON_FUNCTION(vector_ge, cmp >= 0)
+COMPARISON_FUNCTION(vector_gt, cmp > 0)
+
+Datum
+vector_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(vector_compare(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1)));
+}
