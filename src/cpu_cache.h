@@ -1,0 +1,45 @@
+/*
+ * cpu_cache.h
+ *	  Dense copies of a hybrid index's vectors for the CPU search.
+ *
+ * A copy holds the live non-NULL vectors in stream order (fp32, or fp16
+ * for precision = 'half'), their heap TIDs, and the TIDs of NULL entries.
+ * It is keyed by the index's relfilenode and the metapage's generation,
+ * and brought up to date before each scan by loading only the entries
+ * appended since.
+ */
+#ifndef HYBRIDSEARCH_CPU_CACHE_H
+#define HYBRIDSEARCH_CPU_CACHE_H
+
+#include "hybrid.h"
+
+typedef struct DenseRows
+{
+	int			dim;
+	bool		half;			/* fp16 values; else fp32 */
+	int64		rows;			/* live non-NULL vectors */
+	int64		capacity;
+	float	   *values;			/* rows x dim, fp32 */
+	uint16	   *half_values;	/* rows x dim, fp16 of value * scale */
+	float	   *inv_scales;		/* half: 1 / scale of each row */
+	float	   *norms;			/* half: each row's L2 norm */
+	double		max_norm;		/* half: largest L2 norm, for error bounds */
+	double		max_l1;			/* half: largest L1 norm */
+	uint64	   *positions;		/* half: stream position of each row */
+	ItemPointerData *tids;
+	ItemPointerData *null_tids;
+	int64		nulls;
+	int64		null_capacity;
+	uint64		loaded_to;		/* stream position loaded up to */
+	MemoryContext context;		/* holds the arrays */
+	int			pins;			/* scans using this copy */
+	bool		orphaned;		/* replaced in the cache: free at last unpin */
+} DenseRows;
+
+extern DenseRows *cpu_cache_get(Relation index, const HybridMetaPageData *meta,
+								HybridPrecision precision, MemoryContext scan_context,
+								bool *from_cache);
+extern Size dense_rows_bytes(const DenseRows *rows);
+extern void cpu_cache_usage(Oid index_oid, int64 *rows, Size *bytes);
+
+#endif							/* HYBRIDSEARCH_CPU_CACHE_H */

@@ -1,0 +1,251 @@
+/*
+ * hybrid_stream.c
+ *	  The metapage and the entry stream of a hybrid index: appending an
+ *	  entry with generic WAL, and reading entries back in order.
+ *
+ * Appends hold the metapage's exclusive lock from first byte to last, so
+ * entries never interleave.  Bytes are written past stream_end first and
+ * the metapage's stream_end moves in the same WAL record as the last piece:
+ * after a crash, a half-written entry lies beyond stream_end, invisible,
+ * and the next append overwrites it.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+#include "hybrid.h"
+
+void
+hybrid_init_metapage(Page page, int dim)
+{
+	HybridMetaPage meta;
+
+	PageInit(page, BLCKSZ, 0);
+	meta = HybridPageGetMeta(page);
+	memset(meta, 0, sizeof(HybridMetaPageData));
+	meta->magic = HYBRID_MAGIC;
+	meta->version = HYBRID_VERSION;
+	meta->dim = dim;
+	meta->generation = 1;
+	((PageHeader) page)->pd_lower =
+		((char *) meta + sizeof(HybridMetaPageData)) - (char *) page;
+}
+
+static void
+check_meta(Relation index, HybridMetaPage meta)
+{
+	if (meta->magic != HYBRID_MAGIC || meta->version != HYBRID_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a valid hybrid index",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
+}
+
+/* A snapshot of the metapage, read under a share lock. */
+HybridMetaPageData
+hybrid_read_meta(Relation index)
+{
+	Buffer		buffer = ReadBuffer(index, HYBRID_METAPAGE_BLKNO);
+	HybridMetaPageData meta;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	meta = *HybridPageGetMeta(BufferGetPage(buffer));
+	UnlockReleaseBuffer(buffer);
+	check_meta(index, &meta);
+	return meta;
+}
+
+static inline BlockNumber
+stream_block(uint64 position)
+{
+	return HYBRID_FIRST_STREAM_BLKNO + (BlockNumber) (position / STREAM_PAGE_BYTES);
+}
+
+static inline Size
+stream_offset(uint64 position)
+{
+	return SizeOfPageHeaderData + (Size) (position % STREAM_PAGE_BYTES);
+}
+
+/* Pin and exclusively lock the stream page for block, extending if needed. */
+static Buffer
+lock_stream_page(Relation index, BlockNumber block, bool *is_new)
+{
+	Buffer		buffer;
+
+	*is_new = false;
+	if (block >= RelationGetNumberOfBlocks(index))
+	{
+		LockRelationForExtension(index, ExclusiveLock);
+		buffer = ReadBuffer(index, P_NEW);
+		UnlockRelationForExtension(index, ExclusiveLock);
+		if (BufferGetBlockNumber(buffer) != block)
+			elog(ERROR, "hybrid index \"%s\" extended to block %u, expected %u",
+				 RelationGetRelationName(index), BufferGetBlockNumber(buffer), block);
+		*is_new = true;
+	}
+	else
+		buffer = ReadBuffer(index, block);
+	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
+	return buffer;
+}
+
+/*
+ * Append one entry; values == NULL records a NULL value.  Checks that a
+ * non-NULL vector has the index's dimension count (fixing it on the first).
+ */
+void
+hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int dim)
+{
+	Buffer		meta_buffer = ReadBuffer(index, HYBRID_METAPAGE_BLKNO);
+	HybridMetaPage meta;
+	int			value_dim = values ? dim : 0;
+	Size		size = ENTRY_ALIGNED_SIZE(value_dim);
+	char	   *entry = palloc0(size);
+	EntryHeader *header = (EntryHeader *) entry;
+	uint64		position;
+	Size		written = 0;
+
+	LockBuffer(meta_buffer, BUFFER_LOCK_EXCLUSIVE);
+	meta = HybridPageGetMeta(BufferGetPage(meta_buffer));
+	check_meta(index, meta);
+	if (values)
+		hybrid_check_dims(index, meta->dim, dim);
+
+	header->tid = *tid;
+	header->flags = values ? 0 : ENTRY_NULL;
+	header->dim = value_dim;
+	if (values)
+		memcpy(entry + ENTRY_VALUES_OFFSET, values, sizeof(float) * dim);
+
+	position = meta->stream_end;
+	while (written < size)
+	{
+		BlockNumber block = stream_block(position + written);
+		Size		offset = stream_offset(position + written);
+		Size		piece = Min(size - written, BLCKSZ - offset);
+		bool		is_new;
+		bool		last = (written + piece == size);
+		Buffer		buffer = lock_stream_page(index, block, &is_new);
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		page = GenericXLogRegisterBuffer(state, buffer,
+													 is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
+
+		if (is_new)
+			PageInit(page, BLCKSZ, 0);
+		memcpy((char *) page + offset, entry + written, piece);
+		if (((PageHeader) page)->pd_lower < offset + piece)
+			((PageHeader) page)->pd_lower = offset + piece;
+
+		if (last)
+		{
+			HybridMetaPage wal_meta =
+				HybridPageGetMeta(GenericXLogRegisterBuffer(state, meta_buffer, 0));
+
+			wal_meta->stream_end = position + size;
+			wal_meta->entries++;
+			if (values)
+				wal_meta->dim = dim;
+			else
+				wal_meta->null_entries++;
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buffer);
+		written += piece;
+	}
+	UnlockReleaseBuffer(meta_buffer);
+	pfree(entry);
+}
+
+/* Copy len bytes of stream starting at position into dest. */
+void
+hybrid_stream_read(Relation index, uint64 position, void *dest, Size len)
+{
+	Size		done = 0;
+
+	while (done < len)
+	{
+		Size		offset = stream_offset(position + done);
+		Size		piece = Min(len - done, BLCKSZ - offset);
+		Buffer		buffer = ReadBuffer(index, stream_block(position + done));
+
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		memcpy((char *) dest + done, (char *) BufferGetPage(buffer) + offset, piece);
+		UnlockReleaseBuffer(buffer);
+		done += piece;
+	}
+}
+
+void
+stream_reader_begin(StreamReader *reader, Relation index, uint64 start, uint64 end)
+{
+	reader->index = index;
+	reader->position = start;
+	reader->end = end;
+	reader->buffer = InvalidBuffer;
+	reader->block = InvalidBlockNumber;
+}
+
+/* Copy bytes from the reader's position, keeping the current page pinned. */
+static void
+reader_copy(StreamReader *reader, void *dest, Size len)
+{
+	Size		done = 0;
+
+	while (done < len)
+	{
+		BlockNumber block = stream_block(reader->position);
+		Size		offset = stream_offset(reader->position);
+		Size		piece = Min(len - done, BLCKSZ - offset);
+
+		if (block != reader->block)
+		{
+			if (BufferIsValid(reader->buffer))
+				ReleaseBuffer(reader->buffer);
+			reader->buffer = ReadBuffer(reader->index, block);
+			reader->block = block;
+		}
+		LockBuffer(reader->buffer, BUFFER_LOCK_SHARE);
+		memcpy((char *) dest + done, (char *) BufferGetPage(reader->buffer) + offset, piece);
+		LockBuffer(reader->buffer, BUFFER_LOCK_UNLOCK);
+		reader->position += piece;
+		done += piece;
+	}
+}
+
+/*
+ * Read the next entry: its header, its values into values (room for the
+ * index's dim) and where it starts.  Returns false at the end.
+ */
+bool
+stream_reader_next(StreamReader *reader, EntryHeader *header, float *values,
+				   uint64 *entry_position)
+{
+	if (reader->position >= reader->end)
+		return false;
+	CHECK_FOR_INTERRUPTS();
+	*entry_position = reader->position;
+	reader_copy(reader, header, sizeof(EntryHeader));
+	reader->position = *entry_position + ENTRY_VALUES_OFFSET;
+	if (header->dim > VECTOR_MAX_DIM ||
+		*entry_position + ENTRY_ALIGNED_SIZE(header->dim) > reader->end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("hybrid index \"%s\" has a malformed entry at stream position " UINT64_FORMAT,
+						RelationGetRelationName(reader->index), *entry_position)));
+	reader_copy(reader, values, sizeof(float) * header->dim);
+	return true;
+}
+
+void
+stream_reader_end(StreamReader *reader)
+{
+	if (BufferIsValid(reader->buffer))
+		ReleaseBuffer(reader->buffer);
+	reader->buffer = InvalidBuffer;
+}
