@@ -227,3 +227,26 @@ CREATE OPERATOR CLASS vector_l1_ops
 	FOR TYPE vector USING hybrid AS
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector);
+
+-- observability
+
+CREATE FUNCTION hybridsearch_index_stats(index regclass,
+	OUT rows bigint, OUT null_rows bigint, OUT dead_rows bigint,
+	OUT dimensions integer, OUT search_precision text,
+	OUT cpu_cached_rows bigint, OUT cpu_cached_bytes bigint,
+	OUT cpu_scans bigint, OUT gpu_scans bigint, OUT gpu_fallbacks bigint,
+	OUT mean_scan_ms double precision, OUT p95_scan_ms double precision,
+	OUT stats_scope text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- One row per valid hybrid index whose table the user may read (other
+-- sessions' temporary indexes cannot be read, so they are left out).
+CREATE VIEW hybridsearch_stats AS
+	SELECT c.oid::regclass AS index, i.indrelid::regclass AS "table", s.*
+	FROM pg_class c
+	JOIN pg_am a ON a.oid = c.relam AND a.amname = 'hybrid'
+	JOIN pg_index i ON i.indexrelid = c.oid
+	CROSS JOIN LATERAL hybridsearch_index_stats(c.oid) s
+	WHERE i.indisvalid
+		AND has_table_privilege(i.indrelid, 'SELECT')
+		AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema());

@@ -9,11 +9,13 @@
 #include "postgres.h"
 
 #include "access/relscan.h"
+#include "portability/instr_time.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "cpu_search.h"
 #include "hybrid.h"
+#include "scan_stats.h"
 
 typedef struct HybridScanOpaqueData
 {
@@ -22,6 +24,7 @@ typedef struct HybridScanOpaqueData
 	DenseRows  *rows;
 	CpuSearch  *search;			/* NULL when ordering by a NULL vector */
 	int64		unordered_returned; /* rows returned for a NULL query */
+	double		elapsed_ms;		/* time spent inside this scan so far */
 } HybridScanOpaqueData;
 
 typedef HybridScanOpaqueData *HybridScanOpaque;
@@ -40,6 +43,18 @@ hybrid_beginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
+/* Count a finished (or abandoned) scan in hybridsearch_stats. */
+static void
+record_scan(IndexScanDesc scan)
+{
+	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
+
+	if (so->started)
+		scan_stats_record(RelationGetRelid(scan->indexRelation), SCAN_PATH_CPU,
+						  so->elapsed_ms);
+	so->elapsed_ms = 0.0;
+}
+
 void
 hybrid_rescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(),
 			  ScanKey orderbys, int norderbys pg_attribute_unused())
@@ -50,6 +65,7 @@ hybrid_rescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(),
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	record_scan(scan);
 	MemoryContextReset(so->context);
 	so->started = false;
 	so->rows = NULL;
@@ -114,7 +130,10 @@ hybrid_gettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 	double		distance = 0.0;
 	bool		isnull = true;
 	bool		found;
+	instr_time	start;
+	instr_time	elapsed;
 
+	INSTR_TIME_SET_CURRENT(start);
 	if (!so->started)
 		start_scan(scan);
 
@@ -122,6 +141,9 @@ hybrid_gettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 		found = cpu_search_next(so->search, &scan->xs_heaptid, &distance, &isnull);
 	else
 		found = next_unordered(so, &scan->xs_heaptid);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	so->elapsed_ms += INSTR_TIME_GET_MILLISEC(elapsed);
 	if (!found)
 		return false;
 
@@ -137,6 +159,7 @@ hybrid_endscan(IndexScanDesc scan)
 {
 	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
 
+	record_scan(scan);
 	MemoryContextDelete(so->context);
 	pfree(so);
 	scan->opaque = NULL;

@@ -5,12 +5,15 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
 #include "utils/guc.h"
 
 #include "distance.h"
 #include "distance_half.h"
 #include "hybrid.h"
 #include "hybridsearch.h"
+#include "scan_stats.h"
 
 PG_MODULE_MAGIC;
 
@@ -19,6 +22,25 @@ bool		hybridsearch_cpu_cache = true;
 int			hybridsearch_cpu_cache_size_mb = 1024;
 
 void		_PG_init(void);
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+request_shmem(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	scan_stats_request_shmem();
+}
+
+static void
+startup_shmem(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	scan_stats_init_shmem();
+}
 
 static void
 define_settings(void)
@@ -49,4 +71,13 @@ _PG_init(void)
 	distance_half_init();
 	hybrid_init_reloptions();
 	define_settings();
+
+	/* shared counters need the preload; without it they stay per backend */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = request_shmem;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = startup_shmem;
+	}
 }

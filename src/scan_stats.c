@@ -1,0 +1,218 @@
+/*
+ * scan_stats.c
+ *	  Scan counters per index and the hybridsearch_index_stats() function
+ *	  behind the hybridsearch_stats view.
+ *
+ * Each index gets a slot: scans per path, total time, and a ring of the
+ * most recent scan times from which the 95th percentile is taken.  Slots
+ * are found by (database, index) and, when all are taken, the one used
+ * least recently is recycled.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "catalog/pg_am.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "cpu_cache.h"
+#include "hybrid.h"
+#include "scan_stats.h"
+
+#define STATS_SLOTS			1024
+#define RECENT_SCANS		256
+
+typedef struct StatsSlot
+{
+	Oid			database;
+	Oid			index;			/* InvalidOid: free */
+	int64		scans[2];		/* by ScanPath */
+	int64		gpu_fallbacks;
+	double		total_ms;
+	float		recent_ms[RECENT_SCANS];
+	int64		last_used;
+} StatsSlot;
+
+typedef struct StatsTable
+{
+	LWLock	   *lock;			/* NULL for the backend-local table */
+	int64		clock;
+	StatsSlot	slots[STATS_SLOTS];
+} StatsTable;
+
+static StatsTable *shared_table = NULL;
+static StatsTable *local_table = NULL;
+
+PG_FUNCTION_INFO_V1(hybridsearch_index_stats);
+
+void
+scan_stats_request_shmem(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(StatsTable)));
+	RequestNamedLWLockTranche("hybridsearch_stats", 1);
+}
+
+void
+scan_stats_init_shmem(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared_table = ShmemInitStruct("hybridsearch_stats", sizeof(StatsTable), &found);
+	if (!found)
+	{
+		memset(shared_table, 0, sizeof(StatsTable));
+		shared_table->lock = &(GetNamedLWLockTranche("hybridsearch_stats"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static StatsTable *
+stats_table(void)
+{
+	if (shared_table)
+		return shared_table;
+	if (local_table == NULL)
+		local_table = MemoryContextAllocZero(TopMemoryContext, sizeof(StatsTable));
+	return local_table;
+}
+
+static void
+table_lock(StatsTable *table, LWLockMode mode)
+{
+	if (table->lock)
+		LWLockAcquire(table->lock, mode);
+}
+
+static void
+table_unlock(StatsTable *table)
+{
+	if (table->lock)
+		LWLockRelease(table->lock);
+}
+
+static StatsSlot *
+find_slot(StatsTable *table, Oid index_oid, bool create)
+{
+	StatsSlot  *oldest = NULL;
+
+	for (int i = 0; i < STATS_SLOTS; i++)
+	{
+		StatsSlot  *slot = &table->slots[i];
+
+		if (slot->index == index_oid && slot->database == MyDatabaseId)
+			return slot;
+		if (oldest == NULL || slot->last_used < oldest->last_used)
+			oldest = slot;
+	}
+	if (!create)
+		return NULL;
+	memset(oldest, 0, sizeof(StatsSlot));
+	oldest->database = MyDatabaseId;
+	oldest->index = index_oid;
+	return oldest;
+}
+
+void
+scan_stats_record(Oid index_oid, ScanPath path, double milliseconds)
+{
+	StatsTable *table = stats_table();
+	StatsSlot  *slot;
+	int64		total;
+
+	table_lock(table, LW_EXCLUSIVE);
+	slot = find_slot(table, index_oid, true);
+	total = slot->scans[SCAN_PATH_CPU] + slot->scans[SCAN_PATH_GPU];
+	slot->recent_ms[total % RECENT_SCANS] = (float) milliseconds;
+	slot->scans[path]++;
+	slot->total_ms += milliseconds;
+	slot->last_used = ++table->clock;
+	table_unlock(table);
+}
+
+static int
+float_order(const void *a, const void *b)
+{
+	float		x = *(const float *) a;
+	float		y = *(const float *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* 95th percentile (nearest rank) of the recent scan times in a copied slot. */
+static double
+p95_ms(StatsSlot *slot)
+{
+	int64		total = slot->scans[SCAN_PATH_CPU] + slot->scans[SCAN_PATH_GPU];
+	int			count = (int) Min(total, RECENT_SCANS);
+	int			rank;
+
+	if (count == 0)
+		return 0.0;
+	qsort(slot->recent_ms, count, sizeof(float), float_order);
+	rank = (int) ceil(0.95 * count);
+	return slot->recent_ms[Max(rank, 1) - 1];
+}
+
+Datum
+hybridsearch_index_stats(PG_FUNCTION_ARGS)
+{
+	Oid			index_oid = PG_GETARG_OID(0);
+	TupleDesc	tupdesc;
+	Relation	index;
+	HybridMetaPageData meta;
+	StatsTable *table = stats_table();
+	StatsSlot	slot;
+	StatsSlot  *found;
+	int64		cached_rows;
+	Size		cached_bytes;
+	int64		scans;
+	Datum		values[13];
+	bool		nulls[13] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	index = index_open(index_oid, AccessShareLock);
+	if (index->rd_rel->relam != get_index_am_oid("hybrid", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a hybrid index", RelationGetRelationName(index))));
+	meta = hybrid_read_meta(index);
+
+	table_lock(table, LW_SHARED);
+	found = find_slot(table, index_oid, false);
+	if (found)
+		slot = *found;
+	else
+		memset(&slot, 0, sizeof(slot));
+	table_unlock(table);
+	cpu_cache_usage(index_oid, &cached_rows, &cached_bytes);
+	scans = slot.scans[SCAN_PATH_CPU] + slot.scans[SCAN_PATH_GPU];
+
+	values[0] = Int64GetDatum(meta.entries - meta.dead_entries - meta.null_entries);
+	values[1] = Int64GetDatum(meta.null_entries);
+	values[2] = Int64GetDatum(meta.dead_entries);
+	values[3] = Int32GetDatum(meta.dim);
+	values[4] = CStringGetTextDatum(hybrid_index_precision(index) == PRECISION_HALF ? "half" : "full");
+	values[5] = Int64GetDatum(cached_rows);
+	values[6] = Int64GetDatum((int64) cached_bytes);
+	values[7] = Int64GetDatum(slot.scans[SCAN_PATH_CPU]);
+	values[8] = Int64GetDatum(slot.scans[SCAN_PATH_GPU]);
+	values[9] = Int64GetDatum(slot.gpu_fallbacks);
+	values[10] = Float8GetDatum(scans > 0 ? slot.total_ms / scans : 0.0);
+	nulls[10] = (scans == 0);
+	values[11] = Float8GetDatum(p95_ms(&slot));
+	nulls[11] = (scans == 0);
+	values[12] = CStringGetTextDatum(shared_table ? "cluster" : "backend");
+
+	index_close(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,22 @@
+/*
+ * scan_stats.h
+ *	  Per-index scan counters behind the hybridsearch_stats view.
+ *
+ * With shared_preload_libraries = 'hybridsearch' the counters live in
+ * shared memory and cover every backend; without it each backend counts
+ * only its own scans (the view's stats_scope column says which).
+ */
+#ifndef HYBRIDSEARCH_SCAN_STATS_H
+#define HYBRIDSEARCH_SCAN_STATS_H
+
+typedef enum ScanPath
+{
+	SCAN_PATH_CPU = 0,
+	SCAN_PATH_GPU = 1
+} ScanPath;
+
+extern void scan_stats_request_shmem(void);
+extern void scan_stats_init_shmem(void);
+extern void scan_stats_record(Oid index_oid, ScanPath path, double milliseconds);
+
+#endif							/* HYBRIDSEARCH_SCAN_STATS_H */
