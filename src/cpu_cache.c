@@ -56,7 +56,7 @@ dense_rows_bytes(const DenseRows *rows)
 	if (rows->half)
 		per_row += sizeof(uint16) * rows->dim + 2 * sizeof(float) + sizeof(uint64);
 	else
-		per_row += sizeof(float) * rows->dim;
+		per_row += sizeof(float) * (rows->dim + 1);
 	return per_row * rows->capacity + sizeof(ItemPointerData) * rows->null_capacity;
 }
 
@@ -87,8 +87,11 @@ reserve_rows(DenseRows *rows, int64 needed)
 		rows->positions = grow_array(rows->context, rows->positions, sizeof(uint64), capacity);
 	}
 	else
+	{
 		rows->values = grow_array(rows->context, rows->values,
 								  sizeof(float) * rows->dim, capacity);
+		rows->self_dots = grow_array(rows->context, rows->self_dots, sizeof(float), capacity);
+	}
 	rows->tids = grow_array(rows->context, rows->tids, sizeof(ItemPointerData), capacity);
 	rows->capacity = capacity;
 }
@@ -149,8 +152,11 @@ dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 			if (rows->half)
 				add_half_row(rows, values, position);
 			else
+			{
 				memcpy(rows->values + rows->rows * rows->dim, values,
 					   sizeof(float) * rows->dim);
+				rows->self_dots[rows->rows] = distance_kernels->dot(values, values, rows->dim);
+			}
 			rows->tids[rows->rows++] = header.tid;
 		}
 		rows->loaded_to = reader.position;

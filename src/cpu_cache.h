@@ -20,6 +20,7 @@ typedef struct DenseRows
 	int64		rows;			/* live non-NULL vectors */
 	int64		capacity;
 	float	   *values;			/* rows x dim, fp32 */
+	float	   *self_dots;		/* fp32: dot(row, row) as the cosine operator computes it */
 	uint16	   *half_values;	/* rows x dim, fp16 of value * scale */
 	float	   *inv_scales;		/* half: 1 / scale of each row */
 	float	   *norms;			/* half: each row's L2 norm */

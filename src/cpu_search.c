@@ -59,6 +59,10 @@ row_distance(const CpuSearch *search, int64 row, double query_norm)
 	float		inv_scale;
 	double		similarity;
 
+	if (!rows->half && search->metric == METRIC_COSINE)
+		return distance_cosine_from_dots(distance_kernels->dot(rows->values + row * dim,
+															   search->query, dim),
+										 rows->self_dots[row], search->query_self_dot);
 	if (!rows->half)
 		return distance_by_metric(search->metric, rows->values + row * dim, search->query, dim);
 
@@ -197,6 +201,7 @@ cpu_search_begin(Relation index, DenseRows *rows, DistanceMetric metric, const f
 	search->rows = rows;
 	search->metric = metric;
 	search->query = query;
+	search->query_self_dot = distance_kernels->dot(query, query, rows->dim);
 	search->approximate = rows->half;
 	search->row_count = rows->rows;
 	search->null_count = rows->nulls;

@@ -27,6 +27,7 @@ typedef struct CpuSearch
 	DenseRows  *rows;
 	DistanceMetric metric;
 	const float *query;
+	float		query_self_dot; /* dot(query, query), for cosine */
 	bool		approximate;	/* distances from fp16 copies */
 	double		margin;			/* bound on |approximate - exact| */
 	int64		row_count;		/* rows and NULLs when the search began: */

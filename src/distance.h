@@ -30,8 +30,6 @@ typedef struct DistanceKernels
 	float		(*l2_squared) (const float *a, const float *b, int n);
 	float		(*dot) (const float *a, const float *b, int n);
 	float		(*l1) (const float *a, const float *b, int n);
-	void		(*cosine_parts) (const float *a, const float *b, int n,
-								 float *dot, float *norm_a, float *norm_b);
 } DistanceKernels;
 
 /* The variant chosen for this CPU; set by distance_init(). */
@@ -45,6 +43,8 @@ extern double distance_l2(const float *a, const float *b, int n);
 extern double distance_negative_inner_product(const float *a, const float *b, int n);
 extern double distance_inner_product(const float *a, const float *b, int n);
 extern double distance_cosine(const float *a, const float *b, int n);
+extern double distance_cosine_from_dots(float dot, float norm_a_squared,
+										float norm_b_squared);
 extern double distance_l1(const float *a, const float *b, int n);
 extern double distance_by_metric(DistanceMetric metric,
 								 const float *a, const float *b, int n);

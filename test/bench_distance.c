@@ -41,12 +41,11 @@ enum
 	BM_L2,
 	BM_DOT,
 	BM_L1,
-	BM_COSINE,
 	BM_COUNT
 };
 
 static const char *const metric_names[BM_COUNT] = {
-	"l2_squared", "dot", "l1", "cosine_parts"
+	"l2_squared", "dot", "l1"
 };
 
 /* Results of one pass, one slot per row. */
@@ -55,9 +54,6 @@ typedef struct Outputs
 	float	   *l2;
 	float	   *dot;
 	float	   *l1;
-	float	   *cos_dot;
-	float	   *cos_aa;
-	float	   *cos_bb;
 } Outputs;
 
 /*
@@ -72,8 +68,6 @@ typedef struct Reference
 	double	   *dot;
 	double	   *dot_abs;
 	double	   *l1;
-	double	   *bb;
-	double		aa;
 } Reference;
 
 static volatile double sink;
@@ -242,12 +236,6 @@ run_pass(const DistanceKernels *k, int metric, const float *query,
 			for (r = 0; r < rows; r++)
 				out->l1[r] = k->l1(query, matrix + (size_t) r * dim, dim);
 			break;
-		case BM_COSINE:
-			for (r = 0; r < rows; r++)
-				k->cosine_parts(query, matrix + (size_t) r * dim, dim,
-								&out->cos_dot[r], &out->cos_aa[r],
-								&out->cos_bb[r]);
-			break;
 	}
 }
 
@@ -332,20 +320,13 @@ static void
 compute_reference(const float *query, const float *matrix, long rows,
 				  int dim, Reference *ref)
 {
-	double		aa = 0.0;
-
-	for (int i = 0; i < dim; i++)
-		aa += (double) query[i] * query[i];
-	ref->aa = aa;
-
 	for (long r = 0; r < rows; r++)
 	{
 		const float *row = matrix + (size_t) r * dim;
 		double		l2 = 0.0,
 					dot = 0.0,
 					dot_abs = 0.0,
-					l1 = 0.0,
-					bb = 0.0;
+					l1 = 0.0;
 
 		for (int i = 0; i < dim; i++)
 		{
@@ -356,13 +337,11 @@ compute_reference(const float *query, const float *matrix, long rows,
 			dot += a * b;
 			dot_abs += fabs(a * b);
 			l1 += fabs(a - b);
-			bb += b * b;
 		}
 		ref->l2[r] = l2;
 		ref->dot[r] = dot;
 		ref->dot_abs[r] = dot_abs;
 		ref->l1[r] = l1;
-		ref->bb[r] = bb;
 	}
 }
 
@@ -389,40 +368,29 @@ check_pass(const char *label, const char *variant, int metric,
 
 	for (long r = 0; r < rows; r++)
 	{
-		double		err[3];
-		int			parts = 1;
+		double		err = INFINITY;
 
 		switch (metric)
 		{
 			case BM_L2:
-				err[0] = relative_error(out->l2[r], ref->l2[r], ref->l2[r]);
+				err = relative_error(out->l2[r], ref->l2[r], ref->l2[r]);
 				break;
 			case BM_DOT:
-				err[0] = relative_error(out->dot[r], ref->dot[r], ref->dot_abs[r]);
+				err = relative_error(out->dot[r], ref->dot[r], ref->dot_abs[r]);
 				break;
 			case BM_L1:
-				err[0] = relative_error(out->l1[r], ref->l1[r], ref->l1[r]);
-				break;
-			default:
-				err[0] = relative_error(out->cos_dot[r], ref->dot[r], ref->dot_abs[r]);
-				err[1] = relative_error(out->cos_aa[r], ref->aa, ref->aa);
-				err[2] = relative_error(out->cos_bb[r], ref->bb[r], ref->bb[r]);
-				parts = 3;
+				err = relative_error(out->l1[r], ref->l1[r], ref->l1[r]);
 				break;
 		}
-		for (int p = 0; p < parts; p++)
+		if (!(err <= TOLERANCE))
 		{
-			if (!(err[p] <= TOLERANCE))
-			{
-				if (*failures < 10)
-					printf("FAIL: %s %s %s row %ld part %d: relative error %.3g > %.0e\n",
-						   label, variant, metric_names[metric], r, p,
-						   err[p], TOLERANCE);
-				(*failures)++;
-			}
-			if (err[p] > worst || isnan(err[p]))
-				worst = err[p];
+			if (*failures < 10)
+				printf("FAIL: %s %s %s row %ld: relative error %.3g > %.0e\n",
+					   label, variant, metric_names[metric], r, err, TOLERANCE);
+			(*failures)++;
 		}
+		if (err > worst || isnan(err))
+			worst = err;
 	}
 	return worst;
 }
@@ -599,14 +567,10 @@ main(int argc, char **argv)
 	out.l2 = xalloc(rows * sizeof(float));
 	out.dot = xalloc(rows * sizeof(float));
 	out.l1 = xalloc(rows * sizeof(float));
-	out.cos_dot = xalloc(rows * sizeof(float));
-	out.cos_aa = xalloc(rows * sizeof(float));
-	out.cos_bb = xalloc(rows * sizeof(float));
 	ref.l2 = xalloc(rows * sizeof(double));
 	ref.dot = xalloc(rows * sizeof(double));
 	ref.dot_abs = xalloc(rows * sizeof(double));
 	ref.l1 = xalloc(rows * sizeof(double));
-	ref.bb = xalloc(rows * sizeof(double));
 	compute_reference(query, matrix, rows, dim, &ref);
 
 	cpu = pin_to_current_cpu();
@@ -719,14 +683,10 @@ main(int argc, char **argv)
 	free(out.l2);
 	free(out.dot);
 	free(out.l1);
-	free(out.cos_dot);
-	free(out.cos_aa);
-	free(out.cos_bb);
 	free(ref.l2);
 	free(ref.dot);
 	free(ref.dot_abs);
 	free(ref.l1);
-	free(ref.bb);
 
 	if (failures)
 	{
