@@ -1,0 +1,115 @@
+/*
+ * bench_blas.c
+ *	  The OpenBLAS floor for one query: cblas_sgemv of an N x D fp32 matrix
+ *	  against one vector, the arithmetic a CPU scan cannot beat by much.
+ *	  Prints the median over repeats for 1 and for all threads.
+ *
+ *	  bench_blas [-n ROWS] [-d DIMS] [-r REPEATS]
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern void openblas_set_num_threads(int);
+extern int	openblas_get_num_procs(void);
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median_sgemv_ms(const float *matrix, const float *query, float *out, long rows, int dims,
+				int repeats)
+{
+	double	   *times = malloc(sizeof(double) * repeats);
+	double		median;
+
+	for (int r = 0; r < repeats; r++)
+	{
+		double		start = now_ms();
+
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) rows, dims, 1.0f, matrix, dims,
+					query, 1, 0.0f, out, 1);
+		times[r] = now_ms() - start;
+	}
+	qsort(times, repeats, sizeof(double), compare_doubles);
+	median = times[repeats / 2];
+	free(times);
+	return median;
+}
+
+int
+main(int argc, char **argv)
+{
+	long		rows = 100000;
+	int			dims = 768;
+	int			repeats = 21;
+	int			opt;
+	float	   *matrix;
+	float	   *query;
+	float	   *out;
+	int			procs;
+
+	while ((opt = getopt(argc, argv, "n:d:r:")) != -1)
+	{
+		if (opt == 'n')
+			rows = atol(optarg);
+		else if (opt == 'd')
+			dims = atoi(optarg);
+		else if (opt == 'r')
+			repeats = atoi(optarg);
+		else
+		{
+			fprintf(stderr, "usage: %s [-n rows] [-d dims] [-r repeats]\n", argv[0]);
+			return 2;
+		}
+	}
+	matrix = malloc(sizeof(float) * rows * dims);
+	query = malloc(sizeof(float) * dims);
+	out = malloc(sizeof(float) * rows);
+	if (!matrix || !query || !out)
+	{
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	srand(1);
+	for (long i = 0; i < rows * dims; i++)
+		matrix[i] = (float) rand() / RAND_MAX - 0.5f;
+	for (int i = 0; i < dims; i++)
+		query[i] = (float) rand() / RAND_MAX - 0.5f;
+
+	procs = openblas_get_num_procs();
+	printf("| OpenBLAS sgemv %ld x %d fp32 | threads | median ms | GB/s |\n", rows, dims);
+	printf("|---|--:|--:|--:|\n");
+	for (int threads = 1; threads <= procs; threads = (threads == procs ? procs + 1 : procs))
+	{
+		double		ms;
+
+		openblas_set_num_threads(threads);
+		median_sgemv_ms(matrix, query, out, rows, dims, 3);	/* warm up */
+		ms = median_sgemv_ms(matrix, query, out, rows, dims, repeats);
+		printf("| sgemv | %d | %.2f | %.1f |\n", threads, ms,
+			   (double) rows * dims * sizeof(float) / (ms * 1e6));
+	}
+	free(matrix);
+	free(query);
+	free(out);
+	return 0;
+}
