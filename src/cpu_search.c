@@ -30,20 +30,34 @@ float8_order(double a, double b)
 	return (a > b) - (a < b);
 }
 
-static double
-median_of_three(double a, double b, double c)
+/*
+ * Order of scored rows: by distance, equal distances by row (stream order),
+ * so ties always come back in the same order.
+ */
+static inline int
+scored_order(const ScoredRow *a, const ScoredRow *b)
 {
-	if (float8_order(a, b) > 0)
+	int			order = float8_order(a->distance, b->distance);
+
+	if (order != 0)
+		return order;
+	return (a->row > b->row) - (a->row < b->row);
+}
+
+static ScoredRow
+median_of_three(ScoredRow a, ScoredRow b, ScoredRow c)
+{
+	if (scored_order(&a, &b) > 0)
 	{
-		double		swap = a;
+		ScoredRow	swap = a;
 
 		a = b;
 		b = swap;
 	}
-	if (float8_order(b, c) > 0)
+	if (scored_order(&b, &c) > 0)
 	{
 		b = c;
-		if (float8_order(a, b) > 0)
+		if (scored_order(&a, &b) > 0)
 			b = a;
 	}
 	return b;
@@ -231,7 +245,7 @@ ready_push(CpuSearch *search, ScoredRow item)
 	{
 		int64		parent = (i - 1) / 2;
 
-		if (float8_order(search->ready[parent].distance, item.distance) <= 0)
+		if (scored_order(&search->ready[parent], &item) <= 0)
 			break;
 		search->ready[i] = search->ready[parent];
 		i = parent;
@@ -253,9 +267,9 @@ ready_pop(CpuSearch *search)
 		if (child >= search->ready_count)
 			break;
 		if (child + 1 < search->ready_count &&
-			float8_order(search->ready[child + 1].distance, search->ready[child].distance) < 0)
+			scored_order(&search->ready[child + 1], &search->ready[child]) < 0)
 			child++;
-		if (float8_order(last.distance, search->ready[child].distance) <= 0)
+		if (scored_order(&last, &search->ready[child]) <= 0)
 			break;
 		search->ready[i] = search->ready[child];
 		i = child;
@@ -275,15 +289,15 @@ select_smallest(ScoredRow *a, int64 n, int64 k)
 	while (lo < hi)
 	{
 		int64		mid = lo + (hi - lo) / 2;
-		double		pivot = median_of_three(a[lo].distance, a[mid].distance, a[hi].distance);
+		ScoredRow	pivot = median_of_three(a[lo], a[mid], a[hi]);
 		int64		i = lo,
 					j = hi;
 
 		while (i <= j)
 		{
-			while (float8_order(a[i].distance, pivot) < 0)
+			while (scored_order(&a[i], &pivot) < 0)
 				i++;
-			while (float8_order(a[j].distance, pivot) > 0)
+			while (scored_order(&a[j], &pivot) > 0)
 				j--;
 			if (i <= j)
 			{
