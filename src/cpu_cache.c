@@ -283,7 +283,7 @@ cpu_cache_get(Relation index, const HybridMetaPageData *meta,
 		cache_init();
 	entry = hash_search(cache_table, &index->rd_node, HASH_ENTER, &found);
 	if (found && (entry->generation != meta->generation || entry->precision != precision ||
-				  entry->rows->dim != meta->dim))
+				  entry->rows->dim != meta->dim || entry->rows->loaded_to > meta->stream_end))
 	{
 		release_rows(entry->rows);
 		found = false;

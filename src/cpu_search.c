@@ -222,7 +222,6 @@ cpu_search_begin(Relation index, DenseRows *rows, DistanceMetric metric, const f
 	search->batch = FIRST_BATCH;
 	search->pulled_max = -INFINITY;
 	search->scored = palloc_extended(sizeof(ScoredRow) * Max(rows->rows, 1), MCXT_ALLOC_HUGE);
-	search->ready = palloc_extended(sizeof(ScoredRow) * Max(rows->rows, 1), MCXT_ALLOC_HUGE);
 
 	for (int i = 0; i < rows->dim; i++)
 		query_norm += (double) query[i] * query[i];
@@ -334,6 +333,13 @@ pull_batch(CpuSearch *search)
 	int64		count = Min(search->batch, search->row_count - search->pulled);
 
 	select_smallest(unpulled, search->row_count - search->pulled, count);
+	if (search->ready_count + count > search->ready_capacity)
+	{
+		search->ready_capacity = search->ready_count + count;
+		search->ready = search->ready == NULL ?
+			palloc_extended(sizeof(ScoredRow) * search->ready_capacity, MCXT_ALLOC_HUGE) :
+			repalloc_huge(search->ready, sizeof(ScoredRow) * search->ready_capacity);
+	}
 	for (int64 i = 0; i < count; i++)
 	{
 		ScoredRow	item = unpulled[i];

@@ -38,6 +38,7 @@ typedef struct CpuSearch
 	int64		batch;			/* size of the next pull */
 	ScoredRow  *ready;			/* exact, min-heap: pulled, not returned */
 	int64		ready_count;
+	int64		ready_capacity;
 	int64		nulls_returned;
 	float	   *exact_buffer;	/* one row's fp32 values, for re-scoring */
 } CpuSearch;

@@ -61,7 +61,7 @@ typedef struct HybridMetaPageData
 	uint32		magic;
 	uint32		version;
 	int32		dim;			/* 0 until the first non-NULL vector */
-	uint32		generation;		/* bumped when entries die or move */
+	uint32		generation;		/* random at build, bumped when entries die */
 	uint64		stream_end;		/* bytes of stream in use */
 	int64		entries;		/* entries in the stream, dead ones included */
 	int64		dead_entries;

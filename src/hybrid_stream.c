@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -30,7 +31,12 @@ hybrid_init_metapage(Page page, int dim)
 	meta->magic = HYBRID_MAGIC;
 	meta->version = HYBRID_VERSION;
 	meta->dim = dim;
-	meta->generation = 1;
+	/*
+	 * A random first generation: an index rebuilt in place (TRUNCATE of a
+	 * table created in the same transaction keeps the relfilenode) must not
+	 * look like the copy a cache holds of its previous contents.
+	 */
+	meta->generation = pg_prng_uint32(&pg_global_prng_state);
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(HybridMetaPageData)) - (char *) page;
 }
@@ -136,7 +142,8 @@ hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int di
 		Page		page = GenericXLogRegisterBuffer(state, buffer,
 													 is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
 
-		if (is_new)
+		/* a page extended but never written before a crash is all zeros */
+		if (is_new || PageIsNew(page))
 			PageInit(page, BLCKSZ, 0);
 		memcpy((char *) page + offset, entry + written, piece);
 		if (((PageHeader) page)->pd_lower < offset + piece)

@@ -237,8 +237,9 @@ vector_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			dim = pq_getmsgint(buf, sizeof(int16));
-	int			unused = pq_getmsgint(buf, sizeof(int16));
+	/* both fields are signed int16 on the wire, as in pgvector */
+	int16		dim = (int16) pq_getmsgint(buf, sizeof(int16));
+	int16		unused = (int16) pq_getmsgint(buf, sizeof(int16));
 	Vector	   *result;
 
 	vector_check_dim_limit(dim);

@@ -20,12 +20,13 @@ PG_FUNCTION_INFO_V1(vector_accum);
 PG_FUNCTION_INFO_V1(vector_combine);
 PG_FUNCTION_INFO_V1(vector_avg);
 
+/* caller names the SQL function in the message, as pgvector does */
 static float8 *
-state_values(ArrayType *state, int *count)
+state_values(ArrayType *state, int *count, const char *caller)
 {
 	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) ||
 		ARR_ELEMTYPE(state) != FLOAT8OID || ARR_DIMS(state)[0] < 1)
-		elog(ERROR, "avg(vector): malformed transition state");
+		elog(ERROR, "%s: expected state array", caller);
 	*count = ARR_DIMS(state)[0];
 	/* no null bitmap (checked above), so the data follows the fixed header */
 	return (float8 *) ((char *) state + ARR_OVERHEAD_NONULLS(1));
@@ -37,8 +38,13 @@ state_new(int dim)
 	Datum	   *zeros = palloc(sizeof(Datum) * (dim + 1));
 	ArrayType  *result;
 
-	for (int i = 0; i <= dim; i++)
-		zeros[i] = Float8GetDatum(0.0);
+	/*
+	 * The sums start at -0, the identity of addition: the first value added
+	 * is kept as it is, -0 included, as pgvector keeps the first vector.
+	 */
+	zeros[0] = Float8GetDatum(0.0);
+	for (int i = 1; i <= dim; i++)
+		zeros[i] = Float8GetDatum(-0.0);
 	result = construct_array(zeros, dim + 1, FLOAT8OID, sizeof(float8),
 							 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	pfree(zeros);
@@ -57,11 +63,11 @@ check_sum(double value)
  * direct SQL call must not modify its argument.
  */
 static ArrayType *
-writable_state(FunctionCallInfo fcinfo, int dim)
+writable_state(FunctionCallInfo fcinfo, int dim, const char *caller)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	int			count;
-	float8	   *values = state_values(state, &count);
+	float8	   *values = state_values(state, &count, caller);
 
 	if (values[0] == 0.0 && count == 1)
 	{
@@ -77,7 +83,7 @@ writable_state(FunctionCallInfo fcinfo, int dim)
 	else if (!AggCheckCallContext(fcinfo, NULL))
 		state = PG_GETARG_ARRAYTYPE_P_COPY(0);
 
-	state_values(state, &count);
+	state_values(state, &count, caller);
 	vector_check_typmod_dim(count - 1, dim);
 	return state;
 }
@@ -86,9 +92,9 @@ Datum
 vector_accum(PG_FUNCTION_ARGS)
 {
 	Vector	   *vec = PG_GETARG_VECTOR_P(1);
-	ArrayType  *state = writable_state(fcinfo, vec->dim);
+	ArrayType  *state = writable_state(fcinfo, vec->dim, "vector_accum");
 	int			count;
-	float8	   *values = state_values(state, &count);
+	float8	   *values = state_values(state, &count, "vector_accum");
 
 	values[0] += 1.0;
 	for (int i = 0; i < vec->dim; i++)
@@ -104,7 +110,7 @@ vector_combine(PG_FUNCTION_ARGS)
 {
 	ArrayType  *other = PG_GETARG_ARRAYTYPE_P(1);
 	int			other_count;
-	float8	   *other_values = state_values(other, &other_count);
+	float8	   *other_values = state_values(other, &other_count, "vector_combine");
 	ArrayType  *state;
 	int			count;
 	float8	   *values;
@@ -112,8 +118,8 @@ vector_combine(PG_FUNCTION_ARGS)
 	if (other_values[0] == 0.0)
 		PG_RETURN_ARRAYTYPE_P(PG_GETARG_ARRAYTYPE_P(0));
 
-	state = writable_state(fcinfo, other_count - 1);
-	values = state_values(state, &count);
+	state = writable_state(fcinfo, other_count - 1, "vector_combine");
+	values = state_values(state, &count, "vector_combine");
 	values[0] += other_values[0];
 	for (int i = 1; i < count; i++)
 	{
@@ -128,12 +134,14 @@ vector_avg(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	int			count;
-	float8	   *values = state_values(state, &count);
+	float8	   *values = state_values(state, &count, "vector_avg");
 	Vector	   *result;
 
 	if (values[0] == 0.0)
 		PG_RETURN_NULL();
 
+	/* a state with rows but no sums (or too many) is no vector */
+	vector_check_dim_limit(count - 1);
 	result = vector_new(count - 1);
 	for (int i = 1; i < count; i++)
 	{
