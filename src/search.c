@@ -1,0 +1,391 @@
+/*
+ * cpu_search.c
+ *	  Exact k-nearest-neighbour search over dense rows (see cpu_search.h).
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+
+#include "cpu_search.h"
+#include "distance_half.h"
+#include "hybridsearch.h"
+
+#define FIRST_BATCH				64
+#define ROWS_PER_THREAD_MIN		4096
+#define MAX_CPU_THREADS			64
+
+/* Order of float8 values as PostgreSQL sorts them: NaN after everything. */
+int
+float8_order(double a, double b)
+{
+	if (isnan(a))
+		return isnan(b) ? 0 : 1;
+	if (isnan(b))
+		return -1;
+	return (a > b) - (a < b);
+}
+
+/*
+ * Order of scored rows: by distance, equal distances by row (stream order),
+ * so ties always come back in the same order.
+ */
+static inline int
+scored_order(const ScoredRow *a, const ScoredRow *b)
+{
+	int			order = float8_order(a->distance, b->distance);
+
+	if (order != 0)
+		return order;
+	return (a->row > b->row) - (a->row < b->row);
+}
+
+static ScoredRow
+median_of_three(ScoredRow a, ScoredRow b, ScoredRow c)
+{
+	if (scored_order(&a, &b) > 0)
+	{
+		ScoredRow	swap = a;
+
+		a = b;
+		b = swap;
+	}
+	if (scored_order(&b, &c) > 0)
+	{
+		b = c;
+		if (scored_order(&a, &b) > 0)
+			b = a;
+	}
+	return b;
+}
+
+/* The fast-pass distance of one row: exact for fp32 rows. */
+static double
+row_distance(const CpuSearch *search, int64 row, double query_norm)
+{
+	const DenseRows *rows = search->rows;
+	int			dim = rows->dim;
+	const uint16 *half;
+	float		inv_scale;
+	double		similarity;
+
+	if (!rows->half && search->metric == METRIC_COSINE)
+		return distance_cosine_from_dots(distance_kernels->dot(rows->values + row * dim,
+															   search->query, dim),
+										 rows->self_dots[row], search->query_self_dot);
+	if (!rows->half)
+		return distance_by_metric(search->metric, rows->values + row * dim, search->query, dim);
+
+	half = rows->half_values + row * dim;
+	inv_scale = rows->inv_scales[row];
+	switch (search->metric)
+	{
+		case METRIC_L2:
+			return sqrt((double) half_kernels->l2_squared(search->query, half, inv_scale, dim));
+		case METRIC_INNER_PRODUCT:
+			return -(double) half_kernels->dot(search->query, half, dim) * inv_scale;
+		case METRIC_COSINE:
+			similarity = (double) half_kernels->dot(search->query, half, dim) * inv_scale /
+				(query_norm * rows->norms[row]);
+			return 1.0 - Max(-1.0, Min(1.0, similarity));
+		case METRIC_L1:
+			return half_kernels->l1(search->query, half, inv_scale, dim);
+	}
+	return NAN;
+}
+
+typedef struct PassSlice
+{
+	CpuSearch  *search;
+	double		query_norm;
+	int64		begin;
+	int64		end;
+} PassSlice;
+
+/* Runs in a worker thread: pure arithmetic, no PostgreSQL calls. */
+static void *
+score_slice(void *arg)
+{
+	PassSlice  *slice = (PassSlice *) arg;
+
+	for (int64 i = slice->begin; i < slice->end; i++)
+	{
+		slice->search->scored[i].row = i;
+		slice->search->scored[i].distance = row_distance(slice->search, i, slice->query_norm);
+	}
+	return NULL;
+}
+
+static int
+pass_threads(int64 rows)
+{
+	long		threads = hybridsearch_cpu_threads;
+
+	if (threads <= 0)
+		threads = sysconf(_SC_NPROCESSORS_ONLN);
+	threads = Min(threads, MAX_CPU_THREADS);
+	threads = Min(threads, rows / ROWS_PER_THREAD_MIN + 1);
+	return (int) Max(threads, 1);
+}
+
+/*
+ * Score every row, splitting the rows among threads.  Threads start with
+ * every signal blocked, so PostgreSQL's handlers only ever run in the
+ * backend's own thread; a thread that cannot start leaves its slice to
+ * this one.
+ */
+static void
+score_all(CpuSearch *search, double query_norm)
+{
+	int64		n = search->row_count;
+	int			threads = pass_threads(n);
+	PassSlice	slices[MAX_CPU_THREADS];
+	pthread_t	handles[MAX_CPU_THREADS];
+	bool		started[MAX_CPU_THREADS];
+	sigset_t	all,
+				saved;
+
+	for (int t = 0; t < threads; t++)
+	{
+		slices[t].search = search;
+		slices[t].query_norm = query_norm;
+		slices[t].begin = n * t / threads;
+		slices[t].end = n * (t + 1) / threads;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	for (int t = 1; t < threads; t++)
+		started[t] = pthread_create(&handles[t], NULL, score_slice, &slices[t]) == 0;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+
+	score_slice(&slices[0]);
+	for (int t = 1; t < threads; t++)
+	{
+		if (started[t])
+			pthread_join(handles[t], NULL);
+		else
+			score_slice(&slices[t]);
+	}
+}
+
+/*
+ * Bound on |fast-pass distance - operator's distance| for fp16 rows: the
+ * fp16 rounding of each element (relative 2^-11, the per-row scale making
+ * underflow negligible) plus float summation error in both computations
+ * (at most n * 2^-24 of the summed magnitudes each), doubled for safety.
+ */
+static double
+half_margin(const CpuSearch *search, double query_norm)
+{
+	const DenseRows *rows = search->rows;
+	double		n = rows->dim;
+	double		summation = n * ldexp(1.0, -24) * 1.01;
+	double		rounding = ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(n);
+	double		query_l1 = 0.0;
+
+	for (int i = 0; i < rows->dim; i++)
+		query_l1 += fabs((double) search->query[i]);
+
+	switch (search->metric)
+	{
+		case METRIC_L2:
+			return 2.0 * (rounding * rows->max_norm +
+						  2.0 * summation * (query_norm + rows->max_norm));
+		case METRIC_INNER_PRODUCT:
+			return 2.0 * (rounding + 2.0 * summation) * query_norm * rows->max_norm;
+		case METRIC_COSINE:
+			return 2.0 * (rounding + 6.0 * summation);
+		case METRIC_L1:
+			return 2.0 * (rounding * rows->max_l1 + 2.0 * summation * (query_l1 + rows->max_l1));
+	}
+	return INFINITY;
+}
+
+CpuSearch *
+cpu_search_begin(Relation index, DenseRows *rows, DistanceMetric metric, const float *query)
+{
+	CpuSearch  *search = palloc0(sizeof(CpuSearch));
+	double		query_norm = 0.0;
+
+	search->index = index;
+	search->rows = rows;
+	search->metric = metric;
+	search->query = query;
+	search->query_self_dot = distance_kernels->dot(query, query, rows->dim);
+	search->approximate = rows->half;
+	search->row_count = rows->rows;
+	search->null_count = rows->nulls;
+	search->batch = FIRST_BATCH;
+	search->pulled_max = -INFINITY;
+	search->scored = palloc_extended(sizeof(ScoredRow) * Max(rows->rows, 1), MCXT_ALLOC_HUGE);
+
+	for (int i = 0; i < rows->dim; i++)
+		query_norm += (double) query[i] * query[i];
+	query_norm = sqrt(query_norm);
+	if (search->approximate)
+	{
+		search->margin = half_margin(search, query_norm);
+		search->exact_buffer = palloc(sizeof(float) * Max(rows->dim, 1));
+	}
+	score_all(search, query_norm);
+	return search;
+}
+
+static void
+ready_push(CpuSearch *search, ScoredRow item)
+{
+	int64		i = search->ready_count++;
+
+	while (i > 0)
+	{
+		int64		parent = (i - 1) / 2;
+
+		if (scored_order(&search->ready[parent], &item) <= 0)
+			break;
+		search->ready[i] = search->ready[parent];
+		i = parent;
+	}
+	search->ready[i] = item;
+}
+
+static ScoredRow
+ready_pop(CpuSearch *search)
+{
+	ScoredRow	top = search->ready[0];
+	ScoredRow	last = search->ready[--search->ready_count];
+	int64		i = 0;
+
+	for (;;)
+	{
+		int64		child = 2 * i + 1;
+
+		if (child >= search->ready_count)
+			break;
+		if (child + 1 < search->ready_count &&
+			scored_order(&search->ready[child + 1], &search->ready[child]) < 0)
+			child++;
+		if (scored_order(&last, &search->ready[child]) <= 0)
+			break;
+		search->ready[i] = search->ready[child];
+		i = child;
+	}
+	if (search->ready_count > 0)
+		search->ready[i] = last;
+	return top;
+}
+
+/* Rearrange a[0 .. n) so that a[0 .. k) holds the k smallest (quickselect). */
+static void
+select_smallest(ScoredRow *a, int64 n, int64 k)
+{
+	int64		lo = 0,
+				hi = n - 1;
+
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+		ScoredRow	pivot = median_of_three(a[lo], a[mid], a[hi]);
+		int64		i = lo,
+					j = hi;
+
+		while (i <= j)
+		{
+			while (scored_order(&a[i], &pivot) < 0)
+				i++;
+			while (scored_order(&a[j], &pivot) > 0)
+				j--;
+			if (i <= j)
+			{
+				ScoredRow	swap = a[i];
+
+				a[i++] = a[j];
+				a[j--] = swap;
+			}
+		}
+		if (k - 1 <= j)
+			hi = j;
+		else if (k - 1 >= i)
+			lo = i;
+		else
+			break;
+	}
+}
+
+/* Re-score one pulled row with the operator's function on its fp32 values. */
+static double
+exact_distance(CpuSearch *search, int64 row)
+{
+	int			dim = search->rows->dim;
+
+	hybrid_stream_read(search->index, search->rows->positions[row] + ENTRY_VALUES_OFFSET,
+					   search->exact_buffer, sizeof(float) * dim);
+	return distance_by_metric(search->metric, search->exact_buffer, search->query, dim);
+}
+
+static void
+pull_batch(CpuSearch *search)
+{
+	ScoredRow  *unpulled = search->scored + search->pulled;
+	int64		count = Min(search->batch, search->row_count - search->pulled);
+
+	select_smallest(unpulled, search->row_count - search->pulled, count);
+	if (search->ready_count + count > search->ready_capacity)
+	{
+		search->ready_capacity = search->ready_count + count;
+		search->ready = search->ready == NULL ?
+			palloc_extended(sizeof(ScoredRow) * search->ready_capacity, MCXT_ALLOC_HUGE) :
+			repalloc_huge(search->ready, sizeof(ScoredRow) * search->ready_capacity);
+	}
+	for (int64 i = 0; i < count; i++)
+	{
+		ScoredRow	item = unpulled[i];
+
+		if (float8_order(item.distance, search->pulled_max) > 0)
+			search->pulled_max = item.distance;
+		if (search->approximate)
+			item.distance = exact_distance(search, item.row);
+		ready_push(search, item);
+	}
+	search->pulled += count;
+	search->batch = Min(search->batch * 2, (int64) 1 << 20);
+}
+
+/*
+ * The next row in distance order: non-NULL vectors first (NaN distances
+ * last among them), then the NULL ones.
+ */
+bool
+cpu_search_next(CpuSearch *search, ItemPointer tid, double *distance, bool *distance_isnull)
+{
+	DenseRows  *rows = search->rows;
+
+	for (;;)
+	{
+		if (search->ready_count > 0 &&
+			(search->pulled == search->row_count ||
+			 float8_order(search->ready[0].distance, search->pulled_max - search->margin) <= 0))
+		{
+			ScoredRow	next = ready_pop(search);
+
+			*tid = rows->tids[next.row];
+			*distance = next.distance;
+			*distance_isnull = false;
+			return true;
+		}
+		if (search->pulled == search->row_count)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pull_batch(search);
+	}
+	if (search->nulls_returned < search->null_count)
+	{
+		*tid = rows->null_tids[search->nulls_returned++];
+		*distance_isnull = true;
+		return true;
+	}
+	return false;
+}
