@@ -17,7 +17,7 @@ REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/hybridsearch--%,$(wildcard sql
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS += -I$(srcdir)/cuda -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS += -Wall -Wextra \
 	-ftree-vectorize -fno-math-errno
 SHLIB_LINK += -lm

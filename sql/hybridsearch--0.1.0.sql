@@ -236,6 +236,8 @@ CREATE FUNCTION hybridsearch_index_stats(index regclass,
 	OUT cpu_cached_rows bigint, OUT cpu_cached_bytes bigint,
 	OUT cpu_scans bigint, OUT gpu_scans bigint, OUT gpu_fallbacks bigint,
 	OUT mean_scan_ms double precision, OUT p95_scan_ms double precision,
+	OUT gpu_resident_rows bigint, OUT gpu_resident_bytes bigint,
+	OUT mean_gpu_batch double precision, OUT mean_gpu_kernel_ms double precision,
 	OUT stats_scope text)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 

@@ -36,7 +36,7 @@ static MemoryContext cache_context = NULL;
 static uint64 use_clock = 0;
 
 static DenseRows *
-dense_rows_create(MemoryContext parent, int dim, bool half)
+dense_rows_create(MemoryContext parent, int dim, uint32 generation, bool half)
 {
 	MemoryContext context = AllocSetContextCreate(parent, "hybrid dense rows",
 												  ALLOCSET_DEFAULT_SIZES);
@@ -44,6 +44,7 @@ dense_rows_create(MemoryContext parent, int dim, bool half)
 
 	rows->context = context;
 	rows->dim = dim;
+	rows->generation = generation;
 	rows->half = half;
 	return rows;
 }
@@ -96,24 +97,36 @@ reserve_rows(DenseRows *rows, int64 needed)
 	rows->capacity = capacity;
 }
 
-static void
-add_half_row(DenseRows *rows, const float *values, uint64 position)
+/* Track the norms that bound the fast passes' errors; returns the L2 norm. */
+static double
+track_norms(DenseRows *rows, const float *values)
 {
-	int64		row = rows->rows;
-	float		scale = half_row_scale(values, rows->dim);
 	double		sum_squares = 0.0;
 	double		sum_abs = 0.0;
+	double		norm;
 
-	half_kernels->to_half(values, scale, rows->half_values + row * rows->dim, rows->dim);
-	rows->inv_scales[row] = 1.0f / scale;
 	for (int i = 0; i < rows->dim; i++)
 	{
 		sum_squares += (double) values[i] * values[i];
 		sum_abs += fabs((double) values[i]);
 	}
-	rows->norms[row] = (float) sqrt(sum_squares);
-	rows->max_norm = Max(rows->max_norm, sqrt(sum_squares));
+	norm = sqrt(sum_squares);
+	rows->max_norm = Max(rows->max_norm, norm);
 	rows->max_l1 = Max(rows->max_l1, sum_abs);
+	if (norm > 0.0 && (rows->min_norm == 0.0 || norm < rows->min_norm))
+		rows->min_norm = norm;
+	return norm;
+}
+
+static void
+add_half_row(DenseRows *rows, const float *values, uint64 position)
+{
+	int64		row = rows->rows;
+	float		scale = half_row_scale(values, rows->dim);
+
+	half_kernels->to_half(values, scale, rows->half_values + row * rows->dim, rows->dim);
+	rows->inv_scales[row] = 1.0f / scale;
+	rows->norms[row] = (float) track_norms(rows, values);
 	rows->positions[row] = position;
 }
 
@@ -156,6 +169,7 @@ dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 				memcpy(rows->values + rows->rows * rows->dim, values,
 					   sizeof(float) * rows->dim);
 				rows->self_dots[rows->rows] = distance_kernels->dot(values, values, rows->dim);
+				track_norms(rows, values);
 			}
 			rows->tids[rows->rows++] = header.tid;
 		}
@@ -273,7 +287,7 @@ cpu_cache_get(Relation index, const HybridMetaPageData *meta,
 	*from_cache = false;
 	if (!hybridsearch_cpu_cache)
 	{
-		DenseRows  *rows = dense_rows_create(scan_context, meta->dim, half);
+		DenseRows  *rows = dense_rows_create(scan_context, meta->dim, meta->generation, half);
 
 		dense_rows_load(rows, index, meta->stream_end);
 		return rows;
@@ -294,7 +308,7 @@ cpu_cache_get(Relation index, const HybridMetaPageData *meta,
 		entry->generation = meta->generation;
 		entry->precision = precision;
 		entry->rows = NULL;
-		entry->rows = dense_rows_create(cache_context, meta->dim, half);
+		entry->rows = dense_rows_create(cache_context, meta->dim, meta->generation, half);
 	}
 	entry->last_used = ++use_clock;
 

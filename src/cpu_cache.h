@@ -16,6 +16,7 @@
 typedef struct DenseRows
 {
 	int			dim;
+	uint32		generation;		/* the metapage generation it copies */
 	bool		half;			/* fp16 values; else fp32 */
 	int64		rows;			/* live non-NULL vectors */
 	int64		capacity;
@@ -24,8 +25,9 @@ typedef struct DenseRows
 	uint16	   *half_values;	/* rows x dim, fp16 of value * scale */
 	float	   *inv_scales;		/* half: 1 / scale of each row */
 	float	   *norms;			/* half: each row's L2 norm */
-	double		max_norm;		/* half: largest L2 norm, for error bounds */
-	double		max_l1;			/* half: largest L1 norm */
+	double		min_norm;		/* smallest non-zero L2 norm, for error bounds */
+	double		max_norm;		/* largest L2 norm */
+	double		max_l1;			/* largest L1 norm */
 	uint64	   *positions;		/* half: stream position of each row */
 	ItemPointerData *tids;
 	ItemPointerData *null_tids;

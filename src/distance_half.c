@@ -73,6 +73,14 @@ float_to_half(float value)
 	}
 }
 
+/* The fp32 values an fp16 row stands for: h[i] * inv_scale. */
+void
+half_row_to_float(const uint16_t *h, float inv_scale, float *dst, int n)
+{
+	for (int i = 0; i < n; i++)
+		dst[i] = half_to_float(h[i]) * inv_scale;
+}
+
 static float
 dot_portable(const float *q, const uint16_t *h, int n)
 {

@@ -30,6 +30,7 @@ typedef struct HalfKernels
 extern const HalfKernels *half_kernels;
 
 extern void distance_half_init(void);
+extern void half_row_to_float(const uint16_t *h, float inv_scale, float *dst, int n);
 extern float half_row_scale(const float *row, int n);
 
 #endif							/* HYBRIDSEARCH_DISTANCE_HALF_H */

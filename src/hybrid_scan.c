@@ -13,7 +13,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "cpu_search.h"
+#include "gpu_client.h"
+#include "search.h"
 #include "hybrid.h"
 #include "scan_stats.h"
 
@@ -22,7 +23,7 @@ typedef struct HybridScanOpaqueData
 	MemoryContext context;		/* everything of the current rescan */
 	bool		started;
 	DenseRows  *rows;
-	CpuSearch  *search;			/* NULL when ordering by a NULL vector */
+	Search	   *search;			/* NULL when ordering by a NULL vector */
 	int64		unordered_returned; /* rows returned for a NULL query */
 	double		elapsed_ms;		/* time spent inside this scan so far */
 } HybridScanOpaqueData;
@@ -50,7 +51,8 @@ record_scan(IndexScanDesc scan)
 	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
 
 	if (so->started)
-		scan_stats_record(RelationGetRelid(scan->indexRelation), SCAN_PATH_CPU,
+		scan_stats_record(RelationGetRelid(scan->indexRelation),
+						  so->search && so->search->used_gpu ? SCAN_PATH_GPU : SCAN_PATH_CPU,
 						  so->elapsed_ms);
 	so->elapsed_ms = 0.0;
 }
@@ -101,7 +103,8 @@ start_scan(IndexScanDesc scan)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("different vector dimensions %d and %d",
 							so->rows->dim, query->dim)));
-		so->search = cpu_search_begin(index, so->rows, hybrid_index_metric(index), query->x);
+		so->search = search_begin(index, so->rows, hybrid_index_metric(index), query->x,
+								  gpu_route(index, so->rows->rows));
 	}
 	so->started = true;
 	MemoryContextSwitchTo(old);
@@ -138,7 +141,7 @@ hybrid_gettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 		start_scan(scan);
 
 	if (so->search)
-		found = cpu_search_next(so->search, &scan->xs_heaptid, &distance, &isnull);
+		found = search_next(so->search, &scan->xs_heaptid, &distance, &isnull);
 	else
 		found = next_unordered(so, &scan->xs_heaptid);
 	INSTR_TIME_SET_CURRENT(elapsed);

@@ -12,6 +12,7 @@
 #include "distance.h"
 #include "distance_half.h"
 #include "hybrid.h"
+#include "gpu_shared.h"
 #include "hybridsearch.h"
 #include "scan_stats.h"
 
@@ -20,6 +21,29 @@ PG_MODULE_MAGIC;
 int			hybridsearch_cpu_threads = 0;
 bool		hybridsearch_cpu_cache = true;
 int			hybridsearch_cpu_cache_size_mb = 1024;
+int			hybridsearch_device = DEVICE_AUTO;
+int			hybridsearch_gpu_min_rows = 50000;
+int			hybridsearch_gpu_memory_limit_mb = 0;
+int			hybridsearch_gpu_device = 0;
+int			hybridsearch_gpu_timeout_ms = 30000;
+int			hybridsearch_gpu_fault = GPU_FAULT_NONE;
+
+static const struct config_enum_entry device_options[] = {
+	{"auto", DEVICE_AUTO, false},
+	{"cpu", DEVICE_CPU, false},
+	{"gpu", DEVICE_GPU, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry fault_options[] = {
+	{"none", GPU_FAULT_NONE, false},
+	{"no_device", GPU_FAULT_NO_DEVICE, false},
+	{"out_of_memory", GPU_FAULT_OUT_OF_MEMORY, false},
+	{"kernel_error", GPU_FAULT_KERNEL_ERROR, false},
+	{"driver_reset", GPU_FAULT_DRIVER_RESET, false},
+	{"worker_exit", GPU_FAULT_WORKER_EXIT, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -32,6 +56,7 @@ request_shmem(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	scan_stats_request_shmem();
+	gpu_shared_request();
 }
 
 static void
@@ -40,6 +65,7 @@ startup_shmem(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	scan_stats_init_shmem();
+	gpu_shared_init();
 }
 
 static void
@@ -61,6 +87,37 @@ define_settings(void)
 							"an index larger than it is read from its pages on every scan.",
 							&hybridsearch_cpu_cache_size_mb, 1024, 0, INT_MAX / 2,
 							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomEnumVariable("hybridsearch.device",
+							 "Where hybrid index scans run: auto, cpu or gpu.",
+							 "auto takes the GPU for indexes of at least hybridsearch.gpu_min_rows rows "
+							 "when the GPU worker has a device; gpu always tries it first.",
+							 &hybridsearch_device, DEVICE_AUTO, device_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hybridsearch.gpu_min_rows",
+							"Rows from which hybridsearch.device = auto searches on the GPU.",
+							NULL,
+							&hybridsearch_gpu_min_rows, 50000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hybridsearch.gpu_memory_limit",
+							"GPU memory the worker may fill with index copies.",
+							"Beyond it, copies are evicted least recently used first; 0 means the device's memory.",
+							&hybridsearch_gpu_memory_limit_mb, 0, 0, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("hybridsearch.gpu_device",
+							"CUDA device number the GPU worker uses.",
+							"Read when the worker opens the device: at its start or after a reset.",
+							&hybridsearch_gpu_device, 0, 0, 63,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hybridsearch.gpu_timeout",
+							"How long a backend waits for the GPU worker before using the CPU.",
+							NULL,
+							&hybridsearch_gpu_timeout_ms, 30000, 10, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomEnumVariable("hybridsearch.gpu_fault",
+							 "Forces a GPU failure, for testing the fallback to the CPU.",
+							 NULL,
+							 &hybridsearch_gpu_fault, GPU_FAULT_NONE, fault_options,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("hybridsearch");
 }
 
@@ -72,9 +129,13 @@ _PG_init(void)
 	hybrid_init_reloptions();
 	define_settings();
 
-	/* shared counters need the preload; without it they stay per backend */
+	/*
+	 * Shared counters and the GPU worker need the preload; without it the
+	 * counters stay per backend and every scan runs on the CPU.
+	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
+		gpu_worker_register();
 		prev_shmem_request_hook = shmem_request_hook;
 		shmem_request_hook = request_shmem;
 		prev_shmem_startup_hook = shmem_startup_hook;

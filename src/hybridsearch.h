@@ -5,8 +5,22 @@
 #ifndef HYBRIDSEARCH_H
 #define HYBRIDSEARCH_H
 
+/* hybridsearch.device */
+typedef enum HybridDevice
+{
+	DEVICE_AUTO,
+	DEVICE_CPU,
+	DEVICE_GPU
+} HybridDevice;
+
 extern int	hybridsearch_cpu_threads;
 extern bool hybridsearch_cpu_cache;
 extern int	hybridsearch_cpu_cache_size_mb;
+extern int	hybridsearch_device;
+extern int	hybridsearch_gpu_min_rows;
+extern int	hybridsearch_gpu_memory_limit_mb;
+extern int	hybridsearch_gpu_device;
+extern int	hybridsearch_gpu_timeout_ms;
+extern int	hybridsearch_gpu_fault;
 
 #endif							/* HYBRIDSEARCH_H */

@@ -10,9 +10,12 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "catalog/pg_am.h"
+#include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -23,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "cpu_cache.h"
+#include "gpu_shared.h"
 #include "hybrid.h"
 #include "scan_stats.h"
 
@@ -35,6 +39,9 @@ typedef struct StatsSlot
 	Oid			index;			/* InvalidOid: free */
 	int64		scans[2];		/* by ScanPath */
 	int64		gpu_fallbacks;
+	int64		gpu_searches;	/* requests the worker answered */
+	int64		gpu_batched;	/* sum of their launch batch sizes */
+	double		gpu_kernel_ms;	/* sum of their kernel times */
 	double		total_ms;
 	float		recent_ms[RECENT_SCANS];
 	int64		last_used;
@@ -137,6 +144,34 @@ scan_stats_record(Oid index_oid, ScanPath path, double milliseconds)
 	table_unlock(table);
 }
 
+void
+scan_stats_fallback(Oid index_oid)
+{
+	StatsTable *table = stats_table();
+	StatsSlot  *slot;
+
+	table_lock(table, LW_EXCLUSIVE);
+	slot = find_slot(table, index_oid, true);
+	slot->gpu_fallbacks++;
+	slot->last_used = ++table->clock;
+	table_unlock(table);
+}
+
+void
+scan_stats_gpu_search(Oid index_oid, int batch_size, double kernel_ms)
+{
+	StatsTable *table = stats_table();
+	StatsSlot  *slot;
+
+	table_lock(table, LW_EXCLUSIVE);
+	slot = find_slot(table, index_oid, true);
+	slot->gpu_searches++;
+	slot->gpu_batched += batch_size;
+	slot->gpu_kernel_ms += kernel_ms;
+	slot->last_used = ++table->clock;
+	table_unlock(table);
+}
+
 static int
 float_order(const void *a, const void *b)
 {
@@ -174,8 +209,10 @@ hybridsearch_index_stats(PG_FUNCTION_ARGS)
 	int64		cached_rows;
 	Size		cached_bytes;
 	int64		scans;
-	Datum		values[13];
-	bool		nulls[13] = {0};
+	int64		gpu_rows;
+	int64		gpu_bytes;
+	Datum		values[17];
+	bool		nulls[17] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -195,6 +232,7 @@ hybridsearch_index_stats(PG_FUNCTION_ARGS)
 		memset(&slot, 0, sizeof(slot));
 	table_unlock(table);
 	cpu_cache_usage(index_oid, &cached_rows, &cached_bytes);
+	gpu_resident_usage(MyDatabaseId, index->rd_node, &gpu_rows, &gpu_bytes);
 	scans = slot.scans[SCAN_PATH_CPU] + slot.scans[SCAN_PATH_GPU];
 
 	values[0] = Int64GetDatum(meta.entries - meta.dead_entries - meta.null_entries);
@@ -211,7 +249,15 @@ hybridsearch_index_stats(PG_FUNCTION_ARGS)
 	nulls[10] = (scans == 0);
 	values[11] = Float8GetDatum(p95_ms(&slot));
 	nulls[11] = (scans == 0);
-	values[12] = CStringGetTextDatum(shared_table ? "cluster" : "backend");
+	values[12] = Int64GetDatum(gpu_rows);
+	values[13] = Int64GetDatum(gpu_bytes);
+	values[14] = Float8GetDatum(slot.gpu_searches > 0 ?
+								(double) slot.gpu_batched / slot.gpu_searches : 0.0);
+	nulls[14] = (slot.gpu_searches == 0);
+	values[15] = Float8GetDatum(slot.gpu_searches > 0 ?
+								slot.gpu_kernel_ms / slot.gpu_searches : 0.0);
+	nulls[15] = (slot.gpu_searches == 0);
+	values[16] = CStringGetTextDatum(shared_table ? "cluster" : "backend");
 
 	index_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

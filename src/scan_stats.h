@@ -18,5 +18,7 @@ typedef enum ScanPath
 extern void scan_stats_request_shmem(void);
 extern void scan_stats_init_shmem(void);
 extern void scan_stats_record(Oid index_oid, ScanPath path, double milliseconds);
+extern void scan_stats_fallback(Oid index_oid);
+extern void scan_stats_gpu_search(Oid index_oid, int batch_size, double kernel_ms);
 
 #endif							/* HYBRIDSEARCH_SCAN_STATS_H */

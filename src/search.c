@@ -1,6 +1,7 @@
 /*
- * cpu_search.c
- *	  Exact k-nearest-neighbour search over dense rows (see cpu_search.h).
+ * search.c
+ *	  Exact k-nearest-neighbour ordering and its CPU candidate source (see
+ *	  search.h).
  */
 #include "postgres.h"
 
@@ -11,9 +12,10 @@
 
 #include "miscadmin.h"
 
-#include "cpu_search.h"
 #include "distance_half.h"
+#include "gpu_client.h"
 #include "hybridsearch.h"
+#include "search.h"
 
 #define FIRST_BATCH				64
 #define ROWS_PER_THREAD_MIN		4096
@@ -65,7 +67,7 @@ median_of_three(ScoredRow a, ScoredRow b, ScoredRow c)
 
 /* The fast-pass distance of one row: exact for fp32 rows. */
 static double
-row_distance(const CpuSearch *search, int64 row, double query_norm)
+row_distance(const Search *search, int64 row)
 {
 	const DenseRows *rows = search->rows;
 	int			dim = rows->dim;
@@ -90,7 +92,7 @@ row_distance(const CpuSearch *search, int64 row, double query_norm)
 			return -(double) half_kernels->dot(search->query, half, dim) * inv_scale;
 		case METRIC_COSINE:
 			similarity = (double) half_kernels->dot(search->query, half, dim) * inv_scale /
-				(query_norm * rows->norms[row]);
+				(search->query_norm * rows->norms[row]);
 			return 1.0 - Max(-1.0, Min(1.0, similarity));
 		case METRIC_L1:
 			return half_kernels->l1(search->query, half, inv_scale, dim);
@@ -100,8 +102,7 @@ row_distance(const CpuSearch *search, int64 row, double query_norm)
 
 typedef struct PassSlice
 {
-	CpuSearch  *search;
-	double		query_norm;
+	Search	   *search;
 	int64		begin;
 	int64		end;
 } PassSlice;
@@ -111,12 +112,10 @@ static void *
 score_slice(void *arg)
 {
 	PassSlice  *slice = (PassSlice *) arg;
+	ScoredRow  *scored = slice->search->scored;
 
 	for (int64 i = slice->begin; i < slice->end; i++)
-	{
-		slice->search->scored[i].row = i;
-		slice->search->scored[i].distance = row_distance(slice->search, i, slice->query_norm);
-	}
+		scored[i].distance = row_distance(slice->search, scored[i].row);
 	return NULL;
 }
 
@@ -133,15 +132,15 @@ pass_threads(int64 rows)
 }
 
 /*
- * Score every row, splitting the rows among threads.  Threads start with
- * every signal blocked, so PostgreSQL's handlers only ever run in the
- * backend's own thread; a thread that cannot start leaves its slice to
- * this one.
+ * Score search->scored[0 .. scored_count), splitting it among threads.
+ * Threads start with every signal blocked, so PostgreSQL's handlers only
+ * ever run in the backend's own thread; a thread that cannot start leaves
+ * its slice to this one.
  */
 static void
-score_all(CpuSearch *search, double query_norm)
+score_all(Search *search)
 {
-	int64		n = search->row_count;
+	int64		n = search->scored_count;
 	int			threads = pass_threads(n);
 	PassSlice	slices[MAX_CPU_THREADS];
 	pthread_t	handles[MAX_CPU_THREADS];
@@ -152,7 +151,6 @@ score_all(CpuSearch *search, double query_norm)
 	for (int t = 0; t < threads; t++)
 	{
 		slices[t].search = search;
-		slices[t].query_norm = query_norm;
 		slices[t].begin = n * t / threads;
 		slices[t].end = n * (t + 1) / threads;
 	}
@@ -173,109 +171,37 @@ score_all(CpuSearch *search, double query_norm)
 }
 
 /*
- * Bound on |fast-pass distance - operator's distance| for fp16 rows: the
- * fp16 rounding of each element (relative 2^-11, the per-row scale making
- * underflow negligible) plus float summation error in both computations
- * (at most n * 2^-24 of the summed magnitudes each), doubled for safety.
+ * Bound on |fast-pass distance - operator's distance| when the fast pass
+ * rounds each row element with relative error element_rounding plus
+ * absolute error element_underflow: that, plus float summation error in
+ * both computations (at most n * 2^-24 of the summed magnitudes each),
+ * doubled for safety.
  */
-static double
-half_margin(const CpuSearch *search, double query_norm)
+double
+search_margin(const Search *search, double element_rounding, double element_underflow)
 {
 	const DenseRows *rows = search->rows;
-	double		n = rows->dim;
+	double		n = Max(rows->dim, 1);
 	double		summation = n * ldexp(1.0, -24) * 1.01;
-	double		rounding = ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(n);
-	double		query_l1 = 0.0;
-
-	for (int i = 0; i < rows->dim; i++)
-		query_l1 += fabs((double) search->query[i]);
+	double		q = search->query_norm;
 
 	switch (search->metric)
 	{
 		case METRIC_L2:
-			return 2.0 * (rounding * rows->max_norm +
-						  2.0 * summation * (query_norm + rows->max_norm));
+			return 2.0 * (element_rounding * rows->max_norm + element_underflow * sqrt(n) +
+						  2.0 * summation * (q + rows->max_norm));
 		case METRIC_INNER_PRODUCT:
-			return 2.0 * (rounding + 2.0 * summation) * query_norm * rows->max_norm;
+			return 2.0 * ((element_rounding + 2.0 * summation) * q * rows->max_norm +
+						  element_underflow * search->query_l1);
 		case METRIC_COSINE:
-			return 2.0 * (rounding + 6.0 * summation);
+			return 2.0 * (element_rounding + 6.0 * summation +
+						  (rows->min_norm > 0.0 && q > 0.0 ?
+						   element_underflow * search->query_l1 / (q * rows->min_norm) : 0.0));
 		case METRIC_L1:
-			return 2.0 * (rounding * rows->max_l1 + 2.0 * summation * (query_l1 + rows->max_l1));
+			return 2.0 * (element_rounding * rows->max_l1 + element_underflow * n +
+						  2.0 * summation * (search->query_l1 + rows->max_l1));
 	}
 	return INFINITY;
-}
-
-CpuSearch *
-cpu_search_begin(Relation index, DenseRows *rows, DistanceMetric metric, const float *query)
-{
-	CpuSearch  *search = palloc0(sizeof(CpuSearch));
-	double		query_norm = 0.0;
-
-	search->index = index;
-	search->rows = rows;
-	search->metric = metric;
-	search->query = query;
-	search->query_self_dot = distance_kernels->dot(query, query, rows->dim);
-	search->approximate = rows->half;
-	search->row_count = rows->rows;
-	search->null_count = rows->nulls;
-	search->batch = FIRST_BATCH;
-	search->pulled_max = -INFINITY;
-	search->scored = palloc_extended(sizeof(ScoredRow) * Max(rows->rows, 1), MCXT_ALLOC_HUGE);
-
-	for (int i = 0; i < rows->dim; i++)
-		query_norm += (double) query[i] * query[i];
-	query_norm = sqrt(query_norm);
-	if (search->approximate)
-	{
-		search->margin = half_margin(search, query_norm);
-		search->exact_buffer = palloc(sizeof(float) * Max(rows->dim, 1));
-	}
-	score_all(search, query_norm);
-	return search;
-}
-
-static void
-ready_push(CpuSearch *search, ScoredRow item)
-{
-	int64		i = search->ready_count++;
-
-	while (i > 0)
-	{
-		int64		parent = (i - 1) / 2;
-
-		if (scored_order(&search->ready[parent], &item) <= 0)
-			break;
-		search->ready[i] = search->ready[parent];
-		i = parent;
-	}
-	search->ready[i] = item;
-}
-
-static ScoredRow
-ready_pop(CpuSearch *search)
-{
-	ScoredRow	top = search->ready[0];
-	ScoredRow	last = search->ready[--search->ready_count];
-	int64		i = 0;
-
-	for (;;)
-	{
-		int64		child = 2 * i + 1;
-
-		if (child >= search->ready_count)
-			break;
-		if (child + 1 < search->ready_count &&
-			scored_order(&search->ready[child + 1], &search->ready[child]) < 0)
-			child++;
-		if (scored_order(&last, &search->ready[child]) <= 0)
-			break;
-		search->ready[i] = search->ready[child];
-		i = child;
-	}
-	if (search->ready_count > 0)
-		search->ready[i] = last;
-	return top;
 }
 
 /* Rearrange a[0 .. n) so that a[0 .. k) holds the k smallest (quickselect). */
@@ -315,43 +241,165 @@ select_smallest(ScoredRow *a, int64 n, int64 k)
 	}
 }
 
-/* Re-score one pulled row with the operator's function on its fp32 values. */
-static double
-exact_distance(CpuSearch *search, int64 row)
+/* The operator's own distance for a row, from its fp32 values. */
+double
+search_exact_distance(Search *search, int64 row)
 {
-	int			dim = search->rows->dim;
+	DenseRows  *rows = search->rows;
+	int			dim = rows->dim;
 
-	hybrid_stream_read(search->index, search->rows->positions[row] + ENTRY_VALUES_OFFSET,
+	if (!rows->half)
+	{
+		return search->metric == METRIC_COSINE ?
+			distance_cosine_from_dots(distance_kernels->dot(rows->values + row * dim,
+															search->query, dim),
+									  rows->self_dots[row], search->query_self_dot) :
+			distance_by_metric(search->metric, rows->values + row * dim, search->query, dim);
+	}
+	hybrid_stream_read(search->index, rows->positions[row] + ENTRY_VALUES_OFFSET,
 					   search->exact_buffer, sizeof(float) * dim);
 	return distance_by_metric(search->metric, search->exact_buffer, search->query, dim);
 }
 
 static void
-pull_batch(CpuSearch *search)
+ready_push(Search *search, ScoredRow item)
 {
-	ScoredRow  *unpulled = search->scored + search->pulled;
-	int64		count = Min(search->batch, search->row_count - search->pulled);
+	int64		i;
 
-	select_smallest(unpulled, search->row_count - search->pulled, count);
-	if (search->ready_count + count > search->ready_capacity)
+	if (search->ready_count == search->ready_capacity)
 	{
-		search->ready_capacity = search->ready_count + count;
+		search->ready_capacity = Max(256, search->ready_capacity * 2);
 		search->ready = search->ready == NULL ?
 			palloc_extended(sizeof(ScoredRow) * search->ready_capacity, MCXT_ALLOC_HUGE) :
 			repalloc_huge(search->ready, sizeof(ScoredRow) * search->ready_capacity);
 	}
+	i = search->ready_count++;
+	while (i > 0)
+	{
+		int64		parent = (i - 1) / 2;
+
+		if (scored_order(&search->ready[parent], &item) <= 0)
+			break;
+		search->ready[i] = search->ready[parent];
+		i = parent;
+	}
+	search->ready[i] = item;
+}
+
+static ScoredRow
+ready_pop(Search *search)
+{
+	ScoredRow	top = search->ready[0];
+	ScoredRow	last = search->ready[--search->ready_count];
+	int64		i = 0;
+
+	for (;;)
+	{
+		int64		child = 2 * i + 1;
+
+		if (child >= search->ready_count)
+			break;
+		if (child + 1 < search->ready_count &&
+			scored_order(&search->ready[child + 1], &search->ready[child]) < 0)
+			child++;
+		if (scored_order(&last, &search->ready[child]) <= 0)
+			break;
+		search->ready[i] = search->ready[child];
+		i = child;
+	}
+	if (search->ready_count > 0)
+		search->ready[i] = last;
+	return top;
+}
+
+/* A pulled row, with the operator's distance, waiting to be returned. */
+void
+search_add_candidate(Search *search, int64 row, double exact_distance)
+{
+	ScoredRow	item = {exact_distance, row};
+
+	ready_push(search, item);
+}
+
+/*
+ * The CPU source's first pull: score every row not pulled yet, exactly
+ * for fp32 copies, approximately for fp16 ones.
+ */
+static void
+cpu_begin(Search *search)
+{
+	int64		count = 0;
+
+	search->scored = palloc_extended(sizeof(ScoredRow) * Max(search->row_count, 1),
+									 MCXT_ALLOC_HUGE);
+	for (int64 row = 0; row < search->row_count; row++)
+		if (search->pulled_rows == NULL ||
+			!(search->pulled_rows[row / 8] & (1 << (row % 8))))
+			search->scored[count++].row = row;
+	search->scored_count = count;
+	search->scored_pulled = 0;
+	search->batch = FIRST_BATCH;
+	search->pulled_max = -INFINITY;
+	search->margin = search->rows->half ?
+		search_margin(search, ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->rows->dim), 0.0) :
+		0.0;
+	score_all(search);
+}
+
+static void
+cpu_pull(Search *search)
+{
+	ScoredRow  *unpulled;
+	int64		count;
+
+	if (search->scored == NULL)
+		cpu_begin(search);
+	unpulled = search->scored + search->scored_pulled;
+	count = Min(search->batch, search->scored_count - search->scored_pulled);
+	select_smallest(unpulled, search->scored_count - search->scored_pulled, count);
 	for (int64 i = 0; i < count; i++)
 	{
 		ScoredRow	item = unpulled[i];
 
 		if (float8_order(item.distance, search->pulled_max) > 0)
 			search->pulled_max = item.distance;
-		if (search->approximate)
-			item.distance = exact_distance(search, item.row);
+		if (search->rows->half)
+			item.distance = search_exact_distance(search, item.row);
 		ready_push(search, item);
 	}
-	search->pulled += count;
+	search->scored_pulled += count;
 	search->batch = Min(search->batch * 2, (int64) 1 << 20);
+}
+
+static bool
+cpu_exhausted(const Search *search)
+{
+	return search->scored != NULL && search->scored_pulled == search->scored_count;
+}
+
+Search *
+search_begin(Relation index, DenseRows *rows, DistanceMetric metric, const float *query,
+			 bool use_gpu)
+{
+	Search	   *search = palloc0(sizeof(Search));
+
+	search->index = index;
+	search->rows = rows;
+	search->metric = metric;
+	search->query = query;
+	search->row_count = rows->rows;
+	search->null_count = rows->nulls;
+	search->query_self_dot = distance_kernels->dot(query, query, rows->dim);
+	for (int i = 0; i < rows->dim; i++)
+	{
+		search->query_norm += (double) query[i] * query[i];
+		search->query_l1 += fabs((double) query[i]);
+	}
+	search->query_norm = sqrt(search->query_norm);
+	search->exact_buffer = palloc(sizeof(float) * Max(rows->dim, 1));
+	if (use_gpu && search->row_count > 0)
+		search->gpu = gpu_source_begin(search);
+	return search;
 }
 
 /*
@@ -359,31 +407,35 @@ pull_batch(CpuSearch *search)
  * last among them), then the NULL ones.
  */
 bool
-cpu_search_next(CpuSearch *search, ItemPointer tid, double *distance, bool *distance_isnull)
+search_next(Search *search, ItemPointer tid, double *distance, bool *distance_isnull)
 {
-	DenseRows  *rows = search->rows;
-
 	for (;;)
 	{
+		bool		exhausted = search->gpu ? gpu_source_exhausted(search->gpu) :
+			(cpu_exhausted(search) || search->row_count == 0);
+
 		if (search->ready_count > 0 &&
-			(search->pulled == search->row_count ||
-			 float8_order(search->ready[0].distance, search->pulled_max - search->margin) <= 0))
+			(exhausted ||
+			 float8_order(search->ready[0].distance, search->pulled_max - search->margin) < 0))
 		{
 			ScoredRow	next = ready_pop(search);
 
-			*tid = rows->tids[next.row];
+			*tid = search->rows->tids[next.row];
 			*distance = next.distance;
 			*distance_isnull = false;
 			return true;
 		}
-		if (search->pulled == search->row_count)
+		if (exhausted)
 			break;
 		CHECK_FOR_INTERRUPTS();
-		pull_batch(search);
+		if (search->gpu)
+			gpu_source_pull(search);
+		else
+			cpu_pull(search);
 	}
 	if (search->nulls_returned < search->null_count)
 	{
-		*tid = rows->null_tids[search->nulls_returned++];
+		*tid = search->rows->null_tids[search->nulls_returned++];
 		*distance_isnull = true;
 		return true;
 	}

@@ -46,7 +46,6 @@ typedef struct Search
 	/* what the sources have pulled */
 	double		margin;			/* bound on |fast-pass - exact| distance */
 	double		pulled_max;		/* unpulled rows are at least this far */
-	int64		pulled;			/* rows pulled so far */
 	ScoredRow  *ready;			/* exact, min-heap: pulled, not returned */
 	int64		ready_count;
 	int64		ready_capacity;
@@ -61,11 +60,13 @@ typedef struct Search
 
 	/* the GPU source, while it serves */
 	GpuSource  *gpu;
+	bool		used_gpu;		/* the GPU answered at least once */
 	uint8	   *pulled_rows;	/* bitmap of rows the GPU source pulled */
 } Search;
 
 extern Search *search_begin(Relation index, DenseRows *rows, DistanceMetric metric,
-							const float *query);
+							const float *query, bool use_gpu);
+extern double search_exact_distance(Search *search, int64 row);
 extern bool search_next(Search *search, ItemPointer tid, double *distance,
 						bool *distance_isnull);
 extern void search_add_candidate(Search *search, int64 row, double fast_distance);

@@ -1,0 +1,124 @@
+/*
+ * gpu_shared.h
+ *	  What backends and the GPU worker share: request slots in shared
+ *	  memory, the worker's state, and the list of GPU-resident matrices.
+ *
+ * A backend fills a free slot (the query, or rows to append, travel in a
+ * dynamic shared memory segment it creates), marks it SUBMITTED and sets
+ * the worker's latch; the worker marks it RUNNING, answers, marks it DONE
+ * and sets the backend's latch.  A backend that leaves while its request
+ * runs (cancel, error) marks the slot abandoned, and the worker frees it.
+ * Everything here is protected by the mutex.
+ */
+#ifndef HYBRIDSEARCH_GPU_SHARED_H
+#define HYBRIDSEARCH_GPU_SHARED_H
+
+#include "storage/dsm.h"
+#include "storage/relfilenode.h"
+#include "storage/spin.h"
+
+#define GPU_SLOTS				64
+#define GPU_MESSAGE_LEN			256
+#define GPU_RESIDENT_MAX		256
+/* rows of one append request: bounded so its segment stays modest */
+#define GPU_APPEND_BYTES		(64 * 1024 * 1024)
+
+typedef enum GpuSlotState
+{
+	GPU_SLOT_FREE = 0,
+	GPU_SLOT_SUBMITTED,
+	GPU_SLOT_RUNNING,
+	GPU_SLOT_DONE
+} GpuSlotState;
+
+typedef enum GpuRequestKind
+{
+	GPU_REQUEST_APPEND = 1,		/* rows [first_row, first_row + row_count) */
+	GPU_REQUEST_SEARCH = 2		/* top k of one query */
+} GpuRequestKind;
+
+typedef enum GpuOutcome
+{
+	GPU_OUTCOME_OK = 0,
+	GPU_OUTCOME_NEED_ROWS,		/* resident_rows tells where appends resume */
+	GPU_OUTCOME_FAILED			/* message says why; fall back to the CPU */
+} GpuOutcome;
+
+/* hybridsearch.gpu_fault: failures tests can force */
+typedef enum GpuFault
+{
+	GPU_FAULT_NONE = 0,
+	GPU_FAULT_NO_DEVICE,
+	GPU_FAULT_OUT_OF_MEMORY,
+	GPU_FAULT_KERNEL_ERROR,
+	GPU_FAULT_DRIVER_RESET,
+	GPU_FAULT_WORKER_EXIT
+} GpuFault;
+
+/* Which matrix: an index's relfilenode, in one database, at one precision. */
+typedef struct GpuMatrixKey
+{
+	Oid			database;
+	RelFileNode node;
+	int32		dim;
+	int32		half;			/* bool, as int32 to leave no padding */
+} GpuMatrixKey;
+
+typedef struct GpuSlot
+{
+	GpuSlotState state;
+	bool		abandoned;
+	int			owner_procno;	/* whose latch to set */
+	/* the request */
+	GpuRequestKind kind;
+	GpuFault	fault;
+	GpuMatrixKey key;
+	uint32		generation;		/* the index's metapage generation */
+	int			metric;
+	int			k;
+	int64		first_row;
+	int64		row_count;
+	dsm_handle	segment;
+	/* the answer */
+	GpuOutcome	outcome;
+	int64		resident_rows;
+	float		kernel_ms;
+	int			batch_size;		/* queries searched in the same launch */
+	char		message[GPU_MESSAGE_LEN];
+} GpuSlot;
+
+typedef struct GpuResident
+{
+	GpuMatrixKey key;
+	int64		rows;
+	int64		bytes;
+} GpuResident;
+
+typedef struct GpuShared
+{
+	slock_t		mutex;
+	int			worker_procno;	/* -1 while no worker runs */
+	uint32		incarnation;	/* bumped by each worker start */
+	bool		ready;			/* the device is open */
+	char		status[GPU_MESSAGE_LEN];
+	GpuSlot		slots[GPU_SLOTS];
+	int			resident_count;
+	GpuResident resident[GPU_RESIDENT_MAX];
+} GpuShared;
+
+extern GpuShared *gpu_shared;
+
+extern void gpu_shared_request(void);
+extern void gpu_shared_init(void);
+extern void gpu_worker_register(void);
+extern void gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes);
+
+/* Segment layout of a search: query[dim], then distances[k], then rows[k]. */
+#define GPU_SEARCH_SEGMENT_SIZE(dim, k) \
+	(MAXALIGN(sizeof(float) * (dim)) + MAXALIGN(sizeof(float) * (k)) + sizeof(int64) * (k))
+#define GPU_SEARCH_DISTANCES(base, dim) \
+	((float *) ((char *) (base) + MAXALIGN(sizeof(float) * (dim))))
+#define GPU_SEARCH_ROWS(base, dim, k) \
+	((int64 *) ((char *) (base) + MAXALIGN(sizeof(float) * (dim)) + MAXALIGN(sizeof(float) * (k))))
+
+#endif							/* HYBRIDSEARCH_GPU_SHARED_H */
