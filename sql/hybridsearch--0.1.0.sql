@@ -252,3 +252,10 @@ CREATE VIEW hybridsearch_stats AS
 	WHERE i.indisvalid
 		AND has_table_privilege(i.indrelid, 'SELECT')
 		AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema());
+
+-- The GPU worker: its pid (NULL when none runs), whether its device is
+-- ready, why not, and the index copies it holds.
+CREATE FUNCTION hybridsearch_gpu_status(
+	OUT worker_pid integer, OUT ready boolean, OUT status text,
+	OUT resident_indexes bigint, OUT resident_bytes bigint)
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;

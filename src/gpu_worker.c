@@ -16,6 +16,8 @@
 
 #include <dlfcn.h>
 
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -25,6 +27,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -34,6 +37,8 @@
 #include "hybridsearch.h"
 
 PGDLLEXPORT void hybridsearch_gpu_worker_main(Datum arg);
+
+PG_FUNCTION_INFO_V1(hybridsearch_gpu_status);
 
 GpuShared  *gpu_shared = NULL;
 
@@ -126,6 +131,45 @@ gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes)
 		}
 	}
 	SpinLockRelease(&gpu_shared->mutex);
+}
+
+/*
+ * hybridsearch_gpu_status(): whether the worker runs (its pid), whether
+ * its device is ready, why not, and what it holds.  Without the preload
+ * every column says so.
+ */
+Datum
+hybridsearch_gpu_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {0};
+	int			procno = -1;
+	bool		ready = false;
+	char		status[GPU_MESSAGE_LEN] = "hybridsearch is not in shared_preload_libraries";
+	int64		matrices_resident = 0;
+	int64		bytes = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (gpu_shared)
+	{
+		SpinLockAcquire(&gpu_shared->mutex);
+		procno = gpu_shared->worker_procno;
+		ready = gpu_shared->ready;
+		strlcpy(status, gpu_shared->status, sizeof(status));
+		matrices_resident = gpu_shared->resident_count;
+		for (int i = 0; i < gpu_shared->resident_count; i++)
+			bytes += gpu_shared->resident[i].bytes;
+		SpinLockRelease(&gpu_shared->mutex);
+	}
+	values[0] = Int32GetDatum(procno >= 0 ? ProcGlobal->allProcs[procno].pid : 0);
+	nulls[0] = (procno < 0);
+	values[1] = BoolGetDatum(ready);
+	values[2] = CStringGetTextDatum(status);
+	values[3] = Int64GetDatum(matrices_resident);
+	values[4] = Int64GetDatum(bytes);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 static void

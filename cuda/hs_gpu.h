@@ -1,0 +1,120 @@
+/*
+ * hs_gpu.h
+ *	  Plain-C interface of the hybridsearch CUDA module
+ *	  (cuda/libhybridsearch_cuda.so).
+ *
+ * Only the GPU worker loads the module, with dlopen(); nothing here names a
+ * CUDA type, so the worker compiles without the CUDA toolkit.  Every call
+ * returns 0 (or a valid pointer) on success; on failure it returns one of
+ * the HS_GPU_E* codes (or NULL) and writes a NUL-terminated message into
+ * errbuf (errbuf may be NULL).  Nothing in the module aborts or exits.
+ * HS_GPU_ENOMEM means "device memory ran out": the caller should fall back
+ * to the CPU path.  After HS_GPU_ECUDA the context may be unusable
+ * (a sticky CUDA error): close it and fall back.
+ *
+ * The calls are serialised by one process-wide mutex; they may come from
+ * any thread of the process.
+ *
+ * Distances (see doc/gpu-kernels.md): HS_GPU_L2 returns the Euclidean
+ * distance (not squared); HS_GPU_NEG_IP returns -<a,b>; HS_GPU_COSINE
+ * returns 1 - <a,b>/(|a||b|) with the similarity clamped to [-1,1], and NaN
+ * when either vector has norm zero (such rows sort after every other row);
+ * HS_GPU_L1 returns sum |a_i - b_i|.  They are computed in fp32 (from fp16
+ * copies of the rows when the matrix is half precision), so they are
+ * candidates: re-score them exactly with a margin.
+ */
+#ifndef HS_GPU_H
+#define HS_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HS_GPU_API_VERSION	1
+
+/* return codes */
+#define HS_GPU_OK			0
+#define HS_GPU_ECUDA		1	/* a CUDA or cuBLAS call failed */
+#define HS_GPU_ENOMEM		2	/* device (or pinned host) allocation failed */
+#define HS_GPU_EINVAL		3	/* bad argument */
+#define HS_GPU_ESTATE		4	/* hs_gpu_open() not called, or wrong device */
+
+/* metrics (the numbers are part of the interface) */
+#define HS_GPU_L2			1
+#define HS_GPU_NEG_IP		2
+#define HS_GPU_COSINE		3
+#define HS_GPU_L1			4
+
+#define HS_GPU_MAX_DIM		16000
+#define HS_GPU_MAX_K		4096
+#define HS_GPU_MAX_ROWS		((int64_t) 2147483647)
+
+typedef struct hs_gpu_matrix hs_gpu_matrix;
+
+/* Pick the device, create the stream and cuBLAS handle.  Idempotent for the
+ * same device; another device while open is HS_GPU_ESTATE. */
+int			hs_gpu_open(int device, char *errbuf, size_t errlen);
+
+/* Release everything hs_gpu_open() made (free the matrices first). */
+void		hs_gpu_close(void);
+
+/* An empty matrix of dim (1..16000) columns; half_precision != 0 stores
+ * fp16 copies (values must lie within +-65504).  NULL on failure. */
+hs_gpu_matrix *hs_gpu_matrix_create(int dim, int half_precision,
+									char *errbuf, size_t errlen);
+
+/* Append nrows row-major fp32 rows (nrows * dim floats).  Row numbers are
+ * 0-based in append order.  Storage grows geometrically (old contents are
+ * copied on the device); the cost is proportional to the new rows.  On
+ * failure the matrix keeps its previous rows. */
+int			hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows,
+								 char *errbuf, size_t errlen);
+
+int64_t		hs_gpu_matrix_rows(const hs_gpu_matrix *m);
+
+/* Device bytes held (allocated capacity, vectors plus norms). */
+size_t		hs_gpu_matrix_bytes(const hs_gpu_matrix *m);
+
+void		hs_gpu_matrix_free(hs_gpu_matrix *m);
+
+/*
+ * For each of nqueries row-major fp32 queries (nqueries * dim floats), the k
+ * (1..HS_GPU_MAX_K) smallest distances in ascending order and their row
+ * numbers: out_distances[q*k + i], out_rows[q*k + i].  Slots beyond the
+ * number of rows get row -1 and distance +inf.  Equal distances come in
+ * ascending row order; NaN distances come last.  *kernel_ms (may be NULL)
+ * receives the device time of the search kernels (CUDA events), excluding
+ * the copies of queries and results.
+ */
+int			hs_gpu_search(hs_gpu_matrix *m, int metric, const float *queries,
+						  int nqueries, int k, float *out_distances,
+						  int64_t *out_rows, float *kernel_ms,
+						  char *errbuf, size_t errlen);
+
+/* ---- diagnostics (test/gpu/kernel_check uses them; the worker need not) ---- */
+
+/* The autotune cache and the variant each entry chose, one line each;
+ * returns the length written (truncated to buflen - 1). */
+size_t		hs_gpu_tune_report(char *buf, size_t buflen);
+
+/* The variant the last hs_gpu_search() ran, e.g. "fused q8 r4 l32". */
+size_t		hs_gpu_last_variant(char *buf, size_t buflen);
+
+/*
+ * Floors for m, medians over reps: read_ms, a kernel reading every byte of
+ * the stored vectors once; copy_ms, cudaMemcpy device-to-device of the same
+ * bytes (-1 when no room for the copy); gemm_ms, the cuBLAS GEMM alone that
+ * the GEMM path would run for nqueries queries (-1 if nqueries < 1).
+ */
+int			hs_gpu_matrix_bench(hs_gpu_matrix *m, int nqueries, int reps,
+								float *read_ms, float *copy_ms, float *gemm_ms,
+								char *errbuf, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* HS_GPU_H */
