@@ -1,5 +1,6 @@
--- Benchmark body, run by test/bench-index.sh with psql variables
--- rows, dims, queries (number of timed queries per configuration).
+-- Benchmark body, run by test/bench-index.sh (and the GPU runner) with psql
+-- variables rows, dims, queries (timed queries per configuration) and
+-- optionally datafile, a binary COPY file from test/gen_vectors.py.
 \set ON_ERROR_STOP 1
 \pset footer off
 SET client_min_messages = warning;
@@ -11,9 +12,13 @@ SELECT setseed(0.42);
 SELECT clock_timestamp() AS load_start \gset
 CREATE TABLE bench_items (id int PRIMARY KEY, embedding vector(:dims));
 ALTER TABLE bench_items ALTER embedding SET STORAGE PLAIN;
+\if :{?datafile}
+COPY bench_items FROM :'datafile' WITH (FORMAT binary);
+\else
 INSERT INTO bench_items
 SELECT i, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, :dims) WHERE i > 0)::vector
 FROM generate_series(1, :rows) i;
+\endif
 VACUUM ANALYZE bench_items;
 SELECT round(extract(epoch FROM clock_timestamp() - :'load_start') * 1000) AS load_ms \gset
 
@@ -49,12 +54,17 @@ END $$;
 CREATE TABLE bench_truth (q int, ids int[]);
 
 -- sequential scans: the baseline
+SELECT ready AS gpu_ready, :rows <= 200000 AS small FROM hybridsearch_gpu_status() \gset
 SET enable_indexscan = off;
-SELECT bench_run('seq scan, 2 parallel workers', true) \gset
+SELECT bench_run(format('seq scan, %s parallel workers',
+	current_setting('max_parallel_workers_per_gather')), true) \gset
+\if :small
 SET max_parallel_workers_per_gather = 0;
 SELECT bench_run('seq scan, no parallel workers', false) \gset
 RESET max_parallel_workers_per_gather;
+\endif
 RESET enable_indexscan;
+SET hybridsearch.device = cpu;
 
 SELECT clock_timestamp() AS build_start \gset
 CREATE INDEX bench_full ON bench_items USING hybrid (embedding vector_cosine_ops);
@@ -72,6 +82,16 @@ SET hybridsearch.cpu_threads = 2;
 SET hybridsearch.cpu_cache = off;
 SELECT bench_run('hybrid full, pages every scan, 2 threads', false) \gset
 RESET hybridsearch.cpu_cache;
+\if :gpu_ready
+SET hybridsearch.device = gpu;
+SELECT clock_timestamp() AS cold_start \gset
+SELECT id FROM bench_items ORDER BY embedding <=> (SELECT embedding FROM bench_queries WHERE q = 1) LIMIT 10 \g /dev/null
+SELECT round(extract(epoch FROM clock_timestamp() - :'cold_start') * 1000) AS first_gpu_scan_ms \gset
+SELECT bench_run('hybrid full, GPU', false) \gset
+SET hybridsearch.device = cpu;
+\else
+\set first_gpu_scan_ms 'no GPU'
+\endif
 DROP INDEX bench_full;
 
 SELECT clock_timestamp() AS build_start \gset
@@ -81,9 +101,14 @@ SELECT bench_run('hybrid half, cached, 2 threads', false) \gset
 SET hybridsearch.cpu_threads = 1;
 SELECT bench_run('hybrid half, cached, 1 thread', false) \gset
 RESET hybridsearch.cpu_threads;
+\if :gpu_ready
+SET hybridsearch.device = gpu;
+SELECT bench_run('hybrid half, GPU', false) \gset
+SET hybridsearch.device = cpu;
+\endif
 
 \echo
-\echo '| configuration | p50 ms | p95 ms | x seq scan (2 workers) p50 | exact (mismatching queries) |'
+\echo '| configuration | p50 ms | p95 ms | p50 / seq scan p50 | exact (mismatching queries) |'
 \echo '|---|--:|--:|--:|--:|'
 WITH stats AS (
 	SELECT configuration,
@@ -93,8 +118,8 @@ WITH stats AS (
 	FROM bench_results
 )
 SELECT format('| %s | %s | %s | %s | %s |', configuration, round(p50::numeric, 2), round(p95::numeric, 2),
-	round((p50 / (SELECT p50 FROM stats WHERE configuration LIKE 'seq scan, 2%'))::numeric, 3),
-	CASE WHEN configuration LIKE 'seq scan, 2%' THEN 'reference' ELSE mismatches::text END)
+	round((p50 / (SELECT p50 FROM stats ORDER BY ctid LIMIT 1))::numeric, 3),
+	CASE WHEN ctid = (SELECT min(ctid) FROM stats) THEN 'reference' ELSE mismatches::text END)
 FROM stats ORDER BY ctid \g (tuples_only=on format=unaligned)
 \echo
 \echo '| step | ms |'
@@ -103,3 +128,8 @@ FROM stats ORDER BY ctid \g (tuples_only=on format=unaligned)
 \echo '| CREATE INDEX (full) |' :build_full_ms '|'
 \echo '| first scan after CREATE INDEX (loads the cache) |' :first_scan_ms '|'
 \echo '| CREATE INDEX (half) |' :build_half_ms '|'
+\echo '| first GPU scan (uploads the index to the GPU) |' :first_gpu_scan_ms '|'
+SELECT index, gpu_resident_rows, pg_size_pretty(gpu_resident_bytes) AS gpu_bytes, gpu_scans,
+	gpu_fallbacks, round(mean_gpu_batch::numeric, 2) AS mean_batch,
+	round(mean_gpu_kernel_ms::numeric, 3) AS mean_kernel_ms
+FROM hybridsearch_stats;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The GPU test runner, run on the GPU machine (the device tool).  Prepare
+# here, after `make`:
+#
+#   ../shared/device/pg-bundle          # PostgreSQL + the extension + CUDA module -> .device/
+#
+# then run on the device, carrying .device:
+#
+#   bash test/gpu/run-all.sh [ROWS] [DIMS]      (benchmark size, default 1000000 768)
+#
+# It starts the bundled PostgreSQL with the library preloaded, runs every
+# pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
+# expected outputs, unchanged), then the index benchmark with GPU rows.
+# Logs and tables go to $OUT (or /tmp/gpu-out).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+rows=${1:-1000000}
+dims=${2:-768}
+out=${OUT:-/tmp/gpu-out}
+mkdir -p "$out"
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+
+conf=/tmp/hybridsearch-gpu.conf
+cat >"$conf" <<CONF
+shared_preload_libraries = 'hybridsearch'
+hybridsearch.device = 'gpu'
+hybridsearch.gpu_min_rows = 0
+CONF
+export PGUP_CONF="shared_preload_libraries='hybridsearch'"
+source <(.device/pg-up) || { echo "pg-up failed"; exit 1; }
+psql -X -c "CREATE EXTENSION IF NOT EXISTS hybridsearch" -c "SELECT * FROM hybridsearch_gpu_status()" \
+    | tee "$out/gpu-status.txt"
+
+echo "== every suite with hybridsearch.device = gpu"
+chown -R pg "$root"
+runuser -u pg -- env PATH="$PATH" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" PERL5LIB="$PERL5LIB" \
+    PG_REGRESS="$PG_REGRESS" TEMP_CONFIG="$conf" test/run-suites >"$out/suites.log" 2>&1
+tail -n 25 "$out/suites.log"
+[ -f test/log/regression.diffs ] && cp test/log/regression.diffs "$out/"
+grep -h -E 'WARNING|FATAL|PANIC' test/log/tap-servers/*.log 2>/dev/null | sort | uniq -c | sort -rn | head -20 \
+    >"$out/server-warnings.txt"
+
+echo "== benchmark: $rows x $dims"
+data=/tmp/bench_vectors.bin
+python3 test/gen_vectors.py "$rows" "$dims" "$data" && chmod 644 "$data"
+psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
+    -c "ALTER SYSTEM SET max_parallel_workers_per_gather = 8" -c "SELECT pg_reload_conf()" >/dev/null
+psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
+    -f test/bench_index.sql 2>&1 | tee "$out/bench.md"
+grep -E 'ERROR|WARNING' /tmp/pg.log | sort | uniq -c | head -20 >"$out/bench-server-warnings.txt"
+cp /tmp/pg.log "$out/server.log" 2>/dev/null
