@@ -51,3 +51,9 @@ psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
     -f test/bench_index.sql 2>&1 | tee "$out/bench.md"
 grep -E 'ERROR|WARNING' /tmp/pg.log | sort | uniq -c | head -20 >"$out/bench-server-warnings.txt"
 cp /tmp/pg.log "$out/server.log" 2>/dev/null
+
+echo "== crossover: CPU against GPU by table size ($dims dimensions)"
+cross=/tmp/crossover_vectors.bin
+python3 test/gen_vectors.py 300000 "$dims" "$cross" 7 && chmod 644 "$cross"
+psql -X -q -v dims="$dims" -v queries=21 -v datafile="$cross" \
+    -f test/bench_crossover.sql 2>&1 | tee "$out/crossover.md"
