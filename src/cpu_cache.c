@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "storage/relfilenode.h"
@@ -118,16 +119,61 @@ track_norms(DenseRows *rows, const float *values)
 	return norm;
 }
 
+/*
+ * Whether a row's fast-pass distances stay within the error bounds of
+ * search.h.  Its float dot(row, row) must neither overflow nor underflow,
+ * since the cosine operator divides by it (which also keeps a half copy's
+ * scale finite), and a half copy sent to the GPU must fit fp16 unscaled.
+ * Untrusted rows are always pulled first and scored exactly.
+ */
+static bool
+fast_pass_trusted(const DenseRows *rows, const float *values, float self_dot)
+{
+	float		max_abs = 0.0f;
+
+	for (int i = 0; i < rows->dim; i++)
+		max_abs = fmaxf(max_abs, fabsf(values[i]));
+	if (max_abs == 0.0f)
+		return true;			/* a zero vector: exact zeros everywhere */
+	if (!isfinite(self_dot) || self_dot < FLT_MIN)
+		return false;
+	return !rows->half || max_abs <= HALF_MAX_VALUE;
+}
+
 static void
-add_half_row(DenseRows *rows, const float *values, uint64 position)
+add_forced_row(DenseRows *rows, int64 row)
+{
+	if (rows->forced_count == rows->forced_capacity)
+	{
+		rows->forced_capacity = Max(16, rows->forced_capacity * 2);
+		rows->forced_rows = grow_array(rows->context, rows->forced_rows, sizeof(int64),
+									   rows->forced_capacity);
+	}
+	rows->forced_rows[rows->forced_count++] = row;
+}
+
+/* An untrusted half row keeps zeros and inv_scale 0, which marks it. */
+static void
+add_half_row(DenseRows *rows, const float *values, uint64 position, bool trusted)
 {
 	int64		row = rows->rows;
-	float		scale = half_row_scale(values, rows->dim);
+	uint16	   *half = rows->half_values + row * rows->dim;
 
-	half_kernels->to_half(values, scale, rows->half_values + row * rows->dim, rows->dim);
-	rows->inv_scales[row] = 1.0f / scale;
-	rows->norms[row] = (float) track_norms(rows, values);
 	rows->positions[row] = position;
+	if (!trusted)
+	{
+		memset(half, 0, sizeof(uint16) * rows->dim);
+		rows->inv_scales[row] = 0.0f;
+		rows->norms[row] = 0.0f;
+		return;
+	}
+	{
+		float		scale = half_row_scale(values, rows->dim);
+
+		half_kernels->to_half(values, scale, half, rows->dim);
+		rows->inv_scales[row] = 1.0f / scale;
+		rows->norms[row] = (float) track_norms(rows, values);
+	}
 }
 
 /* Load the live entries between rows->loaded_to and end. */
@@ -160,16 +206,23 @@ dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 		}
 		else
 		{
+			float		self_dot = distance_kernels->dot(values, values, rows->dim);
+			bool		trusted;
+
 			hybrid_check_dims(index, rows->dim, header.dim);
 			reserve_rows(rows, rows->rows + 1);
+			trusted = fast_pass_trusted(rows, values, self_dot);
+			if (!trusted)
+				add_forced_row(rows, rows->rows);
 			if (rows->half)
-				add_half_row(rows, values, position);
+				add_half_row(rows, values, position, trusted);
 			else
 			{
 				memcpy(rows->values + rows->rows * rows->dim, values,
 					   sizeof(float) * rows->dim);
-				rows->self_dots[rows->rows] = distance_kernels->dot(values, values, rows->dim);
-				track_norms(rows, values);
+				rows->self_dots[rows->rows] = self_dot;
+				if (trusted)
+					track_norms(rows, values);
 			}
 			rows->tids[rows->rows++] = header.tid;
 		}

@@ -30,6 +30,9 @@ typedef struct DenseRows
 	double		max_l1;			/* largest L1 norm */
 	uint64	   *positions;		/* half: stream position of each row */
 	ItemPointerData *tids;
+	int64	   *forced_rows;	/* rows whose fast-pass distances are untrusted */
+	int64		forced_count;
+	int64		forced_capacity;
 	ItemPointerData *null_tids;
 	int64		nulls;
 	int64		null_capacity;

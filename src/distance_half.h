@@ -14,6 +14,9 @@
 
 #include <stdint.h>
 
+/* The largest finite IEEE half value. */
+#define HALF_MAX_VALUE 65504.0f
+
 typedef struct HalfKernels
 {
 	const char *name;

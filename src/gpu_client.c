@@ -350,6 +350,17 @@ gpu_source_begin(Search *search)
 	callback->arg = gpu;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, callback);
 	search->pulled_rows = palloc0((search->row_count + 7) / 8);
+
+	/* rows the GPU cannot be trusted with are scored exactly up front */
+	for (int64 i = 0; i < search->rows->forced_count; i++)
+	{
+		int64		row = search->rows->forced_rows[i];
+
+		if (row >= search->row_count)
+			break;
+		search->pulled_rows[row / 8] |= (1 << (row % 8));
+		search_add_candidate(search, row, search_exact_distance(search, row));
+	}
 	return gpu;
 }
 

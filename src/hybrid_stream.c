@@ -120,7 +120,11 @@ hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int di
 	LockBuffer(meta_buffer, BUFFER_LOCK_EXCLUSIVE);
 	meta = HybridPageGetMeta(BufferGetPage(meta_buffer));
 	check_meta(index, meta);
-	if (values)
+	/*
+	 * The first vector fixes the dimension count; so does the first after
+	 * VACUUM has removed every vector (a rolled-back first insert, say).
+	 */
+	if (values && meta->entries - meta->dead_entries - meta->null_entries > 0)
 		hybrid_check_dims(index, meta->dim, dim);
 
 	header->tid = *tid;

@@ -84,6 +84,8 @@ row_distance(const Search *search, int64 row)
 
 	half = rows->half_values + row * dim;
 	inv_scale = rows->inv_scales[row];
+	if (inv_scale == 0.0f)
+		return -INFINITY;		/* untrusted (cpu_cache.c): pulled first, scored exactly */
 	switch (search->metric)
 	{
 		case METRIC_L2:
