@@ -28,6 +28,26 @@ USE_CUDA ?= $(if $(NVCC),1,0)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The CUDA module: its own shared object, which only the GPU worker loads.
+ifeq ($(USE_CUDA),1)
+CUDA_MODULE = cuda/libhybridsearch_cuda.so
+
+all: $(CUDA_MODULE)
+
+$(CUDA_MODULE): cuda/hs_gpu.cu cuda/hs_gpu.h cuda/Makefile
+	$(MAKE) -C cuda libhybridsearch_cuda.so NVCC=$(NVCC)
+
+install: install-cuda
+.PHONY: install-cuda
+install-cuda: $(CUDA_MODULE)
+	$(INSTALL_SHLIB) $(CUDA_MODULE) '$(DESTDIR)$(pkglibdir)/'
+
+clean: clean-cuda
+.PHONY: clean-cuda
+clean-cuda:
+	$(MAKE) -C cuda clean
+endif
+
 # Stand-alone programs over the same distance code the server runs.
 test/bench_distance: test/bench_distance.c src/distance.c src/distance.h
 	$(CC) -O2 -ftree-vectorize -fno-math-errno -Wall -Wextra -Isrc -o $@ \

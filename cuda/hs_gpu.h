@@ -16,12 +16,14 @@
  * any thread of the process.
  *
  * Distances (see doc/gpu-kernels.md): HS_GPU_L2 returns the Euclidean
- * distance (not squared); HS_GPU_NEG_IP returns -<a,b>; HS_GPU_COSINE
- * returns 1 - <a,b>/(|a||b|) with the similarity clamped to [-1,1], and NaN
- * when either vector has norm zero (such rows sort after every other row);
+ * distance (not squared; ranked by its square); HS_GPU_NEG_IP returns
+ * -<a,b>; HS_GPU_COSINE returns 1 - <a,b>/(|a||b|) with the similarity
+ * clamped to [-1,1] (the norms through rsqrtf, a few ulp), and NaN when
+ * either vector has norm zero (such rows sort after every other row);
  * HS_GPU_L1 returns sum |a_i - b_i|.  They are computed in fp32 (from fp16
- * copies of the rows when the matrix is half precision), so they are
- * candidates: re-score them exactly with a margin.
+ * copies of the rows when the matrix is half precision; fp16 queries too on
+ * the GEMM path), so they are candidates: re-score them exactly with a
+ * margin.
  */
 #ifndef HS_GPU_H
 #define HS_GPU_H
@@ -84,8 +86,10 @@ void		hs_gpu_matrix_free(hs_gpu_matrix *m);
  * For each of nqueries row-major fp32 queries (nqueries * dim floats), the k
  * (1..HS_GPU_MAX_K) smallest distances in ascending order and their row
  * numbers: out_distances[q*k + i], out_rows[q*k + i].  Slots beyond the
- * number of rows get row -1 and distance +inf.  Equal distances come in
- * ascending row order; NaN distances come last.  *kernel_ms (may be NULL)
+ * number of rows get row -1 and distance +inf.  Rows are ordered by the
+ * kernel's own fp32 distance, then by row number; NaN distances come last.
+ * The kernel's choice among rows within rounding of each other is
+ * arbitrary: ask for k plus a margin.  *kernel_ms (may be NULL)
  * receives the device time of the search kernels (CUDA events), excluding
  * the copies of queries and results.
  */
