@@ -35,8 +35,7 @@ struct GpuSource
 {
 	GpuMatrixKey key;
 	uint32		generation;
-	dsm_segment *segment;
-	Size		segment_size;
+	dsm_segment *segment;		/* the query and its results */
 	int			k;				/* K of the last search; 0 before the first */
 	bool		exhausted;		/* every row has been pulled */
 };
@@ -201,25 +200,32 @@ call_worker(const GpuSlot *request, GpuSlot *answer)
 }
 
 static void
-request_init(GpuSlot *request, GpuSource *gpu, GpuRequestKind kind)
+request_init(GpuSlot *request, GpuSource *gpu, GpuRequestKind kind, dsm_segment *segment)
 {
 	memset(request, 0, sizeof(GpuSlot));
 	request->kind = kind;
 	request->fault = (GpuFault) hybridsearch_gpu_fault;
 	request->key = gpu->key;
 	request->generation = gpu->generation;
-	request->segment = dsm_segment_handle(gpu->segment);
+	request->segment = dsm_segment_handle(segment);
 }
 
-/* Send rows [first, search->row_count) of the copy to the worker. */
+/*
+ * Send rows [first, search->row_count) of the copy to the worker, in
+ * chunks through a segment of their own (an error releases it with the
+ * transaction's resources).
+ */
 static bool
 append_rows(Search *search, int64 first, char *message)
 {
 	GpuSource  *gpu = search->gpu;
 	DenseRows  *rows = search->rows;
 	int			dim = rows->dim;
-	int64		chunk_rows = Max(1, GPU_APPEND_BYTES / ((int64) sizeof(float) * dim));
-	float	   *buffer = dsm_segment_address(gpu->segment);
+	int64		chunk_rows = Min(Max(1, GPU_APPEND_BYTES / ((int64) sizeof(float) * dim)),
+								 search->row_count - first);
+	dsm_segment *segment = dsm_create(sizeof(float) * dim * chunk_rows, 0);
+	float	   *buffer = dsm_segment_address(segment);
+	bool		ok = true;
 
 	while (first < search->row_count)
 	{
@@ -234,19 +240,21 @@ append_rows(Search *search, int64 first, char *message)
 		else
 			memcpy(buffer, rows->values + first * dim, sizeof(float) * dim * count);
 
-		request_init(&request, gpu, GPU_REQUEST_APPEND);
+		request_init(&request, gpu, GPU_REQUEST_APPEND, segment);
 		request.first_row = first;
 		request.row_count = count;
 		call_worker(&request, &answer);
 		if (answer.outcome == GPU_OUTCOME_FAILED)
 		{
 			strlcpy(message, answer.message, GPU_MESSAGE_LEN);
-			return false;
+			ok = false;
+			break;
 		}
 		/* NEED_ROWS: the worker's copy was reset meanwhile; resume there */
 		first = answer.outcome == GPU_OUTCOME_OK ? first + count : answer.resident_rows;
 	}
-	return true;
+	dsm_detach(segment);
+	return ok;
 }
 
 /*
@@ -265,7 +273,7 @@ search_worker(Search *search, int k, char *message)
 		GpuSlot		answer;
 
 		memcpy(query, search->query, sizeof(float) * search->rows->dim);
-		request_init(&request, gpu, GPU_REQUEST_SEARCH);
+		request_init(&request, gpu, GPU_REQUEST_SEARCH, gpu->segment);
 		request.metric = search->metric;
 		request.k = k;
 		request.row_count = search->row_count;
@@ -301,6 +309,10 @@ gpu_margin(Search *search, double pulled_max)
 	double		underflow = search->rows->half ? ldexp(1.0, -25) : 0.0;
 	double		margin = search_margin(search, rounding, underflow);
 
+	/* the kernels take norms with rsqrtf: a few ulp each */
+	if (search->metric == METRIC_COSINE)
+		margin += 2.0 * ldexp(1.0, -20);
+
 	if (search->metric == METRIC_L2 && isfinite(pulled_max))
 	{
 		double		n = Max(search->rows->dim, 1);
@@ -335,10 +347,7 @@ gpu_source_begin(Search *search)
 	gpu->key.dim = dim;
 	gpu->key.half = search->rows->half;
 	gpu->generation = search->rows->generation;
-	gpu->segment_size = Max(GPU_SEARCH_SEGMENT_SIZE(dim, GPU_MAX_K),
-							Min((Size) GPU_APPEND_BYTES,
-								sizeof(float) * dim * (Size) search->row_count));
-	gpu->segment = dsm_create(gpu->segment_size, 0);
+	gpu->segment = dsm_create(GPU_SEARCH_SEGMENT_SIZE(dim, GPU_MAX_K), 0);
 
 	/*
 	 * The scan's memory owns the mapping, not the resource owner: a reset

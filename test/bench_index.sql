@@ -74,14 +74,15 @@ SELECT clock_timestamp() AS cold_start \gset
 SELECT id FROM bench_items ORDER BY embedding <=> (SELECT embedding FROM bench_queries WHERE q = 1) LIMIT 10 \g /dev/null
 SELECT round(extract(epoch FROM clock_timestamp() - :'cold_start') * 1000) AS first_scan_ms \gset
 
-SET hybridsearch.cpu_threads = 2;
-SELECT bench_run('hybrid full, cached, 2 threads', false) \gset
+SELECT bench_run('hybrid full, cached, all threads', false) \gset
 SET hybridsearch.cpu_threads = 1;
 SELECT bench_run('hybrid full, cached, 1 thread', false) \gset
-SET hybridsearch.cpu_threads = 2;
+RESET hybridsearch.cpu_threads;
+\if :small
 SET hybridsearch.cpu_cache = off;
-SELECT bench_run('hybrid full, pages every scan, 2 threads', false) \gset
+SELECT bench_run('hybrid full, pages every scan, all threads', false) \gset
 RESET hybridsearch.cpu_cache;
+\endif
 \if :gpu_ready
 SET hybridsearch.device = gpu;
 SELECT clock_timestamp() AS cold_start \gset
@@ -97,7 +98,7 @@ DROP INDEX bench_full;
 SELECT clock_timestamp() AS build_start \gset
 CREATE INDEX bench_half ON bench_items USING hybrid (embedding vector_cosine_ops) WITH (precision = half);
 SELECT round(extract(epoch FROM clock_timestamp() - :'build_start') * 1000) AS build_half_ms \gset
-SELECT bench_run('hybrid half, cached, 2 threads', false) \gset
+SELECT bench_run('hybrid half, cached, all threads', false) \gset
 SET hybridsearch.cpu_threads = 1;
 SELECT bench_run('hybrid half, cached, 1 thread', false) \gset
 RESET hybridsearch.cpu_threads;

@@ -28,6 +28,11 @@ shared_preload_libraries = 'hybridsearch'
 hybridsearch.device = 'gpu'
 hybridsearch.gpu_min_rows = 0
 CONF
+# The bundle leaves the CUDA module out (it would drag cuBLAS in; the device
+# has CUDA): unpack it first and add the module built here, carried along.
+mkdir -p /tmp/pgroot
+[ -x /tmp/pgroot/usr/lib/postgresql/15/bin/postgres ] || tar -C /tmp/pgroot -xJf .device/pg15.tar.xz
+cp cuda/libhybridsearch_cuda.so /tmp/pgroot/usr/lib/postgresql/15/lib/
 export PGUP_CONF="shared_preload_libraries='hybridsearch'"
 source <(.device/pg-up) || { echo "pg-up failed"; exit 1; }
 psql -X -c "CREATE EXTENSION IF NOT EXISTS hybridsearch" -c "SELECT * FROM hybridsearch_gpu_status()" \
@@ -46,7 +51,8 @@ echo "== benchmark: $rows x $dims"
 data=/tmp/bench_vectors.bin
 python3 test/gen_vectors.py "$rows" "$dims" "$data" && chmod 644 "$data"
 psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
-    -c "ALTER SYSTEM SET max_parallel_workers_per_gather = 8" -c "SELECT pg_reload_conf()" >/dev/null
+    -c "ALTER SYSTEM SET max_parallel_workers_per_gather = 8" \
+    -c "ALTER SYSTEM SET hybridsearch.cpu_cache_size = '16GB'" -c "SELECT pg_reload_conf()" >/dev/null
 psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
     -f test/bench_index.sql 2>&1 | tee "$out/bench.md"
 grep -E 'ERROR|WARNING' /tmp/pg.log | sort | uniq -c | head -20 >"$out/bench-server-warnings.txt"
