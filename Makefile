@@ -19,7 +19,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -I$(srcdir)/cuda -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS += -Wall -Wextra \
-	-ftree-vectorize -fno-math-errno
+	-ftree-vectorize -fno-math-errno -MMD -MP
 SHLIB_LINK += -lm
 
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -27,6 +27,9 @@ USE_CUDA ?= $(if $(NVCC),1,0)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Header dependencies, written by -MMD: a changed header rebuilds its users.
+-include $(OBJS:.o=.d)
 
 # The CUDA module: its own shared object, which only the GPU worker loads.
 ifeq ($(USE_CUDA),1)

@@ -1,0 +1,242 @@
+# Concurrency: pgbench clients insert, update, delete, vacuum and query at
+# once, and every query compares, inside one REPEATABLE READ snapshot, the
+# index scan with a sequential scan (knn_check() raises an error on any
+# difference, so pgbench must finish without errors).  A separate session
+# runs REINDEX CONCURRENTLY and VACUUM during the load.  Afterwards every
+# index answers exactly like a sequential scan, whole index scans return
+# every row once, and the row counts match the inserts and deletes logged
+# by the clients.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use HybridSearchTest;
+
+my $t_start = time;
+
+
+
+my $node = PostgreSQL::Test::Cluster->new('concurrency');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+max_parallel_workers_per_gather = 0
+jit = off
+autovacuum_naptime = 1s
+autovacuum_vacuum_threshold = 50
+autovacuum_vacuum_scale_factor = 0.05
+deadlock_timeout = 100ms
+});
+$node->start;
+my $run = node_runner($node);
+
+my $v16 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16) WHERE n > 0)::float8[]::vector';
+my $v256 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 256) WHERE n > 0)::float8[]::vector';
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION hybridsearch;
+	CREATE TABLE qvec (tab text, name text, v vector);
+	CREATE TABLE items (id bigint, f int, v vector(16));
+	CREATE SEQUENCE ids;
+	CREATE TABLE audit (kind text, n bigint);
+	SELECT setseed(0.6);
+	INSERT INTO items SELECT nextval('ids'), n % 1000, $v16 FROM generate_series(1, 6000) n;
+	UPDATE items SET v = NULL WHERE id % 211 = 0;
+	UPDATE items SET v = (SELECT v FROM items WHERE id = 1) WHERE id % 223 = 0;
+	CREATE INDEX items_l2 ON items USING hybrid (v vector_l2_ops);
+	CREATE INDEX items_cos ON items USING hybrid (v vector_cosine_ops) WITH (precision = 'half');
+	CREATE INDEX items_ip ON items USING hybrid (v vector_ip_ops) WITH (precision = 'half');
+	CREATE INDEX items_l1 ON items USING hybrid (v vector_l1_ops);
+	INSERT INTO qvec SELECT 'items', 'r1', $v16 FROM generate_series(1, 1) n;
+	INSERT INTO qvec SELECT 'items', 'row', v FROM items WHERE id = 1;
+	-- an untyped column, 256 dimensions
+	CREATE TABLE docs (id bigint, f int, v vector);
+	INSERT INTO docs SELECT nextval('ids'), n % 1000, $v256 FROM generate_series(1, 1500) n;
+	CREATE INDEX docs_cos ON docs USING hybrid (v vector_cosine_ops) WITH (precision = 'half');
+	CREATE INDEX docs_l2 ON docs USING hybrid (v vector_l2_ops);
+	INSERT INTO qvec SELECT 'docs', 'r1', $v256 FROM generate_series(1, 1) n;
+	INSERT INTO qvec SELECT 'docs', 'row', v FROM docs WHERE id = 6001;
+
+	-- One k-NN query through the index and through a seqscan in the same
+	-- snapshot; raises an error if the plans differ in plan shape or answer.
+	CREATE FUNCTION knn_check(tab text, op text, q vector, lim int, flt text) RETURNS int
+	LANGUAGE plpgsql AS \$\$
+	DECLARE
+		query text := format('SELECT array_agg(id), array_agg(d) FROM '
+			'(SELECT id, v %s \$1 AS d FROM %I WHERE %s ORDER BY v %s \$1 LIMIT %s) s',
+			op, tab, flt, op, lim);
+		plan text := '';
+		line text;
+		id_i bigint[]; d_i float8[];
+		id_s bigint[]; d_s float8[];
+		n int;
+		k int;
+	BEGIN
+		PERFORM set_config('enable_seqscan', 'off', true);
+		PERFORM set_config('enable_indexscan', 'on', true);
+		PERFORM set_config('enable_bitmapscan', 'off', true);
+		FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query USING q LOOP
+			plan := plan || line || E'\\n';
+		END LOOP;
+		IF plan NOT LIKE '%Index Scan using ' || tab || '_%' THEN
+			RAISE EXCEPTION 'knn_check: no index scan for %: %', query, plan;
+		END IF;
+		EXECUTE query INTO id_i, d_i USING q;
+		PERFORM set_config('enable_seqscan', 'on', true);
+		PERFORM set_config('enable_indexscan', 'off', true);
+		EXECUTE query INTO id_s, d_s USING q;
+		PERFORM set_config('enable_indexscan', 'on', true);
+		IF d_i IS DISTINCT FROM d_s THEN
+			RAISE EXCEPTION 'knn_check: distances differ for % (q = %): index % seqscan %',
+				query, q, d_i, d_s;
+		END IF;
+		-- the same ids, except in the last group of ties cut by the LIMIT
+		n := coalesce(array_length(d_s, 1), 0);
+		k := n;
+		IF n = lim THEN
+			WHILE k > 0 AND d_s[k] IS NOT DISTINCT FROM d_s[n] LOOP
+				k := k - 1;
+			END LOOP;
+		END IF;
+		IF (SELECT array_agg(x ORDER BY x) FROM unnest(id_i[1:k]) x)
+			IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(id_s[1:k]) x)
+			OR (SELECT count(DISTINCT x) FROM unnest(id_i) x) <> n THEN
+			RAISE EXCEPTION 'knn_check: ids differ for % (q = %): index % seqscan %',
+				query, q, id_i, id_s;
+		END IF;
+		RETURN n;
+	END
+	\$\$;
+});
+
+my $t = time;
+compare_plans($run, 'before the load', '',
+	knn_checks(table => 'items', queries => [ 'r1', 'row' ], wheres => [ '', 'f < 100' ], limits => [ 10, 300 ]),
+	knn_checks(table => 'docs', ops => [ '<->', '<=>' ], queries => [ 'r1', 'row' ], wheres => [ '' ], limits => [ 10, 300 ]));
+
+# knn_check itself notices a wrong answer: a filter that keeps other rows
+# on each run makes the two plans disagree
+{
+	my ($ret, $out, $err) = $node->psql('postgres', q{
+		SELECT knn_check('items', '<->', (SELECT v FROM qvec WHERE tab = 'items' AND name = 'r1'), 10, 'true');
+		SELECT knn_check('docs', '<=>', (SELECT v FROM qvec WHERE tab = 'docs' AND name = 'r1'), 10, 'f < 0 OR id <> 1');});
+	is($ret, 0, 'knn_check passes on a quiet table') or diag($err);
+	($ret, $out, $err) = $node->psql('postgres', q{
+		SELECT knn_check('items', '<->', (SELECT v FROM qvec WHERE tab = 'items' AND name = 'r1'), 10, 'random() < 0.5');});
+	like($err, qr/knn_check: (distances|ids) differ/, 'knn_check raises an error when the two plans disagree');
+}
+
+my $q16 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16))::float8[]::vector';
+my $q256 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 256))::float8[]::vector';
+my %scripts = (
+	'insert@6' => qq{
+\\set f random(0, 999)
+WITH ins AS (INSERT INTO items SELECT nextval('ids'), :f, CASE WHEN :f < 10 THEN NULL ELSE $q16 END RETURNING 1)
+INSERT INTO audit SELECT 'insert', count(*) FROM ins;
+},
+	'insertdocs@2' => qq{
+\\set f random(0, 999)
+WITH ins AS (INSERT INTO docs SELECT nextval('ids'), :f, CASE WHEN :f < 10 THEN NULL ELSE $q256 END RETURNING 1)
+INSERT INTO audit SELECT 'docs insert', count(*) FROM ins;
+},
+	'update@2' => qq{
+\\set id random(1, 6000)
+UPDATE items SET v = $q16 WHERE id = :id;
+},
+	'delete@1' => qq{
+\\set id random(1, 9000)
+WITH del AS (DELETE FROM items WHERE id = :id RETURNING 1)
+INSERT INTO audit SELECT 'delete', count(*) FROM del;
+},
+	'query@6' => qq{
+\\set lim random(1, 80)
+\\set id random(1, 6000)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT knn_check('items', '<->', $q16, :lim, 'true');
+SELECT knn_check('items', '<=>', coalesce((SELECT v FROM items WHERE id = :id), $q16), :lim, 'f < 100');
+SELECT knn_check('items', '<#>', $q16, :lim, 'f % 10 = 3');
+SELECT knn_check('items', '<+>', $q16, :lim, 'true');
+SELECT knn_check('docs', '<=>', $q256, :lim, 'true');
+SELECT knn_check('docs', '<->', coalesce((SELECT v FROM docs WHERE id = :id + 6000), $q256), :lim, 'f < 100');
+COMMIT;
+},
+	'vacuum@1' => q{
+VACUUM items;
+},
+);
+
+# maintenance alongside the clients
+my $maint = HybridSearchTest::Session->new($node);
+$maint->send(join('', map { "REINDEX INDEX CONCURRENTLY items_l2; SELECT pg_sleep(0.2); VACUUM items;\n"
+		  . "REINDEX INDEX CONCURRENTLY items_cos; SELECT pg_sleep(0.2);\n" } 1 .. 3));
+
+my $clients = 4;
+my $per_client = 400;
+my $total = $clients * $per_client;
+$node->pgbench(
+	"--no-vacuum --client=$clients --jobs=2 --transactions=$per_client",
+	0,
+	[ qr{processed: $total/$total} ],
+	[ qr{\A(?!.*(?:ERROR|error:|aborted))}s ],
+	'pgbench: inserts, updates, deletes, vacuums and checked queries from 4 clients',
+	{ map { ("040_$_" => $scripts{$_}) } keys %scripts });
+my ($ok, $out, $err) = $maint->run('SELECT 1');
+ok($ok, 'REINDEX CONCURRENTLY and VACUUM alongside the clients succeeded') or diag($err);
+$t = lap('first pgbench run', $t);
+
+# the extended query protocol, plans prepared once per connection
+$node->pgbench(
+	"--no-vacuum --client=$clients --jobs=2 --transactions=$per_client --protocol=prepared",
+	0,
+	[ qr{processed: $total/$total} ],
+	[ qr{\A(?!.*(?:ERROR|error:|aborted))}s ],
+	'pgbench --protocol=prepared: same mix',
+	{ map { ("040_prepared_$_" => $scripts{$_}) } grep { !/vacuum/ } keys %scripts });
+$t = lap('second pgbench run', $t);
+$maint->close;
+
+# afterwards
+my @checks = (
+	knn_checks(
+		table => 'items',
+		queries => [ 'r1', 'row' ],
+		wheres => [ '', 'f < 100', 'f = 0' ],
+		limits => [ 10, 100, undef ]),
+	knn_checks(
+		table => 'docs',
+		ops => [ '<->', '<=>' ],
+		queries => [ 'r1', 'row' ],
+		wheres => [ '', 'f < 100' ],
+		limits => [ 10, 100, undef ]));
+compare_plans($run, 'after the load', '', @checks);
+compare_plans($run, 'after the load, cpu_cache off', 'SET hybridsearch.cpu_cache = off;', @checks);
+$node->safe_psql('postgres', 'VACUUM items');
+compare_plans($run, 'after the load and VACUUM', '', @checks);
+
+my ($count, $inserted, $deleted, $via_index) = split /\|/, $node->safe_psql('postgres', q{
+	SET enable_seqscan = off;
+	SELECT (SELECT count(*) FROM items),
+		(SELECT coalesce(sum(n), 0) FROM audit WHERE kind = 'insert'),
+		(SELECT coalesce(sum(n), 0) FROM audit WHERE kind = 'delete'),
+		(SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM qvec WHERE tab = 'items' AND name = 'r1')) s);});
+cmp_ok($inserted, '>', 0, 'the clients inserted rows');
+cmp_ok($deleted, '>', 0, 'the clients deleted rows');
+is($count, 6000 + $inserted - $deleted, 'row count = initial rows + inserts - deletes');
+is($via_index, $count, 'a whole index scan returns every row');
+is($node->safe_psql('postgres', q{
+	SET enable_seqscan = off;
+	SELECT count(*) FROM (SELECT DISTINCT id FROM (SELECT id FROM items ORDER BY v <=> (SELECT v FROM qvec WHERE tab = 'items' AND name = 'r1')) s) d;}),
+	$count, '... each once (cosine, half precision)');
+my ($docs, $docs_inserted, $docs_via_index) = split /\|/, $node->safe_psql('postgres', q{
+	SET enable_seqscan = off;
+	SELECT (SELECT count(*) FROM docs),
+		(SELECT coalesce(sum(n), 0) FROM audit WHERE kind = 'docs insert'),
+		(SELECT count(DISTINCT id) FROM (SELECT id FROM docs ORDER BY v <=> (SELECT v FROM qvec WHERE tab = 'docs' AND name = 'r1')) s);});
+is($docs, 1500 + $docs_inserted, 'docs: row count = initial rows + inserts');
+is($docs_via_index, $docs, 'docs: a whole index scan returns every row once');
+
+note(sprintf("040_concurrency total: %.1f s", time - $t_start));
+$node->stop;
+done_testing();
