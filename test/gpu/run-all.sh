@@ -6,7 +6,10 @@
 #
 # then run on the device, carrying .device:
 #
-#   bash test/gpu/run-all.sh [ROWS] [DIMS]      (benchmark size, default 1000000 768)
+#   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
+#
+# PARTS is a comma-separated list of suites, bench and crossover (default
+# all three); ROWS x DIMS the benchmark's size (default 1000000 x 768).
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
@@ -15,8 +18,10 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-rows=${1:-1000000}
-dims=${2:-768}
+parts=${1:-suites,bench,crossover}
+rows=${2:-1000000}
+dims=${3:-768}
+want() { [[ ",$parts," == *",$1,"* ]]; }
 out=${OUT:-/tmp/gpu-out}
 mkdir -p "$out"
 
@@ -38,6 +43,7 @@ source <(.device/pg-up) || { echo "pg-up failed"; exit 1; }
 psql -X -c "CREATE EXTENSION IF NOT EXISTS hybridsearch" -c "SELECT * FROM hybridsearch_gpu_status()" \
     | tee "$out/gpu-status.txt"
 
+if want suites; then
 echo "== every suite with hybridsearch.device = gpu"
 chown -R pg "$root"
 runuser -u pg -- env PATH="$PATH" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" PERL5LIB="$PERL5LIB" \
@@ -46,7 +52,9 @@ tail -n 25 "$out/suites.log"
 [ -f test/log/regression.diffs ] && cp test/log/regression.diffs "$out/"
 grep -h -E 'WARNING|FATAL|PANIC' test/log/tap-servers/*.log 2>/dev/null | sort | uniq -c | sort -rn | head -20 \
     >"$out/server-warnings.txt"
+fi
 
+if want bench; then
 echo "== benchmark: $rows x $dims"
 data=/tmp/bench_vectors.bin
 python3 test/gen_vectors.py "$rows" "$dims" "$data" && chmod 644 "$data"
@@ -57,9 +65,12 @@ psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
     -f test/bench_index.sql 2>&1 | tee "$out/bench.md"
 grep -E 'ERROR|WARNING' /tmp/pg.log | sort | uniq -c | head -20 >"$out/bench-server-warnings.txt"
 cp /tmp/pg.log "$out/server.log" 2>/dev/null
+fi
 
+if want crossover; then
 echo "== crossover: CPU against GPU by table size ($dims dimensions)"
 cross=/tmp/crossover_vectors.bin
 python3 test/gen_vectors.py 300000 "$dims" "$cross" 7 && chmod 644 "$cross"
 psql -X -q -v dims="$dims" -v queries=21 -v datafile="$cross" \
     -f test/bench_crossover.sql 2>&1 | tee "$out/crossover.md"
+fi
