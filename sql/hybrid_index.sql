@@ -74,7 +74,8 @@ INSERT INTO mixed VALUES ('[4,5,6]'), (NULL);
 SELECT embedding FROM mixed ORDER BY embedding <-> '[4,5,6]';
 
 -- the stats view
-SELECT index, "table", rows, null_rows, dimensions, search_precision, cpu_scans > 0 AS scanned
+SELECT index, "table", rows, null_rows, dimensions, search_precision,
+	cpu_scans + gpu_scans > 0 AS scanned
 FROM hybridsearch_stats ORDER BY index::text;
 SELECT hybridsearch_index_stats('hi_pkey');
 

@@ -37,15 +37,16 @@ static MemoryContext cache_context = NULL;
 static uint64 use_clock = 0;
 
 static DenseRows *
-dense_rows_create(MemoryContext parent, int dim, uint32 generation, bool half)
+dense_rows_create(MemoryContext parent, const HybridMetaPageData *meta, bool half)
 {
 	MemoryContext context = AllocSetContextCreate(parent, "hybrid dense rows",
 												  ALLOCSET_DEFAULT_SIZES);
 	DenseRows  *rows = MemoryContextAllocZero(context, sizeof(DenseRows));
 
 	rows->context = context;
-	rows->dim = dim;
-	rows->generation = generation;
+	rows->dim = meta->dim;
+	rows->generation = meta->generation;
+	rows->epoch = meta->epoch;
 	rows->half = half;
 	return rows;
 }
@@ -53,7 +54,7 @@ dense_rows_create(MemoryContext parent, int dim, uint32 generation, bool half)
 Size
 dense_rows_bytes(const DenseRows *rows)
 {
-	Size		per_row = sizeof(ItemPointerData);
+	Size		per_row = sizeof(ItemPointerData) + sizeof(bool);
 
 	if (rows->half)
 		per_row += sizeof(uint16) * rows->dim + 2 * sizeof(float) + sizeof(uint64);
@@ -95,6 +96,7 @@ reserve_rows(DenseRows *rows, int64 needed)
 		rows->self_dots = grow_array(rows->context, rows->self_dots, sizeof(float), capacity);
 	}
 	rows->tids = grow_array(rows->context, rows->tids, sizeof(ItemPointerData), capacity);
+	rows->dead = grow_array(rows->context, rows->dead, sizeof(bool), capacity);
 	rows->capacity = capacity;
 }
 
@@ -176,7 +178,19 @@ add_half_row(DenseRows *rows, const float *values, uint64 position, bool trusted
 	}
 }
 
-/* Load the live entries between rows->loaded_to and end. */
+static void
+add_null(DenseRows *rows, ItemPointer tid)
+{
+	if (rows->nulls == rows->null_capacity)
+	{
+		rows->null_capacity = Max(64, rows->null_capacity * 2);
+		rows->null_tids = grow_array(rows->context, rows->null_tids,
+									 sizeof(ItemPointerData), rows->null_capacity);
+	}
+	rows->null_tids[rows->nulls++] = *tid;
+}
+
+/* Load the entries between rows->loaded_to and end. */
 static void
 dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 {
@@ -188,21 +202,13 @@ dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 	stream_reader_begin(&reader, index, rows->loaded_to, end);
 	while (stream_reader_next(&reader, &header, values, &position))
 	{
-		if (header.flags & ENTRY_DEAD)
-		{
-			/* removed by VACUUM */
-		}
-		else if (header.flags & ENTRY_NULL)
-		{
-			if (rows->nulls == rows->null_capacity)
-			{
-				int64		capacity = Max(64, rows->null_capacity * 2);
+		bool		dead = (header.flags & ENTRY_DEAD) != 0;
 
-				rows->null_tids = grow_array(rows->context, rows->null_tids,
-											 sizeof(ItemPointerData), capacity);
-				rows->null_capacity = capacity;
-			}
-			rows->null_tids[rows->nulls++] = header.tid;
+		if ((header.flags & ENTRY_NULL) || (dead && header.dim != rows->dim))
+		{
+			/* NULLs are listed apart; dead rows of an older epoch not at all */
+			if (!dead)
+				add_null(rows, &header.tid);
 		}
 		else
 		{
@@ -224,6 +230,7 @@ dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 				if (trusted)
 					track_norms(rows, values);
 			}
+			rows->dead[rows->rows] = dead;
 			rows->tids[rows->rows++] = header.tid;
 		}
 		rows->loaded_to = reader.position;
@@ -340,7 +347,7 @@ cpu_cache_get(Relation index, const HybridMetaPageData *meta,
 	*from_cache = false;
 	if (!hybridsearch_cpu_cache)
 	{
-		DenseRows  *rows = dense_rows_create(scan_context, meta->dim, meta->generation, half);
+		DenseRows  *rows = dense_rows_create(scan_context, meta, half);
 
 		dense_rows_load(rows, index, meta->stream_end);
 		return rows;
@@ -349,8 +356,9 @@ cpu_cache_get(Relation index, const HybridMetaPageData *meta,
 	if (cache_table == NULL)
 		cache_init();
 	entry = hash_search(cache_table, &index->rd_node, HASH_ENTER, &found);
-	if (found && (entry->generation != meta->generation || entry->precision != precision ||
-				  entry->rows->dim != meta->dim || entry->rows->loaded_to > meta->stream_end))
+	if (found && (entry->generation != meta->generation || entry->rows->epoch != meta->epoch ||
+				  entry->precision != precision || entry->rows->dim != meta->dim ||
+				  entry->rows->loaded_to > meta->stream_end))
 	{
 		release_rows(entry->rows);
 		found = false;
@@ -361,7 +369,7 @@ cpu_cache_get(Relation index, const HybridMetaPageData *meta,
 		entry->generation = meta->generation;
 		entry->precision = precision;
 		entry->rows = NULL;
-		entry->rows = dense_rows_create(cache_context, meta->dim, meta->generation, half);
+		entry->rows = dense_rows_create(cache_context, meta, half);
 	}
 	entry->last_used = ++use_clock;
 

@@ -2,11 +2,21 @@
  * cpu_cache.h
  *	  Dense copies of a hybrid index's vectors for the CPU search.
  *
- * A copy holds the live non-NULL vectors in stream order (fp32, or fp16
- * for precision = 'half'), their heap TIDs, and the TIDs of NULL entries.
- * It is keyed by the index's relfilenode and the metapage's generation,
- * and brought up to date before each scan by loading only the entries
- * appended since.
+ * A copy holds the non-NULL vectors in stream order (fp32, or fp16 for
+ * precision = 'half'), their heap TIDs, and the TIDs of live NULL entries.
+ * It is keyed by the index's relfilenode, the metapage's generation and
+ * epoch, and brought up to date before each scan by loading only the
+ * entries appended since.
+ *
+ * Rows are numbered by their order among the index's non-NULL entries of
+ * the epoch's dimension count, dead ones included, so every backend numbers
+ * the rows of one (relfilenode, epoch) alike, before and after VACUUM: the
+ * GPU worker's copy, filled from any backend's, relies on it.  Dead rows
+ * are flagged and never returned.
+ *
+ * Scans pin the copy they use (until their memory is reset), so a copy
+ * replaced or evicted meanwhile, by a newer generation or another scan in
+ * the same backend, is freed only once no scan uses it.
  */
 #ifndef HYBRIDSEARCH_CPU_CACHE_H
 #define HYBRIDSEARCH_CPU_CACHE_H
@@ -17,8 +27,9 @@ typedef struct DenseRows
 {
 	int			dim;
 	uint32		generation;		/* the metapage generation it copies */
+	uint32		epoch;			/* the row numbering (metapage epoch) */
 	bool		half;			/* fp16 values; else fp32 */
-	int64		rows;			/* live non-NULL vectors */
+	int64		rows;			/* numbered rows, dead ones included */
 	int64		capacity;
 	float	   *values;			/* rows x dim, fp32 */
 	float	   *self_dots;		/* fp32: dot(row, row) as the cosine operator computes it */
@@ -30,6 +41,7 @@ typedef struct DenseRows
 	double		max_l1;			/* largest L1 norm */
 	uint64	   *positions;		/* half: stream position of each row */
 	ItemPointerData *tids;
+	bool	   *dead;			/* removed by VACUUM: numbered, never returned */
 	int64	   *forced_rows;	/* rows whose fast-pass distances are untrusted */
 	int64		forced_count;
 	int64		forced_capacity;

@@ -4,9 +4,9 @@
  *
  * Backends never touch CUDA: they hand requests to the GPU worker through
  * shared memory and wait on their latch.  The worker keeps a copy of each
- * index's rows in GPU memory, keyed like the CPU copy by relfilenode and
- * generation; a backend whose copy holds more rows than the worker's first
- * sends the missing ones.  Any failure (no worker, no device, out of
+ * index's rows in GPU memory, keyed by relfilenode and epoch (the row
+ * numbering, cpu_cache.h, which VACUUM leaves alone); a backend whose copy
+ * holds more rows than the worker's first sends the missing ones.  Any failure (no worker, no device, out of
  * memory, a kernel error, the worker gone, a time-out) ends the GPU source
  * with a WARNING — once per backend and reason — and the CPU source
  * finishes the scan with the same rows.
@@ -34,7 +34,7 @@
 struct GpuSource
 {
 	GpuMatrixKey key;
-	uint32		generation;
+	uint32		epoch;			/* the copy's row numbering */
 	dsm_segment *segment;		/* the query and its results */
 	int			k;				/* K of the last search; 0 before the first */
 	bool		exhausted;		/* every row has been pulled */
@@ -206,7 +206,7 @@ request_init(GpuSlot *request, GpuSource *gpu, GpuRequestKind kind, dsm_segment 
 	request->kind = kind;
 	request->fault = (GpuFault) hybridsearch_gpu_fault;
 	request->key = gpu->key;
-	request->generation = gpu->generation;
+	request->epoch = gpu->epoch;
 	request->segment = dsm_segment_handle(segment);
 }
 
@@ -346,7 +346,7 @@ gpu_source_begin(Search *search)
 	gpu->key.node = search->index->rd_node;
 	gpu->key.dim = dim;
 	gpu->key.half = search->rows->half;
-	gpu->generation = search->rows->generation;
+	gpu->epoch = search->rows->epoch;
 	gpu->segment = dsm_create(GPU_SEARCH_SEGMENT_SIZE(dim, GPU_MAX_K), 0);
 
 	/*
@@ -368,7 +368,8 @@ gpu_source_begin(Search *search)
 		if (row >= search->row_count)
 			break;
 		search->pulled_rows[row / 8] |= (1 << (row % 8));
-		search_add_candidate(search, row, search_exact_distance(search, row));
+		if (!search->rows->dead[row])
+			search_add_candidate(search, row, search_exact_distance(search, row));
 	}
 	return gpu;
 }
@@ -425,7 +426,8 @@ gpu_source_pull(Search *search)
 		if (row >= search->row_count || (search->pulled_rows[row / 8] & (1 << (row % 8))))
 			continue;
 		search->pulled_rows[row / 8] |= (1 << (row % 8));
-		search_add_candidate(search, row, search_exact_distance(search, row));
+		if (!search->rows->dead[row])
+			search_add_candidate(search, row, search_exact_distance(search, row));
 	}
 	if (rows[k - 1] < 0)
 		gpu->exhausted = true;	/* fewer than k rows: every row came back */

@@ -73,7 +73,7 @@ typedef struct GpuSlot
 	GpuRequestKind kind;
 	GpuFault	fault;
 	GpuMatrixKey key;
-	uint32		generation;		/* the index's metapage generation */
+	uint32		epoch;			/* the row numbering of the index's copy */
 	int			metric;
 	int			k;
 	int64		first_row;

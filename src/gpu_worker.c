@@ -62,7 +62,7 @@ typedef struct CudaModule
 typedef struct ResidentMatrix
 {
 	GpuMatrixKey key;			/* hash key */
-	uint32		generation;
+	uint32		epoch;
 	hs_gpu_matrix *matrix;
 	uint64		last_used;
 } ResidentMatrix;
@@ -386,13 +386,13 @@ fail(GpuSlot *request, const char *message)
 	strlcpy(request->message, message, GPU_MESSAGE_LEN);
 }
 
-/* The matrix of a request's key at its generation, or NULL. */
+/* The matrix of a request's key at its epoch, or NULL. */
 static ResidentMatrix *
 current_matrix(GpuSlot *request)
 {
 	ResidentMatrix *entry = hash_search(matrices, &request->key, HASH_FIND, NULL);
 
-	if (entry && entry->generation != request->generation)
+	if (entry && entry->epoch != request->epoch)
 	{
 		drop_matrix(entry);
 		entry = NULL;
@@ -424,7 +424,7 @@ handle_append(GpuSlot *request)
 			return;
 		}
 		entry = hash_search(matrices, &request->key, HASH_ENTER, &found);
-		entry->generation = request->generation;
+		entry->epoch = request->epoch;
 		entry->matrix = matrix;
 		entry->last_used = ++use_clock;
 	}
@@ -534,7 +534,7 @@ static bool
 same_batch(const GpuSlot *a, const GpuSlot *b)
 {
 	return memcmp(&a->key, &b->key, sizeof(GpuMatrixKey)) == 0 &&
-		a->generation == b->generation && a->metric == b->metric && a->k == b->k;
+		a->epoch == b->epoch && a->metric == b->metric && a->k == b->k;
 }
 
 /* Answer every request that has come in. */
@@ -636,6 +636,7 @@ announce(void)
 	gpu_shared->worker_procno = MyProc->pgprocno;
 	gpu_shared->incarnation++;
 	gpu_shared->ready = false;
+	strlcpy(gpu_shared->status, "the GPU worker is opening the device", GPU_MESSAGE_LEN);
 	gpu_shared->resident_count = 0;
 	for (int i = 0; i < GPU_SLOTS; i++)
 	{

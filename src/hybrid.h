@@ -14,8 +14,8 @@
  *
  * Each entry is an EntryHeader followed by dim float4 values (none for a
  * NULL vector).  Entries are never moved: VACUUM marks dead ones with a flag
- * and bumps the metapage's generation, which tells caches to reload.  Space
- * of dead entries is reclaimed by REINDEX.
+ * and bumps the metapage's generation, which tells caches to reload their
+ * dead flags.  Space of dead entries is reclaimed by REINDEX.
  */
 #ifndef HYBRIDSEARCH_HYBRID_H
 #define HYBRIDSEARCH_HYBRID_H
@@ -66,6 +66,8 @@ typedef struct HybridMetaPageData
 	int64		entries;		/* entries in the stream, dead ones included */
 	int64		dead_entries;
 	int64		null_entries;	/* live entries whose value is NULL */
+	uint32		epoch;			/* random, new at build and when the dimension
+								 * count changes: numbers rows (cpu_cache.h) */
 } HybridMetaPageData;
 
 typedef HybridMetaPageData *HybridMetaPage;

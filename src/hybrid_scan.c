@@ -116,13 +116,15 @@ next_unordered(HybridScanOpaque so, ItemPointer tid)
 {
 	int64		i = so->unordered_returned;
 
+	while (i < so->rows->rows && so->rows->dead[i])
+		i++;
 	if (i < so->rows->rows)
 		*tid = so->rows->tids[i];
 	else if (i < so->rows->rows + so->rows->nulls)
 		*tid = so->rows->null_tids[i - so->rows->rows];
 	else
 		return false;
-	so->unordered_returned++;
+	so->unordered_returned = i + 1;
 	return true;
 }
 

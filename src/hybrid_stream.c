@@ -37,6 +37,7 @@ hybrid_init_metapage(Page page, int dim)
 	 * look like the copy a cache holds of its previous contents.
 	 */
 	meta->generation = pg_prng_uint32(&pg_global_prng_state);
+	meta->epoch = pg_prng_uint32(&pg_global_prng_state);
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(HybridMetaPageData)) - (char *) page;
 }
@@ -160,10 +161,14 @@ hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int di
 
 			wal_meta->stream_end = position + size;
 			wal_meta->entries++;
-			if (values)
-				wal_meta->dim = dim;
-			else
+			if (!values)
 				wal_meta->null_entries++;
+			else if (wal_meta->dim != dim)
+			{
+				/* a new dimension count numbers rows anew */
+				wal_meta->dim = dim;
+				wal_meta->epoch = pg_prng_uint32(&pg_global_prng_state);
+			}
 		}
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(buffer);

@@ -335,8 +335,8 @@ cpu_begin(Search *search)
 	search->scored = palloc_extended(sizeof(ScoredRow) * Max(search->row_count, 1),
 									 MCXT_ALLOC_HUGE);
 	for (int64 row = 0; row < search->row_count; row++)
-		if (search->pulled_rows == NULL ||
-			!(search->pulled_rows[row / 8] & (1 << (row % 8))))
+		if (!search->rows->dead[row] &&
+			(search->pulled_rows == NULL || !(search->pulled_rows[row / 8] & (1 << (row % 8)))))
 			search->scored[count++].row = row;
 	search->scored_count = count;
 	search->scored_pulled = 0;
@@ -391,6 +391,7 @@ search_begin(Relation index, DenseRows *rows, DistanceMetric metric, const float
 	search->query = query;
 	search->row_count = rows->rows;
 	search->null_count = rows->nulls;
+	search->pulled_max = -INFINITY;
 	search->query_self_dot = distance_kernels->dot(query, query, rows->dim);
 	for (int i = 0; i < rows->dim; i++)
 	{

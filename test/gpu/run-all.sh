@@ -40,6 +40,10 @@ mkdir -p /tmp/pgroot
 cp cuda/libhybridsearch_cuda.so /tmp/pgroot/usr/lib/postgresql/15/lib/
 export PGUP_CONF="shared_preload_libraries='hybridsearch'"
 source <(.device/pg-up) || { echo "pg-up failed"; exit 1; }
+# large indexes: the backends' dense copies must fit, or each scan reloads
+psql -X -q -c "ALTER SYSTEM SET hybridsearch.cpu_cache_size = '16GB'" \
+    -c "ALTER SYSTEM SET max_parallel_workers_per_gather = 8" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 2
 psql -X -c "CREATE EXTENSION IF NOT EXISTS hybridsearch" -c "SELECT * FROM hybridsearch_gpu_status()" \
     | tee "$out/gpu-status.txt"
 
@@ -58,9 +62,6 @@ if want bench; then
 echo "== benchmark: $rows x $dims"
 data=/tmp/bench_vectors.bin
 python3 test/gen_vectors.py "$rows" "$dims" "$data" && chmod 644 "$data"
-psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
-    -c "ALTER SYSTEM SET max_parallel_workers_per_gather = 8" \
-    -c "ALTER SYSTEM SET hybridsearch.cpu_cache_size = '16GB'" -c "SELECT pg_reload_conf()" >/dev/null
 psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
     -f test/bench_index.sql 2>&1 | tee "$out/bench.md"
 grep -E 'ERROR|WARNING' /tmp/pg.log | sort | uniq -c | head -20 >"$out/bench-server-warnings.txt"

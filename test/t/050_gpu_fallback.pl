@@ -53,6 +53,10 @@ sub index_scan
 	return ($out, $err);
 }
 
+# the worker opens its device (or finds none) before settling its status
+ok($node->poll_query_until('postgres',
+		q{SELECT ready OR status NOT LIKE '%the GPU worker is opening%' FROM hybridsearch_gpu_status()}),
+	'the worker has settled whether it has a device');
 my $has_gpu = $node->safe_psql('postgres', q{SELECT ready FROM hybridsearch_gpu_status()}) eq 't';
 note($has_gpu ? 'a GPU is ready: unfaulted scans run on it' : 'no GPU here: every GPU scan falls back');
 
@@ -108,6 +112,7 @@ is(scalar @warnings, 1, 'the same failure is reported once per backend');
 	SET hybridsearch.device = cpu;
 	SELECT id FROM items ORDER BY embedding <=> '$query' LIMIT 1;
 	SET hybridsearch.device = auto;
+	SET hybridsearch.gpu_min_rows = 1000000;
 	SELECT id FROM items ORDER BY embedding <=> '$query' LIMIT 1;});
 is($err, '', 'device = cpu and auto below gpu_min_rows stay on the CPU');
 
