@@ -125,7 +125,8 @@ track_norms(DenseRows *rows, const float *values)
  * Whether a row's fast-pass distances stay within the error bounds of
  * search.h.  Its float dot(row, row) must neither overflow nor underflow,
  * since the cosine operator divides by it (which also keeps a half copy's
- * scale finite), and a half copy sent to the GPU must fit fp16 unscaled.
+ * scale finite), and a half copy sent to the GPU must fit fp16 unscaled,
+ * its largest element a normal fp16 (else the GPU sees a zero vector).
  * Untrusted rows are always pulled first and scored exactly.
  */
 static bool
@@ -139,7 +140,7 @@ fast_pass_trusted(const DenseRows *rows, const float *values, float self_dot)
 		return true;			/* a zero vector: exact zeros everywhere */
 	if (!isfinite(self_dot) || self_dot < FLT_MIN)
 		return false;
-	return !rows->half || max_abs <= HALF_MAX_VALUE;
+	return !rows->half || (max_abs <= HALF_MAX_VALUE && max_abs >= HALF_MIN_NORMAL);
 }
 
 static void

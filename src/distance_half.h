@@ -14,8 +14,9 @@
 
 #include <stdint.h>
 
-/* The largest finite IEEE half value. */
+/* The largest finite and the smallest normal IEEE half value. */
 #define HALF_MAX_VALUE 65504.0f
+#define HALF_MIN_NORMAL 6.103515625e-05f
 
 typedef struct HalfKernels
 {

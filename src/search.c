@@ -196,9 +196,10 @@ search_margin(const Search *search, double element_rounding, double element_unde
 			return 2.0 * ((element_rounding + 2.0 * summation) * q * rows->max_norm +
 						  element_underflow * search->query_l1);
 		case METRIC_COSINE:
-			return 2.0 * (element_rounding + 6.0 * summation +
-						  (rows->min_norm > 0.0 && q > 0.0 ?
-						   element_underflow * search->query_l1 / (q * rows->min_norm) : 0.0));
+			/* rounding moves the dot product and the row's norm alike */
+			return 2.0 * (2.0 * element_rounding + 6.0 * summation +
+						  (rows->min_norm > 0.0 ?
+						   2.0 * element_underflow * sqrt(n) / rows->min_norm : 0.0));
 		case METRIC_L1:
 			return 2.0 * (element_rounding * rows->max_l1 + element_underflow * n +
 						  2.0 * summation * (search->query_l1 + rows->max_l1));
