@@ -22,7 +22,7 @@ int			hybridsearch_cpu_threads = 0;
 bool		hybridsearch_cpu_cache = true;
 int			hybridsearch_cpu_cache_size_mb = 1024;
 int			hybridsearch_device = DEVICE_AUTO;
-int			hybridsearch_gpu_min_rows = 50000;
+int			hybridsearch_gpu_min_rows = 10000;
 int			hybridsearch_gpu_memory_limit_mb = 0;
 int			hybridsearch_gpu_device = 0;
 int			hybridsearch_gpu_timeout_ms = 30000;
@@ -96,7 +96,7 @@ define_settings(void)
 	DefineCustomIntVariable("hybridsearch.gpu_min_rows",
 							"Rows from which hybridsearch.device = auto searches on the GPU.",
 							NULL,
-							&hybridsearch_gpu_min_rows, 50000, 0, INT_MAX,
+							&hybridsearch_gpu_min_rows, 10000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hybridsearch.gpu_memory_limit",
 							"GPU memory the worker may fill with index copies.",

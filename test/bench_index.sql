@@ -125,7 +125,7 @@ FROM stats ORDER BY ctid \g (tuples_only=on format=unaligned)
 \echo
 \echo '| step | ms |'
 \echo '|---|--:|'
-\echo '| load (INSERT ... SELECT) |' :load_ms '|'
+\echo '| load |' :load_ms '|'
 \echo '| CREATE INDEX (full) |' :build_full_ms '|'
 \echo '| first scan after CREATE INDEX (loads the cache) |' :first_scan_ms '|'
 \echo '| CREATE INDEX (half) |' :build_half_ms '|'
