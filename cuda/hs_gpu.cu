@@ -994,8 +994,13 @@ blas_fail(char *eb, size_t el, cublasStatus_t s, const char *what)
 	do { cudaError_t e_ = (call); if (e_ != cudaSuccess) return cuda_fail(eb, el, e_, what); } while (0)
 #define CKL(what) CK(cudaGetLastError(), what)
 
+/*
+ * Grow b to at least bytes: device memory, or pinned host memory for
+ * staging.  Contents are not kept.  A device allocation retries at the exact
+ * size before giving up.
+ */
 static int
-dbuf_reserve(DBuf &b, size_t bytes, char *eb, size_t el, const char *what)
+buf_reserve(DBuf &b, size_t bytes, bool pinned_host, char *eb, size_t el, const char *what)
 {
 	cudaError_t e;
 	size_t		nc;
@@ -1005,12 +1010,15 @@ dbuf_reserve(DBuf &b, size_t bytes, char *eb, size_t el, const char *what)
 	nc = std::max(bytes, b.cap + b.cap / 2);
 	if (b.p)
 	{
-		cudaFree(b.p);
+		if (pinned_host)
+			cudaFreeHost(b.p);
+		else
+			cudaFree(b.p);
 		b.p = NULL;
 		b.cap = 0;
 	}
-	e = cudaMalloc(&b.p, nc);
-	if (e != cudaSuccess && nc > bytes)
+	e = pinned_host ? cudaHostAlloc(&b.p, nc, cudaHostAllocDefault) : cudaMalloc(&b.p, nc);
+	if (e != cudaSuccess && !pinned_host && nc > bytes)
 	{
 		cudaGetLastError();
 		nc = bytes;
@@ -1020,6 +1028,9 @@ dbuf_reserve(DBuf &b, size_t bytes, char *eb, size_t el, const char *what)
 	{
 		cudaGetLastError();
 		b.p = NULL;
+		if (pinned_host)
+			return fail(eb, el, HS_GPU_ENOMEM, "hybridsearch cuda: %s: pinned host allocation of %zu bytes failed: %s",
+						what, nc, cudaGetErrorString(e));
 		return cuda_fail(eb, el, e, what);
 	}
 	b.cap = nc;
@@ -1027,30 +1038,15 @@ dbuf_reserve(DBuf &b, size_t bytes, char *eb, size_t el, const char *what)
 }
 
 static int
+dbuf_reserve(DBuf &b, size_t bytes, char *eb, size_t el, const char *what)
+{
+	return buf_reserve(b, bytes, false, eb, el, what);
+}
+
+static int
 hbuf_reserve(DBuf &b, size_t bytes, char *eb, size_t el, const char *what)
 {
-	cudaError_t e;
-	size_t		nc;
-
-	if (bytes <= b.cap)
-		return 0;
-	nc = std::max(bytes, b.cap + b.cap / 2);
-	if (b.p)
-	{
-		cudaFreeHost(b.p);
-		b.p = NULL;
-		b.cap = 0;
-	}
-	e = cudaHostAlloc(&b.p, nc, cudaHostAllocDefault);
-	if (e != cudaSuccess)
-	{
-		cudaGetLastError();
-		b.p = NULL;
-		return fail(eb, el, HS_GPU_ENOMEM, "hybridsearch cuda: %s: pinned host allocation of %zu bytes failed: %s",
-					what, nc, cudaGetErrorString(e));
-	}
-	b.cap = nc;
-	return 0;
+	return buf_reserve(b, bytes, true, eb, el, what);
 }
 
 static void

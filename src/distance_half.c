@@ -4,6 +4,7 @@
  *	  or AVX-512 where the CPU has them.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -167,34 +168,9 @@ dot_f16c(const float *q, const uint16_t *h, int n)
 	return sum8(_mm256_add_ps(acc0, acc1)) + tail;
 }
 
-static F16C_TARGET float
-l2_squared_f16c(const float *q, const uint16_t *h, float inv_scale, int n)
-{
-	__m256		scale = _mm256_set1_ps(inv_scale);
-	__m256		acc0 = _mm256_setzero_ps(),
-				acc1 = _mm256_setzero_ps();
-	int			i = 0;
-	float		tail = 0.0f;
-
-	for (; i + 16 <= n; i += 16)
-	{
-		__m256		d0 = _mm256_fnmadd_ps(load_half8(h + i), scale, _mm256_loadu_ps(q + i));
-		__m256		d1 = _mm256_fnmadd_ps(load_half8(h + i + 8), scale, _mm256_loadu_ps(q + i + 8));
-
-		acc0 = _mm256_fmadd_ps(d0, d0, acc0);
-		acc1 = _mm256_fmadd_ps(d1, d1, acc1);
-	}
-	for (; i < n; i++)
-	{
-		float		d = q[i] - _cvtsh_ss(h[i]) * inv_scale;
-
-		tail += d * d;
-	}
-	return sum8(_mm256_add_ps(acc0, acc1)) + tail;
-}
-
-static F16C_TARGET float
-l1_f16c(const float *q, const uint16_t *h, float inv_scale, int n)
+/* sum of (q[i] - h[i] * inv_scale)^2, or of its absolute values */
+static F16C_TARGET inline float
+difference_sum_f16c(const float *q, const uint16_t *h, float inv_scale, int n, bool squared)
 {
 	__m256		scale = _mm256_set1_ps(inv_scale);
 	__m256		sign_mask = _mm256_set1_ps(-0.0f);
@@ -208,12 +184,36 @@ l1_f16c(const float *q, const uint16_t *h, float inv_scale, int n)
 		__m256		d0 = _mm256_fnmadd_ps(load_half8(h + i), scale, _mm256_loadu_ps(q + i));
 		__m256		d1 = _mm256_fnmadd_ps(load_half8(h + i + 8), scale, _mm256_loadu_ps(q + i + 8));
 
-		acc0 = _mm256_add_ps(acc0, _mm256_andnot_ps(sign_mask, d0));
-		acc1 = _mm256_add_ps(acc1, _mm256_andnot_ps(sign_mask, d1));
+		if (squared)
+		{
+			acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+			acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+		}
+		else
+		{
+			acc0 = _mm256_add_ps(acc0, _mm256_andnot_ps(sign_mask, d0));
+			acc1 = _mm256_add_ps(acc1, _mm256_andnot_ps(sign_mask, d1));
+		}
 	}
 	for (; i < n; i++)
-		tail += fabsf(q[i] - _cvtsh_ss(h[i]) * inv_scale);
+	{
+		float		d = q[i] - _cvtsh_ss(h[i]) * inv_scale;
+
+		tail += squared ? d * d : fabsf(d);
+	}
 	return sum8(_mm256_add_ps(acc0, acc1)) + tail;
+}
+
+static F16C_TARGET float
+l2_squared_f16c(const float *q, const uint16_t *h, float inv_scale, int n)
+{
+	return difference_sum_f16c(q, h, inv_scale, n, true);
+}
+
+static F16C_TARGET float
+l1_f16c(const float *q, const uint16_t *h, float inv_scale, int n)
+{
+	return difference_sum_f16c(q, h, inv_scale, n, false);
 }
 
 static F16C_TARGET void
