@@ -27,7 +27,7 @@ if [ ! -f "$demo/pgdata/PG_VERSION" ]; then
 fi
 echo "== starting PostgreSQL on port $port"
 as_owner "$bindir/pg_ctl" -D "$demo/pgdata" -l "$demo/server.log" -w \
-    -o "-p $port -k /tmp -c listen_addresses=''" start >/dev/null
+    -o "-p $port -k /tmp -c listen_addresses='' -c shared_preload_libraries=hybridsearch" start >/dev/null
 trap 'as_owner "$bindir/pg_ctl" -D "$demo/pgdata" -m fast -w stop >/dev/null' EXIT
 
 psql_demo() { as_owner psql -h /tmp -p "$port" -U postgres -v ON_ERROR_STOP=1 -X "$@"; }

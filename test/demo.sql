@@ -44,3 +44,5 @@ SELECT index, rows, search_precision, cpu_cached_rows,
 	pg_size_pretty(cpu_cached_bytes) AS cached, cpu_scans, gpu_scans,
 	round(mean_scan_ms::numeric, 2) AS mean_ms, round(p95_scan_ms::numeric, 2) AS p95_ms
 FROM hybridsearch_stats ORDER BY index::text;
+\echo '== the GPU worker (scans of indexes of 10000+ rows use the GPU when it is ready)'
+SELECT worker_pid IS NOT NULL AS worker_running, ready, status FROM hybridsearch_gpu_status();
