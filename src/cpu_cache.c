@@ -135,7 +135,8 @@ fast_pass_trusted(const DenseRows *rows, const float *values, float self_dot)
 	float		max_abs = 0.0f;
 
 	for (int i = 0; i < rows->dim; i++)
-		max_abs = fmaxf(max_abs, fabsf(values[i]));
+		if (fabsf(values[i]) > max_abs)
+			max_abs = fabsf(values[i]);
 	if (max_abs == 0.0f)
 		return true;			/* a zero vector: exact zeros everywhere */
 	if (!isfinite(self_dot) || self_dot < FLT_MIN)
@@ -200,6 +201,13 @@ dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 	float	   *values = palloc(sizeof(float) * Max(rows->dim, 1));
 	uint64		position;
 
+	/*
+	 * Room for every entry up to end at once (exact unless some are NULL):
+	 * growing by doubling would fault in and copy the arrays repeatedly.
+	 */
+	if (rows->dim > 0)
+		reserve_rows(rows, rows->rows + (int64) ((end - rows->loaded_to) /
+												 ENTRY_ALIGNED_SIZE(rows->dim)));
 	stream_reader_begin(&reader, index, rows->loaded_to, end);
 	while (stream_reader_next(&reader, &header, values, &position))
 	{
@@ -236,7 +244,6 @@ dense_rows_load(DenseRows *rows, Relation index, uint64 end)
 		}
 		rows->loaded_to = reader.position;
 	}
-	stream_reader_end(&reader);
 	pfree(values);
 }
 

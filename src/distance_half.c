@@ -18,7 +18,8 @@ half_row_scale(const float *row, int n)
 	int			exponent;
 
 	for (int i = 0; i < n; i++)
-		max_abs = fmaxf(max_abs, fabsf(row[i]));
+		if (fabsf(row[i]) > max_abs)
+			max_abs = fabsf(row[i]);
 	if (max_abs == 0.0f)
 		return 1.0f;
 	frexpf(max_abs, &exponent);	/* max_abs < 2^exponent */

@@ -105,15 +105,14 @@ typedef struct StreamReader
 	Relation	index;
 	uint64		position;		/* next entry starts here */
 	uint64		end;
-	Buffer		buffer;			/* pinned current page, or InvalidBuffer */
-	BlockNumber block;
+	BlockNumber block;			/* the page copied into page, or Invalid */
+	PGAlignedBlock page;		/* a copy taken under the page's share lock */
 } StreamReader;
 
 extern void stream_reader_begin(StreamReader *reader, Relation index,
 								uint64 start, uint64 end);
 extern bool stream_reader_next(StreamReader *reader, EntryHeader *header,
 							   float *values, uint64 *entry_position);
-extern void stream_reader_end(StreamReader *reader);
 
 /* hybrid_build.c */
 extern IndexBuildResult *hybrid_build(Relation heap, Relation index, IndexInfo *info);

@@ -2,8 +2,14 @@
  * hybrid_cost.c
  *	  Cost estimate of hybrid index scans.
  *
- * A scan computes every distance up front (startup cost: the index's pages
- * read once and one distance per entry) and then returns rows one by one.
+ * A scan computes every distance up front (startup cost: one distance per
+ * entry) and then returns rows one by one.  It reads a dense copy kept in
+ * memory in step with the index, not the index's pages, so the pages weigh
+ * only lightly: they are read when a backend first loads its copy.
+ * Charging them in full made the planner prefer a sequential scan whenever
+ * the vectors live in TOAST (768 dimensions and up), where the heap itself
+ * is small but each row's vector costs a TOAST fetch the planner does not
+ * see.
  * Without an ORDER BY on a distance there is nothing the index can do, so
  * such paths cost infinity and are never chosen for plain filters.
  */
@@ -22,6 +28,9 @@
  * and without function-call overhead per row.
  */
 #define DISTANCE_COST_FACTOR 0.5
+
+/* share of the index's pages a scan reads, amortised over scans */
+#define PAGE_COST_FACTOR 0.01
 
 void
 hybrid_costestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
@@ -43,7 +52,7 @@ hybrid_costestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
 		return;
 	}
 
-	*startup_cost = index_pages * seq_page_cost +
+	*startup_cost = index_pages * seq_page_cost * PAGE_COST_FACTOR +
 		entries * cpu_operator_cost * DISTANCE_COST_FACTOR;
 	*total_cost = *startup_cost + entries * cpu_index_tuple_cost;
 	*selectivity = 1.0;

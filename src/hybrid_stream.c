@@ -203,11 +203,15 @@ stream_reader_begin(StreamReader *reader, Relation index, uint64 start, uint64 e
 	reader->index = index;
 	reader->position = start;
 	reader->end = end;
-	reader->buffer = InvalidBuffer;
 	reader->block = InvalidBlockNumber;
 }
 
-/* Copy bytes from the reader's position, keeping the current page pinned. */
+/*
+ * Copy bytes from the reader's position.  Each page is copied once, under
+ * one share lock, and entries are read from the copy: bytes below the
+ * stream end only ever change by VACUUM's dead flags, and the copy holds
+ * them as they were at one instant.
+ */
 static void
 reader_copy(StreamReader *reader, void *dest, Size len)
 {
@@ -221,14 +225,14 @@ reader_copy(StreamReader *reader, void *dest, Size len)
 
 		if (block != reader->block)
 		{
-			if (BufferIsValid(reader->buffer))
-				ReleaseBuffer(reader->buffer);
-			reader->buffer = ReadBuffer(reader->index, block);
+			Buffer		buffer = ReadBuffer(reader->index, block);
+
+			LockBuffer(buffer, BUFFER_LOCK_SHARE);
+			memcpy(reader->page.data, BufferGetPage(buffer), BLCKSZ);
+			UnlockReleaseBuffer(buffer);
 			reader->block = block;
 		}
-		LockBuffer(reader->buffer, BUFFER_LOCK_SHARE);
-		memcpy((char *) dest + done, (char *) BufferGetPage(reader->buffer) + offset, piece);
-		LockBuffer(reader->buffer, BUFFER_LOCK_UNLOCK);
+		memcpy((char *) dest + done, reader->page.data + offset, piece);
 		reader->position += piece;
 		done += piece;
 	}
@@ -256,12 +260,4 @@ stream_reader_next(StreamReader *reader, EntryHeader *header, float *values,
 						RelationGetRelationName(reader->index), *entry_position)));
 	reader_copy(reader, values, sizeof(float) * header->dim);
 	return true;
-}
-
-void
-stream_reader_end(StreamReader *reader)
-{
-	if (BufferIsValid(reader->buffer))
-		ReleaseBuffer(reader->buffer);
-	reader->buffer = InvalidBuffer;
 }

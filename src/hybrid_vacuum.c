@@ -56,7 +56,6 @@ collect_dead(Relation index, HybridMetaPageData *meta, IndexBulkDeleteCallback c
 		if (header.flags & ENTRY_NULL)
 			dead->nulls++;
 	}
-	stream_reader_end(&reader);
 	pfree(values);
 }
 
