@@ -28,6 +28,13 @@ CREATE TYPE vector (
 	STORAGE   = external
 );
 
+COMMENT ON TYPE vector IS 'vector of float4 elements, pgvector-compatible; vector(n) fixes the number of dimensions (1 to 16000)';
+COMMENT ON FUNCTION vector_in(cstring, oid, integer) IS 'text input function of type vector';
+COMMENT ON FUNCTION vector_out(vector) IS 'text output function of type vector';
+COMMENT ON FUNCTION vector_typmod_in(cstring[]) IS 'type modifier input function of type vector: vector(n), n from 1 to 16000';
+COMMENT ON FUNCTION vector_recv(internal, oid, integer) IS 'binary input function of type vector (pgvector''s layout)';
+COMMENT ON FUNCTION vector_send(vector) IS 'binary output function of type vector (pgvector''s layout)';
+
 -- distances and other functions
 
 CREATE FUNCTION l2_distance(vector, vector) RETURNS float8
@@ -57,6 +64,20 @@ CREATE FUNCTION vector_mul(vector, vector) RETURNS vector
 CREATE FUNCTION vector_concat(vector, vector) RETURNS vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+COMMENT ON FUNCTION l2_distance(vector, vector) IS 'Euclidean (L2) distance; operator <->';
+COMMENT ON FUNCTION inner_product(vector, vector) IS 'inner (dot) product; operator <#> gives its negative';
+COMMENT ON FUNCTION cosine_distance(vector, vector) IS '1 - cosine similarity, NaN if either vector is zero; operator <=>';
+COMMENT ON FUNCTION l1_distance(vector, vector) IS 'taxicab (L1) distance; operator <+>';
+COMMENT ON FUNCTION vector_negative_inner_product(vector, vector) IS 'negative inner product; operator <#>';
+COMMENT ON FUNCTION vector_dims(vector) IS 'number of dimensions';
+COMMENT ON FUNCTION vector_norm(vector) IS 'Euclidean (L2) norm, accumulated in double precision';
+COMMENT ON FUNCTION l2_normalize(vector) IS 'the vector scaled to Euclidean norm 1; the zero vector stays zero';
+COMMENT ON FUNCTION subvector(vector, integer, integer) IS 'subvector(v, start, count): count elements from 1-based position start, clipped like substring()';
+COMMENT ON FUNCTION vector_add(vector, vector) IS 'element-wise sum; operator +';
+COMMENT ON FUNCTION vector_sub(vector, vector) IS 'element-wise difference; operator -';
+COMMENT ON FUNCTION vector_mul(vector, vector) IS 'element-wise product; operator *';
+COMMENT ON FUNCTION vector_concat(vector, vector) IS 'concatenation; operator ||';
+
 -- comparison
 
 CREATE FUNCTION vector_lt(vector, vector) RETURNS bool
@@ -73,6 +94,14 @@ CREATE FUNCTION vector_gt(vector, vector) RETURNS bool
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION vector_cmp(vector, vector) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION vector_lt(vector, vector) IS 'implementation of operator < on vectors';
+COMMENT ON FUNCTION vector_le(vector, vector) IS 'implementation of operator <= on vectors';
+COMMENT ON FUNCTION vector_eq(vector, vector) IS 'implementation of operator = on vectors';
+COMMENT ON FUNCTION vector_ne(vector, vector) IS 'implementation of operator <> on vectors';
+COMMENT ON FUNCTION vector_ge(vector, vector) IS 'implementation of operator >= on vectors';
+COMMENT ON FUNCTION vector_gt(vector, vector) IS 'implementation of operator > on vectors';
+COMMENT ON FUNCTION vector_cmp(vector, vector) IS 'btree comparison function of vectors: element-wise order, then length';
 
 -- aggregates
 
@@ -98,6 +127,12 @@ CREATE AGGREGATE sum(vector) (
 	COMBINEFUNC = vector_add,
 	PARALLEL = SAFE
 );
+
+COMMENT ON FUNCTION vector_accum(double precision[], vector) IS 'state transition function of avg(vector)';
+COMMENT ON FUNCTION vector_combine(double precision[], double precision[]) IS 'combine function of avg(vector)';
+COMMENT ON FUNCTION vector_avg(double precision[]) IS 'final function of avg(vector)';
+COMMENT ON AGGREGATE avg(vector) IS 'element-wise mean of vectors, accumulated in double precision';
+COMMENT ON AGGREGATE sum(vector) IS 'element-wise sum of vectors';
 
 -- casts
 
@@ -126,6 +161,19 @@ CREATE CAST (double precision[] AS vector)
 	WITH FUNCTION array_to_vector(double precision[], integer, boolean) AS ASSIGNMENT;
 CREATE CAST (numeric[] AS vector)
 	WITH FUNCTION array_to_vector(numeric[], integer, boolean) AS ASSIGNMENT;
+
+COMMENT ON FUNCTION vector(vector, integer, boolean) IS 'cast function of vector to vector(n): checks the number of dimensions';
+COMMENT ON FUNCTION array_to_vector(integer[], integer, boolean) IS 'cast function of integer[] to vector';
+COMMENT ON FUNCTION array_to_vector(real[], integer, boolean) IS 'cast function of real[] to vector';
+COMMENT ON FUNCTION array_to_vector(double precision[], integer, boolean) IS 'cast function of double precision[] to vector';
+COMMENT ON FUNCTION array_to_vector(numeric[], integer, boolean) IS 'cast function of numeric[] to vector';
+COMMENT ON FUNCTION vector_to_float4(vector, integer, boolean) IS 'cast function of vector to real[]';
+COMMENT ON CAST (vector AS vector) IS 'applies the type modifier vector(n) (implicit)';
+COMMENT ON CAST (vector AS real[]) IS 'the elements as an array (implicit)';
+COMMENT ON CAST (integer[] AS vector) IS 'a one-dimensional array without NULLs as a vector (assignment)';
+COMMENT ON CAST (real[] AS vector) IS 'a one-dimensional array without NULLs as a vector (assignment)';
+COMMENT ON CAST (double precision[] AS vector) IS 'a one-dimensional array without NULLs as a vector (assignment)';
+COMMENT ON CAST (numeric[] AS vector) IS 'a one-dimensional array without NULLs as a vector (assignment)';
 
 -- operators
 
@@ -200,10 +248,28 @@ CREATE OPERATOR CLASS vector_ops
 	OPERATOR 5 > ,
 	FUNCTION 1 vector_cmp(vector, vector);
 
+COMMENT ON OPERATOR <-> (vector, vector) IS 'Euclidean (L2) distance';
+COMMENT ON OPERATOR <#> (vector, vector) IS 'negative inner product';
+COMMENT ON OPERATOR <=> (vector, vector) IS 'cosine distance: 1 - cosine similarity, NaN if either vector is zero';
+COMMENT ON OPERATOR <+> (vector, vector) IS 'taxicab (L1) distance';
+COMMENT ON OPERATOR + (vector, vector) IS 'element-wise sum';
+COMMENT ON OPERATOR - (vector, vector) IS 'element-wise difference';
+COMMENT ON OPERATOR * (vector, vector) IS 'element-wise product';
+COMMENT ON OPERATOR || (vector, vector) IS 'concatenation';
+COMMENT ON OPERATOR < (vector, vector) IS 'less than: element-wise order, then length';
+COMMENT ON OPERATOR <= (vector, vector) IS 'less than or equal: element-wise order, then length';
+COMMENT ON OPERATOR = (vector, vector) IS 'equal: same length and elements';
+COMMENT ON OPERATOR <> (vector, vector) IS 'not equal';
+COMMENT ON OPERATOR >= (vector, vector) IS 'greater than or equal: element-wise order, then length';
+COMMENT ON OPERATOR > (vector, vector) IS 'greater than: element-wise order, then length';
+COMMENT ON OPERATOR CLASS vector_ops USING btree IS 'default btree operator class of vector: element-wise order, then length';
+COMMENT ON OPERATOR FAMILY vector_ops USING btree IS 'btree operator family of vector (operator class vector_ops)';
+
 -- the hybrid index access method
 
 CREATE FUNCTION hybrid_handler(internal) RETURNS index_am_handler
 	AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION hybrid_handler(internal) IS 'handler of the hybrid index access method';
 
 CREATE ACCESS METHOD hybrid TYPE INDEX HANDLER hybrid_handler;
 COMMENT ON ACCESS METHOD hybrid IS 'exact k-nearest-neighbour search on GPU or CPU';
@@ -228,6 +294,15 @@ CREATE OPERATOR CLASS vector_l1_ops
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector);
 
+COMMENT ON OPERATOR CLASS vector_l2_ops USING hybrid IS 'hybrid index: exact ORDER BY Euclidean distance <-> (default)';
+COMMENT ON OPERATOR CLASS vector_ip_ops USING hybrid IS 'hybrid index: exact ORDER BY negative inner product <#>';
+COMMENT ON OPERATOR CLASS vector_cosine_ops USING hybrid IS 'hybrid index: exact ORDER BY cosine distance <=>';
+COMMENT ON OPERATOR CLASS vector_l1_ops USING hybrid IS 'hybrid index: exact ORDER BY taxicab distance <+>';
+COMMENT ON OPERATOR FAMILY vector_l2_ops USING hybrid IS 'hybrid operator family of operator class vector_l2_ops';
+COMMENT ON OPERATOR FAMILY vector_ip_ops USING hybrid IS 'hybrid operator family of operator class vector_ip_ops';
+COMMENT ON OPERATOR FAMILY vector_cosine_ops USING hybrid IS 'hybrid operator family of operator class vector_cosine_ops';
+COMMENT ON OPERATOR FAMILY vector_l1_ops USING hybrid IS 'hybrid operator family of operator class vector_l1_ops';
+
 -- observability
 
 CREATE FUNCTION hybridsearch_index_stats(index regclass,
@@ -240,6 +315,7 @@ CREATE FUNCTION hybridsearch_index_stats(index regclass,
 	OUT mean_gpu_batch double precision, OUT mean_gpu_kernel_ms double precision,
 	OUT stats_scope text)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION hybridsearch_index_stats(regclass) IS 'size, cache use, scan counts and scan times of one hybrid index';
 
 -- One row per valid hybrid index whose table the user may read (other
 -- sessions' temporary indexes cannot be read, so they are left out).
@@ -252,6 +328,7 @@ CREATE VIEW hybridsearch_stats AS
 	WHERE i.indisvalid
 		AND has_table_privilege(i.indrelid, 'SELECT')
 		AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema());
+COMMENT ON VIEW hybridsearch_stats IS 'hybridsearch_index_stats() of every valid hybrid index whose table the current user may read';
 
 -- The GPU worker: its pid (NULL when none runs), whether its device is
 -- ready, why not, and the index copies it holds.
@@ -259,3 +336,79 @@ CREATE FUNCTION hybridsearch_gpu_status(
 	OUT worker_pid integer, OUT ready boolean, OUT status text,
 	OUT resident_indexes bigint, OUT resident_bytes bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION hybridsearch_gpu_status() IS 'the GPU worker: its pid, whether its device is ready, why not, and the index copies it holds';
+
+-- hybrid ranking
+
+-- Reciprocal rank fusion of two ranked lists of ids: typically a full-text
+-- ranking (tsvector @@ tsquery ORDER BY ts_rank_cd) and a vector ranking
+-- (ORDER BY embedding <=> $1, served exactly by a hybrid index).  Each id
+-- comes back once with score = sum over the lists it is in of 1/(k + rank),
+-- rank being its 1-based position in that list (an id repeated within one
+-- list counts at its first position only; later ones are ignored and do not
+-- shift the others); text_rank and vector_rank are NULL where it is absent.
+-- Rows come ordered by score descending, then id.  A NULL list counts as an
+-- empty one, so the function is not STRICT; a NULL element, a multi-
+-- dimensional list, and a NULL or non-positive k are errors.  Scores are
+-- float8 sums of the two terms, text first: equal rank pairs give bit-equal
+-- scores, so ties are exact and broken by id.
+CREATE FUNCTION hybridsearch_rrf(text_ranked bigint[], vector_ranked bigint[],
+	k integer DEFAULT 60,
+	OUT id bigint, OUT score double precision,
+	OUT text_rank integer, OUT vector_rank integer)
+	RETURNS SETOF record
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE ROWS 100
+	AS $$
+BEGIN
+	IF k IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k <= 0 THEN
+		RAISE EXCEPTION 'k must be greater than zero'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = format('k is %s.', k);
+	END IF;
+	IF array_ndims(text_ranked) > 1 THEN
+		RAISE EXCEPTION 'text_ranked must be a one-dimensional array'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF array_ndims(vector_ranked) > 1 THEN
+		RAISE EXCEPTION 'vector_ranked must be a one-dimensional array'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF array_position(text_ranked, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'text_ranked must not contain NULL elements'
+			USING ERRCODE = 'null_value_not_allowed',
+				DETAIL = format('Element %s is NULL.',
+					array_position(text_ranked, NULL) - array_lower(text_ranked, 1) + 1);
+	END IF;
+	IF array_position(vector_ranked, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'vector_ranked must not contain NULL elements'
+			USING ERRCODE = 'null_value_not_allowed',
+				DETAIL = format('Element %s is NULL.',
+					array_position(vector_ranked, NULL) - array_lower(vector_ranked, 1) + 1);
+	END IF;
+
+	RETURN QUERY
+	WITH t AS (
+		SELECT u.id, min(u.r) AS r
+		FROM unnest(text_ranked) WITH ORDINALITY AS u(id, r)
+		GROUP BY u.id
+	), v AS (
+		SELECT u.id, min(u.r) AS r
+		FROM unnest(vector_ranked) WITH ORDINALITY AS u(id, r)
+		GROUP BY u.id
+	), f AS (
+		SELECT coalesce(t.id, v.id) AS id,
+			coalesce(1::float8 / (k + t.r)::float8, 0::float8)
+				+ coalesce(1::float8 / (k + v.r)::float8, 0::float8) AS score,
+			t.r::integer AS text_rank, v.r::integer AS vector_rank
+		FROM t FULL JOIN v ON v.id = t.id
+	)
+	SELECT f.id, f.score, f.text_rank, f.vector_rank
+	FROM f
+	ORDER BY f.score DESC, f.id;
+END
+$$;
+COMMENT ON FUNCTION hybridsearch_rrf(bigint[], bigint[], integer) IS 'reciprocal rank fusion of a text and a vector ranking of ids: score = sum of 1/(k + rank), ordered by score descending, then id';
