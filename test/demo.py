@@ -101,6 +101,27 @@ def ask(conn, model, question):
           f" ({'same rows' if same else 'DIFFERENT rows'})")
 
 
+def ask_hybrid(conn, model, question):
+    """Full-text and vector rankings fused by reciprocal rank (hybridsearch_rrf)."""
+    vector = model.encode([question])[0]
+    started = time.perf_counter()
+    rows = conn.execute("""
+        SELECT d.package, r.score, r.text_rank, r.vector_rank
+        FROM hybridsearch_rrf(
+                 ARRAY(SELECT id FROM docs, websearch_to_tsquery('english', %s) q
+                       WHERE to_tsvector('english', description) @@ q
+                       ORDER BY ts_rank_cd(to_tsvector('english', description), q) DESC, id
+                       LIMIT 50),
+                 ARRAY(SELECT id FROM docs ORDER BY embedding <=> %s LIMIT 50)) r
+        JOIN docs d USING (id)
+        ORDER BY r.score DESC, r.id LIMIT 5""", (question, vector)).fetchall()
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"\n== hybrid ranking (full text + vector, reciprocal rank fusion): {question!r}")
+    for package, score, text_rank, vector_rank in rows:
+        print(f"   {score:.4f}  {package}  (text rank {text_rank or '-'}, vector rank {vector_rank or '-'})")
+    print(f"   {elapsed:.1f} ms")
+
+
 def main():
     cache = Path(os.environ.get("HYBRIDSEARCH_DEMO_CACHE", ".demo"))
     started = time.time()
@@ -121,6 +142,7 @@ def main():
         print(f"== GPU worker: {'ready' if status[0] else 'not used'} ({status[1]})")
         for question in QUESTIONS:
             ask(conn, model, question)
+        ask_hybrid(conn, model, "spreadsheet")
 
 
 if __name__ == "__main__":
