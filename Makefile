@@ -45,6 +45,11 @@ install: install-cuda
 install-cuda: $(CUDA_MODULE)
 	$(INSTALL_SHLIB) $(CUDA_MODULE) '$(DESTDIR)$(pkglibdir)/'
 
+uninstall: uninstall-cuda
+.PHONY: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/libhybridsearch_cuda.so'
+
 clean: clean-cuda
 .PHONY: clean-cuda
 clean-cuda:

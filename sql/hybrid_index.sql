@@ -79,6 +79,23 @@ SELECT index, "table", rows, null_rows, dimensions, search_precision,
 FROM hybridsearch_stats ORDER BY index::text;
 SELECT hybridsearch_index_stats('hi_pkey');
 
+-- two distances in the ORDER BY: the index cannot order ties by the second
+EXPLAIN (COSTS OFF) SELECT id FROM hi ORDER BY embedding <-> '[1,1,1]', embedding <-> '[0,0,1]' LIMIT 2;
+SELECT id FROM hi ORDER BY embedding <-> '[1,1,1]', embedding <-> '[0,0,1]' LIMIT 2;
+
+-- the stats view is readable by everyone, and shows only tables they may read
+CREATE ROLE regress_hi_reader;
+CREATE TABLE hi_secret (embedding vector(3));
+CREATE INDEX hi_secret_idx ON hi_secret USING hybrid (embedding);
+GRANT SELECT ON hi TO regress_hi_reader;
+SET ROLE regress_hi_reader;
+SELECT index FROM hybridsearch_stats ORDER BY index::text;
+SELECT rows FROM hybridsearch_index_stats('hi_secret_idx');
+RESET ROLE;
+DROP TABLE hi_secret;
+REVOKE SELECT ON hi FROM regress_hi_reader;
+DROP ROLE regress_hi_reader;
+
 -- operator classes are valid
 SELECT amvalidate(oc.oid), opcname FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod
 WHERE amname = 'hybrid' ORDER BY opcname;

@@ -320,14 +320,17 @@ COMMENT ON FUNCTION hybridsearch_index_stats(regclass) IS 'size, cache use, scan
 -- One row per valid hybrid index whose table the user may read (other
 -- sessions' temporary indexes cannot be read, so they are left out).
 CREATE VIEW hybridsearch_stats AS
-	SELECT c.oid::regclass AS index, i.indrelid::regclass AS "table", s.*
-	FROM pg_class c
-	JOIN pg_am a ON a.oid = c.relam AND a.amname = 'hybrid'
-	JOIN pg_index i ON i.indexrelid = c.oid
-	CROSS JOIN LATERAL hybridsearch_index_stats(c.oid) s
-	WHERE i.indisvalid
-		AND has_table_privilege(i.indrelid, 'SELECT')
-		AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema());
+	SELECT v.index, v."table", s.*
+	FROM (SELECT c.oid::regclass AS index, i.indrelid::regclass AS "table"
+		  FROM pg_class c
+		  JOIN pg_am a ON a.oid = c.relam AND a.amname = 'hybrid'
+		  JOIN pg_index i ON i.indexrelid = c.oid
+		  WHERE i.indisvalid
+			AND has_table_privilege(i.indrelid, 'SELECT')
+			AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema())
+		  OFFSET 0) v
+	CROSS JOIN LATERAL hybridsearch_index_stats(v.index) s;
+GRANT SELECT ON hybridsearch_stats TO PUBLIC;
 COMMENT ON VIEW hybridsearch_stats IS 'hybridsearch_index_stats() of every valid hybrid index whose table the current user may read';
 
 -- The GPU worker: its pid (NULL when none runs), whether its device is

@@ -11,7 +11,8 @@
  * is small but each row's vector costs a TOAST fetch the planner does not
  * see.
  * Without an ORDER BY on a distance there is nothing the index can do, so
- * such paths cost infinity and are never chosen for plain filters.
+ * such paths cost infinity and are never chosen for plain filters; nor
+ * with two distances in the ORDER BY, whose ties the scan could not order.
  */
 #include "postgres.h"
 
@@ -42,7 +43,8 @@ hybrid_costestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
 	double		entries = Max(index->tuples, 1.0);
 	double		index_pages = Max(index->pages, 1);
 
-	if (path->indexorderbys == NIL)
+	/* one ORDER BY distance: the scan cannot order ties by a second one */
+	if (list_length(path->indexorderbys) != 1)
 	{
 		*startup_cost = get_float8_infinity();
 		*total_cost = get_float8_infinity();
