@@ -65,6 +65,23 @@ median_of_three(ScoredRow a, ScoredRow b, ScoredRow c)
 	return b;
 }
 
+/*
+ * The operator's distance for a row of an fp32 copy; cosine from the row's
+ * cached dot(row, row), which gives the operator's very bits.  Pure
+ * arithmetic: worker threads call it too.
+ */
+static double
+fp32_distance(const Search *search, int64 row)
+{
+	const DenseRows *rows = search->rows;
+	const float *values = rows->values + row * rows->dim;
+
+	if (search->metric == METRIC_COSINE)
+		return distance_cosine_from_dots(distance_kernels->dot(values, search->query, rows->dim),
+										 rows->self_dots[row], search->query_self_dot);
+	return distance_by_metric(search->metric, values, search->query, rows->dim);
+}
+
 /* The fast-pass distance of one row: exact for fp32 rows. */
 static double
 row_distance(const Search *search, int64 row)
@@ -75,12 +92,8 @@ row_distance(const Search *search, int64 row)
 	float		inv_scale;
 	double		similarity;
 
-	if (!rows->half && search->metric == METRIC_COSINE)
-		return distance_cosine_from_dots(distance_kernels->dot(rows->values + row * dim,
-															   search->query, dim),
-										 rows->self_dots[row], search->query_self_dot);
 	if (!rows->half)
-		return distance_by_metric(search->metric, rows->values + row * dim, search->query, dim);
+		return fp32_distance(search, row);
 
 	half = rows->half_values + row * dim;
 	inv_scale = rows->inv_scales[row];
@@ -252,13 +265,7 @@ search_exact_distance(Search *search, int64 row)
 	int			dim = rows->dim;
 
 	if (!rows->half)
-	{
-		return search->metric == METRIC_COSINE ?
-			distance_cosine_from_dots(distance_kernels->dot(rows->values + row * dim,
-															search->query, dim),
-									  rows->self_dots[row], search->query_self_dot) :
-			distance_by_metric(search->metric, rows->values + row * dim, search->query, dim);
-	}
+		return fp32_distance(search, row);
 	hybrid_stream_read(search->index, rows->positions[row] + ENTRY_VALUES_OFFSET,
 					   search->exact_buffer, sizeof(float) * dim);
 	return distance_by_metric(search->metric, search->exact_buffer, search->query, dim);
