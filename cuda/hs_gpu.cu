@@ -615,6 +615,8 @@ TABLE_FN(const FusedVariant **out)
 #include <string>
 #include <vector>
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #define MERGE_FANIN 32
 #define TUNE_MIN_ROWS 50000
@@ -897,8 +899,11 @@ struct DBuf
 	size_t		cap;
 };
 
+struct DevCtx;
+
 struct hs_gpu_matrix
 {
+	DevCtx	   *ctx;			/* the device holding it */
 	int			dim;
 	int			ld;
 	int			half;
@@ -936,10 +941,14 @@ struct TuneEntry
 	std::string report;
 };
 
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static struct
+/*
+ * One per device: its stream, cuBLAS handle, scratch buffers and autotune
+ * cache.  mu serialises the calls on that device; the calls on different
+ * devices run at once (hs_gpu_search_parts).
+ */
+struct DevCtx
 {
+	pthread_mutex_t mu;
 	int			open;
 	int			device;
 	cudaStream_t stream;
@@ -954,7 +963,11 @@ static struct
 	const FusedVariant *fused[2];
 	int			nfused[2];
 	char		last_variant[96];
-} g;
+};
+
+static DevCtx devs[HS_GPU_MAX_DEVICES];
+static pthread_once_t devs_once = PTHREAD_ONCE_INIT;
+static std::atomic<int> last_device(0);	/* for hs_gpu_last_variant() */
 
 static int
 fail(char *eb, size_t el, int code, const char *fmt, ...)
@@ -1070,7 +1083,7 @@ hbuf_free(DBuf &b)
 /* raise fn's dynamic shared memory limit to what the device allows beside
  * its static shared memory; *limit receives that limit */
 static int
-set_max_smem(const void *fn, size_t *limit, char *eb, size_t el)
+set_max_smem(DevCtx &g, const void *fn, size_t *limit, char *eb, size_t el)
 {
 	std::map<const void *, size_t>::iterator it = g.attr_set->find(fn);
 	cudaFuncAttributes fa;
@@ -1138,7 +1151,7 @@ struct Launch
 };
 
 static int
-merge_warps(int k, size_t *smem)
+merge_warps(DevCtx &g, int k, size_t *smem)
 {
 	size_t		per = (size_t) (2 * k + PEND) * 8;
 	int			w = (int) std::min<size_t>(4, g.prop.sharedMemPerBlockOptin / per);
@@ -1154,6 +1167,7 @@ static int
 prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &L,
 		char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	long long	n = m->rows;
 	int			rc;
 	size_t		lim;
@@ -1163,10 +1177,10 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &L
 	L.nq = nq;
 	L.k = k;
 	L.metric = metric;
-	L.merge_wpb = merge_warps(k, &L.merge_smem);
+	L.merge_wpb = merge_warps(g, k, &L.merge_smem);
 	if (L.merge_wpb == 0)
 		return -1;
-	if ((rc = set_max_smem((const void *) merge_kernel, &lim, eb, el)) != 0)
+	if ((rc = set_max_smem(g, (const void *) merge_kernel, &lim, eb, el)) != 0)
 		return rc;
 
 	if (!plan.gemm)
@@ -1177,7 +1191,7 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &L
 		int			nqt = (int) cdiv(nq, fv->tq);
 		long long	target;
 
-		if ((rc = set_max_smem(fv->fn, &lim, eb, el)) != 0)
+		if ((rc = set_max_smem(g, fv->fn, &lim, eb, el)) != 0)
 			return rc;
 		L.qstaged = (size_t) fv->tq * m->ld * sizeof(float) <= QSTAGE_MAX;
 		L.smem = fused_smem_bytes(fv->tq, tr, m->ld, k, L.qstaged);
@@ -1224,8 +1238,8 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &L
 			L.nseg = std::min(L.nseg, MERGE_FANIN - 1);
 		L.seg_len = (int) rup(cdiv(ch, L.nseg), 128);
 		L.nseg = (int) cdiv(ch, L.seg_len);
-		L.sel_wpb = merge_warps(k, &L.sel_smem);
-		if ((rc = set_max_smem((const void *) gemm_select_kernel, &lim, eb, el)) != 0)
+		L.sel_wpb = merge_warps(g, k, &L.sel_smem);
+		if ((rc = set_max_smem(g, (const void *) gemm_select_kernel, &lim, eb, el)) != 0)
 			return rc;
 		L.nseg0 = L.running ? 1 + L.nseg : L.nseg;
 		if ((rc = dbuf_reserve(g.dist, (size_t) nq * L.ldc * 4, eb, el, "GEMM distance buffer")) != 0)
@@ -1249,6 +1263,7 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &L
 static int
 gemm_chunk(hs_gpu_matrix *m, long long row0, int rows_c, int nq, int ldc, char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	const float alpha = 1.0f,
 				beta = 0.0f;
 	size_t		elt = m->half ? 2 : 4;
@@ -1269,6 +1284,7 @@ gemm_chunk(hs_gpu_matrix *m, long long row0, int rows_c, int nq, int ldc, char *
 static int
 execute(hs_gpu_matrix *m, const Launch &L, char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	long long	n = m->rows;
 	int			nq = L.nq,
 				k = L.k;
@@ -1357,7 +1373,7 @@ execute(hs_gpu_matrix *m, const Launch &L, char *eb, size_t el)
 /* --- variant choice --------------------------------------------------------- */
 
 static const FusedVariant *
-find_fused(int half, int kind, int tq, int lpr, int r)
+find_fused(DevCtx &g, int half, int kind, int tq, int lpr, int r)
 {
 	for (int i = 0; i < g.nfused[half]; i++)
 	{
@@ -1372,6 +1388,7 @@ find_fused(int half, int kind, int tq, int lpr, int r)
 static void
 candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 {
+	DevCtx	   &g = *m->ctx;
 	int			lpr = lpr_class(m);
 	int			kind = metric_kind(metric);
 	std::vector<int> tqs;
@@ -1416,15 +1433,16 @@ candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 static Plan
 heuristic(hs_gpu_matrix *m, int metric, int nq)
 {
+	DevCtx	   &g = *m->ctx;
 	int			lpr = lpr_class(m);
 	int			kind = metric_kind(metric);
 	const FusedVariant *v;
 	Plan		p = {0, NULL};
 
 	if (lpr == 32)
-		v = find_fused(m->half, kind, nq == 1 ? 1 : nq <= 4 ? 4 : 8, 32, nq == 1 ? 4 : 2);
+		v = find_fused(g, m->half, kind, nq == 1 ? 1 : nq <= 4 ? 4 : 8, 32, nq == 1 ? 4 : 2);
 	else
-		v = find_fused(m->half, kind, nq == 1 ? 1 : 8, lpr, 1);
+		v = find_fused(g, m->half, kind, nq == 1 ? 1 : 8, lpr, 1);
 	p.fv = v;
 	return p;
 }
@@ -1433,6 +1451,7 @@ static int
 time_plan(hs_gpu_matrix *m, const Plan &p, int metric, int nq, int k, float *ms,
 		  char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	Launch		L;
 	int			rc = prepare(m, p, metric, nq, k, L, eb, el);
 	float		best = 1e30f;
@@ -1460,6 +1479,7 @@ time_plan(hs_gpu_matrix *m, const Plan &p, int metric, int nq, int k, float *ms,
 static int
 choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	TuneKey		key;
 	std::vector<Plan> cands;
 	std::map<TuneKey, TuneEntry>::iterator it;
@@ -1549,7 +1569,44 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *eb, si
 #define API extern "C" __attribute__((visibility("default")))
 
 static void
-close_locked(void)
+init_devs(void)
+{
+	for (int i = 0; i < HS_GPU_MAX_DEVICES; i++)
+		pthread_mutex_init(&devs[i].mu, NULL);
+}
+
+/* *out = devs[device], its mutex held, when that device is open */
+static int
+lock_device(int device, DevCtx **out, char *eb, size_t el)
+{
+	DevCtx	   *ctx = NULL;
+
+	pthread_once(&devs_once, init_devs);
+	if (device < 0 || device >= HS_GPU_MAX_DEVICES)
+		return fail(eb, el, HS_GPU_EINVAL, "hybridsearch cuda: device %d out of range 0..%d", device,
+					HS_GPU_MAX_DEVICES - 1);
+	ctx = &devs[device];
+	pthread_mutex_lock(&ctx->mu);
+	if (!ctx->open)
+	{
+		pthread_mutex_unlock(&ctx->mu);
+		return fail(eb, el, HS_GPU_ESTATE, "hybridsearch cuda: device %d is not open", device);
+	}
+	*out = ctx;
+	return 0;
+}
+
+/* *out = m's device, its mutex held */
+static int
+lock_matrix(const hs_gpu_matrix *m, DevCtx **out, char *eb, size_t el)
+{
+	if (!m)
+		return fail(eb, el, HS_GPU_EINVAL, "hybridsearch cuda: no matrix");
+	return lock_device(m->ctx->device, out, eb, el);
+}
+
+static void
+close_locked(DevCtx &g)
 {
 	if (!g.open)
 		return;
@@ -1592,17 +1649,13 @@ close_locked(void)
 }
 
 static int
-open_locked(int device, char *eb, size_t el)
+open_locked(DevCtx &g, int device, char *eb, size_t el)
 {
 	int			count = 0;
 	cublasStatus_t s;
 
 	if (g.open)
-	{
-		if (g.device == device)
-			return 0;
-		return fail(eb, el, HS_GPU_ESTATE, "hybridsearch cuda: already open on device %d", g.device);
-	}
+		return 0;
 	CK(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
 	if (device < 0 || device >= count)
 		return fail(eb, el, HS_GPU_EINVAL, "hybridsearch cuda: no device %d (%d present)", device, count);
@@ -1637,7 +1690,7 @@ open_locked(int device, char *eb, size_t el)
 			rc = dbuf_reserve(g.dsink, 256, eb, el, "sink");
 		if (rc != 0)
 		{
-			close_locked();
+			close_locked(g);
 			return rc;
 		}
 	}
@@ -1646,27 +1699,52 @@ open_locked(int device, char *eb, size_t el)
 }
 
 API int
+hs_gpu_device_count(int *count, char *errbuf, size_t errlen)
+{
+	cudaError_t e = cudaGetDeviceCount(count);
+
+	if (e != cudaSuccess)
+	{
+		*count = 0;
+		cudaGetLastError();
+		return cuda_fail(errbuf, errlen, e, "cudaGetDeviceCount");
+	}
+	return 0;
+}
+
+API int
 hs_gpu_open(int device, char *errbuf, size_t errlen)
 {
+	DevCtx	   *ctx = NULL;
 	int			rc;
 
-	pthread_mutex_lock(&g_mu);
-	rc = open_locked(device, errbuf, errlen);
-	pthread_mutex_unlock(&g_mu);
+	pthread_once(&devs_once, init_devs);
+	if (device < 0 || device >= HS_GPU_MAX_DEVICES)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: device %d out of range 0..%d",
+					device, HS_GPU_MAX_DEVICES - 1);
+	ctx = &devs[device];
+	pthread_mutex_lock(&ctx->mu);
+	rc = open_locked(*ctx, device, errbuf, errlen);
+	pthread_mutex_unlock(&ctx->mu);
 	return rc;
 }
 
 API void
 hs_gpu_close(void)
 {
-	pthread_mutex_lock(&g_mu);
-	close_locked();
-	pthread_mutex_unlock(&g_mu);
+	pthread_once(&devs_once, init_devs);
+	for (int i = 0; i < HS_GPU_MAX_DEVICES; i++)
+	{
+		pthread_mutex_lock(&devs[i].mu);
+		close_locked(devs[i]);
+		pthread_mutex_unlock(&devs[i].mu);
+	}
 }
 
 API hs_gpu_matrix *
-hs_gpu_matrix_create(int dim, int half_precision, char *errbuf, size_t errlen)
+hs_gpu_matrix_create(int device, int dim, int half_precision, char *errbuf, size_t errlen)
 {
+	DevCtx	   *ctx = NULL;
 	hs_gpu_matrix *m;
 
 	if (dim < 1 || dim > HS_GPU_MAX_DIM)
@@ -1675,20 +1753,16 @@ hs_gpu_matrix_create(int dim, int half_precision, char *errbuf, size_t errlen)
 			 dim, HS_GPU_MAX_DIM);
 		return NULL;
 	}
-	pthread_mutex_lock(&g_mu);
-	if (!g.open)
-	{
-		pthread_mutex_unlock(&g_mu);
-		fail(errbuf, errlen, HS_GPU_ESTATE, "hybridsearch cuda: hs_gpu_open() not called");
+	if (lock_device(device, &ctx, errbuf, errlen) != 0)
 		return NULL;
-	}
-	pthread_mutex_unlock(&g_mu);
+	pthread_mutex_unlock(&ctx->mu);
 	m = (hs_gpu_matrix *) calloc(1, sizeof(*m));
 	if (!m)
 	{
 		fail(errbuf, errlen, HS_GPU_ENOMEM, "hybridsearch cuda: out of host memory");
 		return NULL;
 	}
+	m->ctx = ctx;
 	m->dim = dim;
 	m->ld = (int) rup(dim, 8);
 	m->half = half_precision ? 1 : 0;
@@ -1712,25 +1786,27 @@ hs_gpu_matrix_bytes(const hs_gpu_matrix *m)
 API void
 hs_gpu_matrix_free(hs_gpu_matrix *m)
 {
+	DevCtx	   *ctx = NULL;
+
 	if (!m)
 		return;
-	pthread_mutex_lock(&g_mu);
-	if (g.open)
-	{
-		cudaSetDevice(g.device);
-		cudaStreamSynchronize(g.stream);
-	}
+	ctx = m->ctx;
+	pthread_mutex_lock(&ctx->mu);
+	cudaSetDevice(ctx->device);
+	if (ctx->open)
+		cudaStreamSynchronize(ctx->stream);
 	if (m->data)
 		cudaFree(m->data);
 	if (m->norms)
 		cudaFree(m->norms);
-	pthread_mutex_unlock(&g_mu);
+	pthread_mutex_unlock(&ctx->mu);
 	free(m);
 }
 
 static int
 grow_locked(hs_gpu_matrix *m, int64_t need, char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	size_t		elt = m->half ? 2 : 4;
 	int64_t		want = std::max<int64_t>(need, std::max<int64_t>(m->cap * 2, 1024));
 	void	   *nd = NULL;
@@ -1784,6 +1860,7 @@ grow_locked(hs_gpu_matrix *m, int64_t need, char *eb, size_t el)
 static int
 append_locked(hs_gpu_matrix *m, const float *rows, int64_t nrows, char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	int64_t		chunk = std::max<int64_t>(1, STAGE_BYTES / ((size_t) m->dim * 4));
 	int			rc;
 
@@ -1835,16 +1912,13 @@ API int
 hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows,
 					 char *errbuf, size_t errlen)
 {
+	DevCtx	   *ctx = NULL;
 	int			rc;
 
-	if (!m)
-		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: no matrix");
-	pthread_mutex_lock(&g_mu);
-	if (!g.open)
-		rc = fail(errbuf, errlen, HS_GPU_ESTATE, "hybridsearch cuda: hs_gpu_open() not called");
-	else
-		rc = append_locked(m, rows, nrows, errbuf, errlen);
-	pthread_mutex_unlock(&g_mu);
+	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
+		return rc;
+	rc = append_locked(m, rows, nrows, errbuf, errlen);
+	pthread_mutex_unlock(&ctx->mu);
 	return rc;
 }
 
@@ -1852,6 +1926,7 @@ static int
 search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 			  float *out_d, int64_t *out_i, float *kernel_ms, char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	int64_t		n = m->rows;
 	int			nq_pad;
 	int			rc;
@@ -1877,6 +1952,7 @@ search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 			out_i[i] = -1;
 		}
 		snprintf(g.last_variant, sizeof(g.last_variant), "empty");
+		last_device = g.device;
 		return 0;
 	}
 	CK(cudaSetDevice(g.device), "cudaSetDevice");
@@ -1909,7 +1985,7 @@ search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 	if (rc < 0 && !plan.gemm)
 	{
 		/* the chosen variant does not fit (large k): the smallest query tile */
-		Plan		p1 = {0, find_fused(m->half, metric_kind(metric), 1, lpr_class(m),
+		Plan		p1 = {0, find_fused(g, m->half, metric_kind(metric), 1, lpr_class(m),
 										 lpr_class(m) == 32 ? 2 : 1)};
 
 		plan = p1;
@@ -1934,6 +2010,7 @@ search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 	if (kernel_ms)
 		*kernel_ms = ms;
 	plan_name(plan, g.last_variant, sizeof(g.last_variant));
+	last_device = g.device;
 	return 0;
 }
 
@@ -1942,18 +2019,131 @@ hs_gpu_search(hs_gpu_matrix *m, int metric, const float *queries, int nqueries, 
 			  float *out_distances, int64_t *out_rows, float *kernel_ms,
 			  char *errbuf, size_t errlen)
 {
+	DevCtx	   *ctx = NULL;
 	int			rc;
 
-	if (!m)
-		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: no matrix");
-	pthread_mutex_lock(&g_mu);
-	if (!g.open)
-		rc = fail(errbuf, errlen, HS_GPU_ESTATE, "hybridsearch cuda: hs_gpu_open() not called");
-	else
-		rc = search_locked(m, metric, queries, nqueries, k, out_distances, out_rows, kernel_ms,
-						   errbuf, errlen);
-	pthread_mutex_unlock(&g_mu);
+	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
+		return rc;
+	rc = search_locked(m, metric, queries, nqueries, k, out_distances, out_rows, kernel_ms,
+					   errbuf, errlen);
+	pthread_mutex_unlock(&ctx->mu);
 	return rc;
+}
+
+/* One part's search, run on a thread of its own. */
+struct PartSearch
+{
+	hs_gpu_matrix *m;
+	std::vector<float> d;
+	std::vector<int64_t> rows;
+	float		ms;
+	int			rc;
+	char		msg[256];
+};
+
+/*
+ * The order of hs_gpu_search's results: distance, then row; NaN distances
+ * after every other; empty slots (row -1) last.
+ */
+struct Candidate
+{
+	float		d;
+	int64_t		row;
+
+	int rank() const { return row < 0 ? 2 : d != d ? 1 : 0; }
+	bool operator<(const Candidate &o) const
+	{
+		if (rank() != o.rank()) return rank() < o.rank();
+		if (rank() == 0 && d != o.d) return d < o.d;
+		return row < o.row;
+	}
+};
+
+/* Merge the parts' lists of one query; part p's row r is row r * nparts + p. */
+static void
+merge_parts(const std::vector<PartSearch> &ps, int q, int k, float *out_d, int64_t *out_i)
+{
+	int			nparts = (int) ps.size();
+	std::vector<Candidate> all;
+
+	all.reserve((size_t) nparts * k);
+	for (int p = 0; p < nparts; p++)
+		for (int i = 0; i < k; i++)
+		{
+			Candidate	c = {ps[p].d[(size_t) q * k + i], ps[p].rows[(size_t) q * k + i]};
+
+			if (c.row >= 0)
+				c.row = c.row * nparts + p;
+			all.push_back(c);
+		}
+	std::partial_sort(all.begin(), all.begin() + k, all.end());
+	for (int i = 0; i < k; i++)
+	{
+		out_d[(size_t) q * k + i] = all[i].d;
+		out_i[(size_t) q * k + i] = all[i].row;
+	}
+}
+
+API int
+hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const float *queries,
+					int nqueries, int k, float *out_distances, int64_t *out_rows,
+					float *kernel_ms, char *errbuf, size_t errlen)
+{
+	std::vector<PartSearch> ps;
+	std::vector<std::thread> threads;
+	int			failed = -1;
+
+	if (nparts < 1 || nparts > HS_GPU_MAX_PARTS || !parts)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: %d parts out of range 1..%d",
+					nparts, HS_GPU_MAX_PARTS);
+	if (nparts == 1)
+		return hs_gpu_search(parts[0], metric, queries, nqueries, k, out_distances, out_rows,
+							 kernel_ms, errbuf, errlen);
+	if (k < 1 || k > HS_GPU_MAX_K || nqueries < 0)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: bad k or query count");
+	try
+	{
+		ps.resize(nparts);
+		for (int p = 0; p < nparts; p++)
+		{
+			ps[p].m = parts[p];
+			ps[p].d.resize((size_t) nqueries * k);
+			ps[p].rows.resize((size_t) nqueries * k);
+		}
+		for (int p = 0; p < nparts; p++)
+			threads.emplace_back([&, p]()
+			{
+				PartSearch &s = ps[p];
+
+				s.rc = hs_gpu_search(s.m, metric, queries, nqueries, k, s.d.data(), s.rows.data(),
+									 &s.ms, s.msg, sizeof(s.msg));
+			});
+		for (std::thread &t : threads)
+			t.join();
+	}
+	catch (const std::exception &e)
+	{
+		for (std::thread &t : threads)
+			if (t.joinable())
+				t.join();
+		return fail(errbuf, errlen, HS_GPU_ENOMEM, "hybridsearch cuda: searching the parts: %s",
+					e.what());
+	}
+	/* a CUDA failure wins: the caller resets the devices after it */
+	for (int p = 0; p < nparts; p++)
+		if (ps[p].rc != 0 && (failed < 0 || ps[p].rc == HS_GPU_ECUDA))
+			failed = p;
+	if (failed >= 0)
+		return fail(errbuf, errlen, ps[failed].rc, "%s", ps[failed].msg);
+	for (int q = 0; q < nqueries; q++)
+		merge_parts(ps, q, k, out_distances, out_rows);
+	if (kernel_ms)
+	{
+		*kernel_ms = 0.0f;
+		for (int p = 0; p < nparts; p++)
+			*kernel_ms = std::max(*kernel_ms, ps[p].ms);
+	}
+	return 0;
 }
 
 API size_t
@@ -1961,14 +2151,20 @@ hs_gpu_tune_report(char *buf, size_t buflen)
 {
 	std::string s;
 
-	pthread_mutex_lock(&g_mu);
-	if (g.open)
-		for (std::map<TuneKey, TuneEntry>::iterator it = g.tune->begin(); it != g.tune->end(); ++it)
-		{
-			s += it->second.report;
-			s += "\n";
-		}
-	pthread_mutex_unlock(&g_mu);
+	pthread_once(&devs_once, init_devs);
+	for (int d = 0; d < HS_GPU_MAX_DEVICES; d++)
+	{
+		DevCtx	   &g = devs[d];
+
+		pthread_mutex_lock(&g.mu);
+		if (g.open)
+			for (std::map<TuneKey, TuneEntry>::iterator it = g.tune->begin(); it != g.tune->end(); ++it)
+			{
+				s += it->second.report;
+				s += "\n";
+			}
+		pthread_mutex_unlock(&g.mu);
+	}
 	if (buflen == 0)
 		return 0;
 	size_t		n = std::min(s.size(), buflen - 1);
@@ -1985,11 +2181,15 @@ hs_gpu_last_variant(char *buf, size_t buflen)
 
 	if (buflen == 0)
 		return 0;
-	pthread_mutex_lock(&g_mu);
+	pthread_once(&devs_once, init_devs);
+
+	DevCtx	   &g = devs[last_device.load()];
+
+	pthread_mutex_lock(&g.mu);
 	n = std::min(strlen(g.last_variant), buflen - 1);
 	memcpy(buf, g.last_variant, n);
 	buf[n] = 0;
-	pthread_mutex_unlock(&g_mu);
+	pthread_mutex_unlock(&g.mu);
 	return n;
 }
 
@@ -2004,6 +2204,7 @@ static int
 bench_locked(hs_gpu_matrix *m, int nq, int reps, float *read_ms, float *copy_ms, float *gemm_ms,
 			 char *eb, size_t el)
 {
+	DevCtx	   &g = *m->ctx;
 	size_t		bytes = (size_t) m->rows * m->ld * (m->half ? 2 : 4);
 	std::vector<float> t;
 	float		ms;
@@ -2095,16 +2296,15 @@ API int
 hs_gpu_matrix_bench(hs_gpu_matrix *m, int nqueries, int reps, float *read_ms, float *copy_ms,
 					float *gemm_ms, char *errbuf, size_t errlen)
 {
+	DevCtx	   *ctx = NULL;
 	int			rc;
 
-	if (!m || !read_ms || !copy_ms || !gemm_ms)
+	if (!read_ms || !copy_ms || !gemm_ms)
 		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: bad bench arguments");
-	pthread_mutex_lock(&g_mu);
-	if (!g.open)
-		rc = fail(errbuf, errlen, HS_GPU_ESTATE, "hybridsearch cuda: hs_gpu_open() not called");
-	else
-		rc = bench_locked(m, nqueries, reps, read_ms, copy_ms, gemm_ms, errbuf, errlen);
-	pthread_mutex_unlock(&g_mu);
+	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
+		return rc;
+	rc = bench_locked(m, nqueries, reps, read_ms, copy_ms, gemm_ms, errbuf, errlen);
+	pthread_mutex_unlock(&ctx->mu);
 	return rc;
 }
 

@@ -12,8 +12,9 @@
  * to the CPU path.  After HS_GPU_ECUDA the context may be unusable
  * (a sticky CUDA error): close it and fall back.
  *
- * The calls are serialised by one process-wide mutex; they may come from
- * any thread of the process.
+ * Several devices may be open at once; each matrix lives on one of them.
+ * The calls on one device are serialised by that device's mutex; calls on
+ * different devices run at once.  They may come from any thread.
  *
  * Distances (see doc/gpu-kernels.md): HS_GPU_L2 returns the Euclidean
  * distance (not squared; ranked by its square); HS_GPU_NEG_IP returns
@@ -35,7 +36,7 @@
 extern "C" {
 #endif
 
-#define HS_GPU_API_VERSION	1
+#define HS_GPU_API_VERSION	2
 
 /* return codes */
 #define HS_GPU_OK			0
@@ -53,19 +54,25 @@ extern "C" {
 #define HS_GPU_MAX_DIM		16000
 #define HS_GPU_MAX_K		4096
 #define HS_GPU_MAX_ROWS		((int64_t) 2147483647)
+#define HS_GPU_MAX_DEVICES	64
+#define HS_GPU_MAX_PARTS	64
 
 typedef struct hs_gpu_matrix hs_gpu_matrix;
 
-/* Pick the device, create the stream and cuBLAS handle.  Idempotent for the
- * same device; another device while open is HS_GPU_ESTATE. */
+/* The number of CUDA devices this process can see (CUDA_VISIBLE_DEVICES). */
+int			hs_gpu_device_count(int *count, char *errbuf, size_t errlen);
+
+/* Open a device (0..count-1): its stream, cuBLAS handle and scratch
+ * buffers.  Idempotent; any number of devices may be open. */
 int			hs_gpu_open(int device, char *errbuf, size_t errlen);
 
-/* Release everything hs_gpu_open() made (free the matrices first). */
+/* Release what hs_gpu_open() made on every device (free the matrices first). */
 void		hs_gpu_close(void);
 
-/* An empty matrix of dim (1..16000) columns; half_precision != 0 stores
- * fp16 copies (values must lie within +-65504).  NULL on failure. */
-hs_gpu_matrix *hs_gpu_matrix_create(int dim, int half_precision,
+/* An empty matrix of dim (1..16000) columns on an open device;
+ * half_precision != 0 stores fp16 copies (values must lie within +-65504).
+ * NULL on failure. */
+hs_gpu_matrix *hs_gpu_matrix_create(int device, int dim, int half_precision,
 									char *errbuf, size_t errlen);
 
 /* Append nrows row-major fp32 rows (nrows * dim floats).  Row numbers are
@@ -97,6 +104,20 @@ int			hs_gpu_search(hs_gpu_matrix *m, int metric, const float *queries,
 						  int nqueries, int k, float *out_distances,
 						  int64_t *out_rows, float *kernel_ms,
 						  char *errbuf, size_t errlen);
+
+/*
+ * hs_gpu_search over a matrix split in nparts (1..HS_GPU_MAX_PARTS) stripes:
+ * row r of the whole is row r / nparts of parts[r % nparts], so appending
+ * row r to parts[r % nparts] keeps every part within one row of the others.
+ * The parts are searched at once, one host thread each (parts on different
+ * devices run in parallel; parts on one device take turns), and their lists
+ * merged; results and order are those of hs_gpu_search over the whole, with
+ * row numbers of the whole.  *kernel_ms is the longest part's kernel time.
+ */
+int			hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric,
+								const float *queries, int nqueries, int k,
+								float *out_distances, int64_t *out_rows, float *kernel_ms,
+								char *errbuf, size_t errlen);
 
 /* ---- diagnostics (test/gpu/kernel_check uses them; the worker need not) ---- */
 

@@ -337,9 +337,10 @@ COMMENT ON VIEW hybridsearch_stats IS 'hybridsearch_index_stats() of every valid
 -- ready, why not, and the index copies it holds.
 CREATE FUNCTION hybridsearch_gpu_status(
 	OUT worker_pid integer, OUT ready boolean, OUT status text,
-	OUT resident_indexes bigint, OUT resident_bytes bigint)
+	OUT resident_indexes bigint, OUT resident_bytes bigint,
+	OUT devices integer[], OUT parts_per_index integer)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION hybridsearch_gpu_status() IS 'the GPU worker: its pid, whether its device is ready, why not, and the index copies it holds';
+COMMENT ON FUNCTION hybridsearch_gpu_status() IS 'the GPU worker: its pid, whether its devices are ready, why not, the index copies it holds, the devices and how many parts each copy is split in';
 
 -- hybrid ranking
 

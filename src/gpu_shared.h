@@ -17,9 +17,14 @@
 #include "storage/relfilenode.h"
 #include "storage/spin.h"
 
+#include "hs_gpu.h"
+
 #define GPU_SLOTS				64
 #define GPU_MESSAGE_LEN			256
 #define GPU_RESIDENT_MAX		256
+#define GPU_MAX_DEVICES			HS_GPU_MAX_DEVICES
+#define GPU_MAX_PARTS_PER_DEVICE 8
+#define GPU_MAX_PARTS			HS_GPU_MAX_PARTS
 /* rows of one append request: bounded so its segment stays modest */
 #define GPU_APPEND_BYTES		(64 * 1024 * 1024)
 
@@ -99,8 +104,11 @@ typedef struct GpuShared
 	slock_t		mutex;
 	int			worker_procno;	/* -1 while no worker runs */
 	uint32		incarnation;	/* bumped by each worker start */
-	bool		ready;			/* the device is open */
+	bool		ready;			/* the devices are open */
 	char		status[GPU_MESSAGE_LEN];
+	int			device_count;	/* devices open */
+	int			devices[GPU_MAX_DEVICES];
+	int			parts;			/* stripes of every index copy */
 	GpuSlot		slots[GPU_SLOTS];
 	int			resident_count;
 	GpuResident resident[GPU_RESIDENT_MAX];
@@ -111,6 +119,7 @@ extern GpuShared *gpu_shared;
 extern void gpu_shared_request(void);
 extern void gpu_shared_init(void);
 extern void gpu_worker_register(void);
+extern bool gpu_parse_devices(const char *value, int *devices, int *count);
 extern void gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes);
 
 /* Segment layout of a search: query[dim], then distances[k], then rows[k]. */

@@ -11,13 +11,23 @@
  * least recently used first beyond hybridsearch.gpu_memory_limit.  Without
  * the CUDA module or a device it still runs and answers every request with
  * the reason, so backends fall back to the CPU with that reason.
+ *
+ * Every index copy is split in stripes over the devices of
+ * hybridsearch.gpu_devices, hybridsearch.gpu_parts_per_device parts on
+ * each: row r lives in part r % parts, on device parts[r % parts].  Stripes
+ * keep the parts within one row of each other whatever the appends, so
+ * every GPU holds an equal share and the row numbering stays the backends'
+ * own.  A search runs on every part at once and merges their top k in the
+ * CUDA module (hs_gpu_search_parts).
  */
 #include "postgres.h"
 
 #include <dlfcn.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -27,10 +37,12 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/varlena.h"
 
 #include "gpu_shared.h"
 #include "hs_gpu.h"
@@ -46,29 +58,37 @@ GpuShared  *gpu_shared = NULL;
 typedef struct CudaModule
 {
 	void	   *handle;
+	int			(*device_count) (int *count, char *errbuf, size_t errlen);
 	int			(*open) (int device, char *errbuf, size_t errlen);
 	void		(*close) (void);
-	hs_gpu_matrix *(*matrix_create) (int dim, int half, char *errbuf, size_t errlen);
+	hs_gpu_matrix *(*matrix_create) (int device, int dim, int half, char *errbuf, size_t errlen);
 	int			(*matrix_append) (hs_gpu_matrix *m, const float *rows, int64_t nrows,
 								  char *errbuf, size_t errlen);
 	int64_t		(*matrix_rows) (const hs_gpu_matrix *m);
 	size_t		(*matrix_bytes) (const hs_gpu_matrix *m);
 	void		(*matrix_free) (hs_gpu_matrix *m);
-	int			(*search) (hs_gpu_matrix *m, int metric, const float *queries, int nqueries,
-						   int k, float *out_distances, int64_t *out_rows, float *kernel_ms,
-						   char *errbuf, size_t errlen);
+	int			(*search_parts) (hs_gpu_matrix *const *parts, int nparts, int metric,
+								 const float *queries, int nqueries, int k, float *out_distances,
+								 int64_t *out_rows, float *kernel_ms, char *errbuf, size_t errlen);
 } CudaModule;
 
 typedef struct ResidentMatrix
 {
 	GpuMatrixKey key;			/* hash key */
 	uint32		epoch;
-	hs_gpu_matrix *matrix;
+	int			nparts;			/* row r is in parts[r % nparts] */
+	hs_gpu_matrix *parts[GPU_MAX_PARTS];
 	uint64		last_used;
 } ResidentMatrix;
 
 static CudaModule cuda;
 static bool device_open = false;
+static int	device_count = 0;	/* the devices open */
+static int	devices[GPU_MAX_DEVICES];
+static int	nparts = 1;			/* parts of every new matrix */
+/* the settings the devices were opened with */
+static char *opened_devices = NULL;
+static int	opened_parts_per_device = 1;
 static HTAB *matrices = NULL;
 static uint64 use_clock = 0;
 
@@ -111,6 +131,41 @@ gpu_worker_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/*
+ * hybridsearch.gpu_devices: "all" (count = 0, meaning every visible device)
+ * or distinct device numbers separated by commas.  False when malformed.
+ */
+bool
+gpu_parse_devices(const char *value, int *list, int *count)
+{
+	char	   *copy = pstrdup(value);
+	List	   *items;
+	ListCell   *cell;
+	bool		ok;
+
+	*count = 0;
+	ok = SplitIdentifierString(copy, ',', &items);
+	if (ok && list_length(items) == 1 && pg_strcasecmp(linitial(items), "all") == 0)
+		return true;
+	foreach(cell, ok ? items : NIL)
+	{
+		char	   *end;
+		long		device = strtol(lfirst(cell), &end, 10);
+
+		ok = (*end == '\0' && end != (char *) lfirst(cell) && device >= 0 &&
+			  device < GPU_MAX_DEVICES && *count < GPU_MAX_DEVICES);
+		for (int i = 0; ok && i < *count; i++)
+			ok = (list[i] != device);
+		if (!ok)
+			break;
+		list[(*count)++] = (int) device;
+	}
+	ok = ok && *count > 0;
+	list_free(items);
+	pfree(copy);
+	return ok;
+}
+
 /* Rows and device bytes resident for an index, for hybridsearch_stats. */
 void
 gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes)
@@ -142,8 +197,11 @@ Datum
 hybridsearch_gpu_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	Datum		values[7];
+	bool		nulls[7] = {0};
+	Datum		device_numbers[GPU_MAX_DEVICES];
+	int			shown_devices = 0;
+	int			parts = 0;
 	int			procno = -1;
 	bool		ready = false;
 	char		status[GPU_MESSAGE_LEN] = "hybridsearch is not in shared_preload_libraries";
@@ -161,6 +219,10 @@ hybridsearch_gpu_status(PG_FUNCTION_ARGS)
 		matrices_resident = gpu_shared->resident_count;
 		for (int i = 0; i < gpu_shared->resident_count; i++)
 			bytes += gpu_shared->resident[i].bytes;
+		shown_devices = gpu_shared->device_count;
+		for (int i = 0; i < shown_devices; i++)
+			device_numbers[i] = Int32GetDatum(gpu_shared->devices[i]);
+		parts = gpu_shared->parts;
 		SpinLockRelease(&gpu_shared->mutex);
 	}
 	values[0] = Int32GetDatum(procno >= 0 ? ProcGlobal->allProcs[procno].pid : 0);
@@ -169,6 +231,9 @@ hybridsearch_gpu_status(PG_FUNCTION_ARGS)
 	values[2] = CStringGetTextDatum(status);
 	values[3] = Int64GetDatum(matrices_resident);
 	values[4] = Int64GetDatum(bytes);
+	values[5] = PointerGetDatum(construct_array(device_numbers, shown_devices, INT4OID,
+												sizeof(int32), true, TYPALIGN_INT));
+	values[6] = Int32GetDatum(parts);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -194,6 +259,7 @@ load_module(char *message)
 		snprintf(message, GPU_MESSAGE_LEN, "the CUDA module could not be loaded: %s", dlerror());
 		return false;
 	}
+	cuda.device_count = dlsym(cuda.handle, "hs_gpu_device_count");
 	cuda.open = dlsym(cuda.handle, "hs_gpu_open");
 	cuda.close = dlsym(cuda.handle, "hs_gpu_close");
 	cuda.matrix_create = dlsym(cuda.handle, "hs_gpu_matrix_create");
@@ -201,9 +267,10 @@ load_module(char *message)
 	cuda.matrix_rows = dlsym(cuda.handle, "hs_gpu_matrix_rows");
 	cuda.matrix_bytes = dlsym(cuda.handle, "hs_gpu_matrix_bytes");
 	cuda.matrix_free = dlsym(cuda.handle, "hs_gpu_matrix_free");
-	cuda.search = dlsym(cuda.handle, "hs_gpu_search");
-	if (!cuda.open || !cuda.close || !cuda.matrix_create || !cuda.matrix_append ||
-		!cuda.matrix_rows || !cuda.matrix_bytes || !cuda.matrix_free || !cuda.search)
+	cuda.search_parts = dlsym(cuda.handle, "hs_gpu_search_parts");
+	if (!cuda.device_count || !cuda.open || !cuda.close || !cuda.matrix_create ||
+		!cuda.matrix_append || !cuda.matrix_rows || !cuda.matrix_bytes || !cuda.matrix_free ||
+		!cuda.search_parts)
 	{
 		snprintf(message, GPU_MESSAGE_LEN, "the CUDA module %s lacks an entry point", path);
 		dlclose(cuda.handle);
@@ -213,8 +280,68 @@ load_module(char *message)
 	return true;
 }
 
+/* devices[] and device_count from hybridsearch.gpu_devices; false and why not */
+static bool
+choose_devices(char *message)
+{
+	int			visible;
+
+	if (cuda.device_count(&visible, message, GPU_MESSAGE_LEN) != HS_GPU_OK)
+		return false;
+	if (visible < 1)
+	{
+		strlcpy(message, "no CUDA device is visible", GPU_MESSAGE_LEN);
+		return false;
+	}
+	if (!gpu_parse_devices(hybridsearch_gpu_devices, devices, &device_count))
+		elog(ERROR, "hybridsearch.gpu_devices passed its check but does not parse");
+	if (device_count == 0)
+	{
+		device_count = Min(visible, GPU_MAX_DEVICES);
+		for (int i = 0; i < device_count; i++)
+			devices[i] = i;
+	}
+	for (int i = 0; i < device_count; i++)
+	{
+		if (devices[i] >= visible)
+		{
+			snprintf(message, GPU_MESSAGE_LEN,
+					 "hybridsearch.gpu_devices names device %d, but %d device(s) are visible",
+					 devices[i], visible);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Publish the open devices for hybridsearch_gpu_status(). */
 static void
-open_device(void)
+publish_devices(void)
+{
+	SpinLockAcquire(&gpu_shared->mutex);
+	gpu_shared->device_count = device_open ? device_count : 0;
+	memcpy(gpu_shared->devices, devices, sizeof(int) * device_count);
+	gpu_shared->parts = device_open ? nparts : 0;
+	SpinLockRelease(&gpu_shared->mutex);
+}
+
+/* "GPUs 0,1 ready, 2 parts per index" */
+static void
+describe_devices(char *message)
+{
+	StringInfoData text;
+
+	initStringInfo(&text);
+	appendStringInfo(&text, "GPU%s ", device_count > 1 ? "s" : "");
+	for (int i = 0; i < device_count; i++)
+		appendStringInfo(&text, "%s%d", i > 0 ? "," : "", devices[i]);
+	appendStringInfo(&text, " ready, %d part%s per index", nparts, nparts > 1 ? "s" : "");
+	strlcpy(message, text.data, GPU_MESSAGE_LEN);
+	pfree(text.data);
+}
+
+static void
+open_devices(void)
 {
 	char		message[GPU_MESSAGE_LEN];
 
@@ -223,14 +350,45 @@ open_device(void)
 		set_status(false, message);
 		return;
 	}
-	if (cuda.open(hybridsearch_gpu_device, message, sizeof(message)) != HS_GPU_OK)
+	if (!choose_devices(message))
 	{
 		set_status(false, message);
 		return;
 	}
+	for (int i = 0; i < device_count; i++)
+	{
+		if (cuda.open(devices[i], message, sizeof(message)) != HS_GPU_OK)
+		{
+			cuda.close();
+			set_status(false, message);
+			return;
+		}
+	}
 	device_open = true;
-	snprintf(message, sizeof(message), "GPU %d ready", hybridsearch_gpu_device);
+	nparts = Min(device_count * hybridsearch_gpu_parts_per_device, GPU_MAX_PARTS);
+	publish_devices();
+	describe_devices(message);
 	set_status(true, message);
+}
+
+static int64
+matrix_rows(ResidentMatrix *entry)
+{
+	int64		rows = 0;
+
+	for (int p = 0; p < entry->nparts; p++)
+		rows += cuda.matrix_rows(entry->parts[p]);
+	return rows;
+}
+
+static Size
+matrix_bytes(ResidentMatrix *entry)
+{
+	Size		bytes = 0;
+
+	for (int p = 0; p < entry->nparts; p++)
+		bytes += cuda.matrix_bytes(entry->parts[p]);
+	return bytes;
 }
 
 /* Publish the resident matrices for hybridsearch_stats. */
@@ -248,8 +406,8 @@ publish_resident(void)
 		if (count < GPU_RESIDENT_MAX)
 		{
 			gpu_shared->resident[count].key = entry->key;
-			gpu_shared->resident[count].rows = cuda.matrix_rows(entry->matrix);
-			gpu_shared->resident[count].bytes = cuda.matrix_bytes(entry->matrix);
+			gpu_shared->resident[count].rows = matrix_rows(entry);
+			gpu_shared->resident[count].bytes = matrix_bytes(entry);
 			count++;
 		}
 	}
@@ -262,7 +420,8 @@ drop_matrix(ResidentMatrix *entry)
 {
 	GpuMatrixKey key = entry->key;
 
-	cuda.matrix_free(entry->matrix);
+	for (int p = 0; p < entry->nparts; p++)
+		cuda.matrix_free(entry->parts[p]);
 	hash_search(matrices, &key, HASH_REMOVE, NULL);
 }
 
@@ -277,15 +436,17 @@ drop_all_matrices(void)
 		drop_matrix(entry);
 }
 
-/* After a sticky CUDA error: start over with a fresh context. */
+/* After a sticky CUDA error or new settings: start over with fresh contexts. */
 static void
-reset_device(const char *reason)
+reset_devices(const char *reason)
 {
 	drop_all_matrices();
-	cuda.close();
+	if (device_open)
+		cuda.close();
 	device_open = false;
-	ereport(LOG, (errmsg("hybridsearch GPU worker: resetting the device after: %s", reason)));
-	open_device();
+	publish_devices();
+	ereport(LOG, (errmsg("hybridsearch GPU worker: reopening the devices after: %s", reason)));
+	open_devices();
 }
 
 static Size
@@ -297,15 +458,18 @@ resident_bytes(void)
 
 	hash_seq_init(&status, matrices);
 	while ((entry = hash_seq_search(&status)) != NULL)
-		total += cuda.matrix_bytes(entry->matrix);
+		total += matrix_bytes(entry);
 	return total;
 }
 
-/* Evict least recently used matrices other than keep until needed fits. */
+/*
+ * Evict least recently used matrices other than keep until needed fits.
+ * The limit is per GPU: every matrix is spread evenly over the devices.
+ */
 static bool
 make_room(ResidentMatrix *keep, Size needed)
 {
-	Size		limit = (Size) hybridsearch_gpu_memory_limit_mb * 1024 * 1024;
+	Size		limit = (Size) hybridsearch_gpu_memory_limit_mb * 1024 * 1024 * device_count;
 
 	if (hybridsearch_gpu_memory_limit_mb <= 0)
 		return true;
@@ -367,7 +531,7 @@ act_out_fault(GpuSlot *request)
 			break;
 		case GPU_FAULT_DRIVER_RESET:
 			if (device_open)
-				reset_device("a driver reset (injected fault)");
+				reset_devices("a driver reset (injected fault)");
 			message = "the GPU driver was reset (injected fault)";
 			break;
 		case GPU_FAULT_WORKER_EXIT:
@@ -402,6 +566,73 @@ current_matrix(GpuSlot *request)
 	return entry;
 }
 
+/* A matrix of nparts empty parts over the devices; NULL and why not. */
+static ResidentMatrix *
+create_matrix(GpuSlot *request, char *message)
+{
+	hs_gpu_matrix *parts[GPU_MAX_PARTS];
+	ResidentMatrix *entry;
+	bool		found;
+
+	for (int p = 0; p < nparts; p++)
+	{
+		parts[p] = cuda.matrix_create(devices[p % device_count], request->key.dim,
+									  request->key.half, message, GPU_MESSAGE_LEN);
+		if (parts[p] == NULL)
+		{
+			while (--p >= 0)
+				cuda.matrix_free(parts[p]);
+			return NULL;
+		}
+	}
+	entry = hash_search(matrices, &request->key, HASH_ENTER, &found);
+	entry->epoch = request->epoch;
+	entry->nparts = nparts;
+	memcpy(entry->parts, parts, sizeof(hs_gpu_matrix *) * nparts);
+	entry->last_used = ++use_clock;
+	return entry;
+}
+
+/* Append rows to one part; out of device memory, evict the others once. */
+static int
+append_part(ResidentMatrix *entry, int part, const float *rows, int64 count, char *message)
+{
+	int			status = cuda.matrix_append(entry->parts[part], rows, count, message,
+											GPU_MESSAGE_LEN);
+
+	if (status == HS_GPU_ENOMEM && drop_other_matrices(entry))
+		status = cuda.matrix_append(entry->parts[part], rows, count, message, GPU_MESSAGE_LEN);
+	return status;
+}
+
+/*
+ * Append rows [first, first + count) of the index, row-major fp32, to
+ * their stripes: part p takes the rows whose number is p modulo nparts.
+ */
+static int
+append_stripes(ResidentMatrix *entry, const float *rows, int64 first, int64 count,
+			   char *message)
+{
+	int			dim = entry->key.dim;
+	int			parts = entry->nparts;
+	float	   *stripe;
+	int			status = HS_GPU_OK;
+
+	if (parts == 1)
+		return append_part(entry, 0, rows, count, message);
+	stripe = palloc(sizeof(float) * dim * (count / parts + 1));
+	for (int p = 0; p < parts && status == HS_GPU_OK; p++)
+	{
+		int64		len = 0;
+
+		for (int64 r = (p - first % parts + parts) % parts; r < count; r += parts)
+			memcpy(stripe + (Size) dim * len++, rows + (Size) dim * r, sizeof(float) * dim);
+		status = append_part(entry, p, stripe, len, message);
+	}
+	pfree(stripe);
+	return status;
+}
+
 static void
 handle_append(GpuSlot *request)
 {
@@ -412,23 +643,12 @@ handle_append(GpuSlot *request)
 		(request->key.half ? 2 : 1);
 	int			status;
 
-	if (entry == NULL)
+	if (entry == NULL && (entry = create_matrix(request, message)) == NULL)
 	{
-		hs_gpu_matrix *matrix = cuda.matrix_create(request->key.dim, request->key.half,
-												   message, sizeof(message));
-		bool		found;
-
-		if (matrix == NULL)
-		{
-			fail(request, message);
-			return;
-		}
-		entry = hash_search(matrices, &request->key, HASH_ENTER, &found);
-		entry->epoch = request->epoch;
-		entry->matrix = matrix;
-		entry->last_used = ++use_clock;
+		fail(request, message);
+		return;
 	}
-	request->resident_rows = cuda.matrix_rows(entry->matrix);
+	request->resident_rows = matrix_rows(entry);
 	if (request->first_row != request->resident_rows)
 	{
 		request->outcome = GPU_OUTCOME_NEED_ROWS;
@@ -445,20 +665,19 @@ handle_append(GpuSlot *request)
 		fail(request, "the requesting backend has gone");
 		return;
 	}
-	status = cuda.matrix_append(entry->matrix, dsm_segment_address(segment),
-								request->row_count, message, sizeof(message));
-	if (status == HS_GPU_ENOMEM && drop_other_matrices(entry))
-		status = cuda.matrix_append(entry->matrix, dsm_segment_address(segment),
-									request->row_count, message, sizeof(message));
+	status = append_stripes(entry, dsm_segment_address(segment), request->first_row,
+							request->row_count, message);
 	dsm_detach(segment);
 	if (status != HS_GPU_OK)
 	{
 		fail(request, message);
 		if (status == HS_GPU_ECUDA)
-			reset_device(message);
+			reset_devices(message);
+		else
+			drop_matrix(entry); /* some parts may have taken their rows */
 		return;
 	}
-	request->resident_rows = cuda.matrix_rows(entry->matrix);
+	request->resident_rows = matrix_rows(entry);
 	request->outcome = GPU_OUTCOME_OK;
 }
 
@@ -484,7 +703,7 @@ handle_search_batch(GpuSlot **batch, int count)
 	{
 		GpuSlot    *request = batch[i];
 
-		request->resident_rows = entry ? cuda.matrix_rows(entry->matrix) : 0;
+		request->resident_rows = entry ? matrix_rows(entry) : 0;
 		if (entry == NULL || request->resident_rows < request->row_count)
 		{
 			request->outcome = GPU_OUTCOME_NEED_ROWS;
@@ -502,8 +721,9 @@ handle_search_batch(GpuSlot **batch, int count)
 	}
 	if (searched > 0)
 	{
-		status = cuda.search(entry->matrix, first->metric, queries, searched, k,
-							 distances, (int64_t *) rows, &kernel_ms, message, sizeof(message));
+		status = cuda.search_parts(entry->parts, entry->nparts, first->metric, queries, searched,
+								   k, distances, (int64_t *) rows, &kernel_ms, message,
+								   sizeof(message));
 		for (int i = 0; i < searched; i++)
 		{
 			char	   *base = dsm_segment_address(segments[i]);
@@ -521,7 +741,7 @@ handle_search_batch(GpuSlot **batch, int count)
 			dsm_detach(segments[i]);
 		}
 		if (status == HS_GPU_ECUDA)
-			reset_device(message);
+			reset_devices(message);
 	}
 	pfree(queries);
 	pfree(distances);
@@ -666,6 +886,19 @@ depart(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 	SpinLockRelease(&gpu_shared->mutex);
 }
 
+/* After a reload: new devices or parts per device start over with them. */
+static void
+reopen_if_devices_changed(void)
+{
+	if (strcmp(opened_devices, hybridsearch_gpu_devices) == 0 &&
+		opened_parts_per_device == hybridsearch_gpu_parts_per_device)
+		return;
+	pfree(opened_devices);
+	opened_devices = pstrdup(hybridsearch_gpu_devices);
+	opened_parts_per_device = hybridsearch_gpu_parts_per_device;
+	reset_devices("a change of hybridsearch.gpu_devices or hybridsearch.gpu_parts_per_device");
+}
+
 void
 hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 {
@@ -682,7 +915,9 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 
 	on_shmem_exit(depart, 0);
 	announce();
-	open_device();
+	open_devices();
+	opened_devices = pstrdup(hybridsearch_gpu_devices);
+	opened_parts_per_device = hybridsearch_gpu_parts_per_device;
 
 	for (;;)
 	{
@@ -694,6 +929,7 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			reopen_if_devices_changed();
 		}
 		serve_requests();
 	}

@@ -24,7 +24,8 @@ int			hybridsearch_cpu_cache_size_mb = 1024;
 int			hybridsearch_device = DEVICE_AUTO;
 int			hybridsearch_gpu_min_rows = 10000;
 int			hybridsearch_gpu_memory_limit_mb = 0;
-int			hybridsearch_gpu_device = 0;
+char	   *hybridsearch_gpu_devices = NULL;
+int			hybridsearch_gpu_parts_per_device = 1;
 int			hybridsearch_gpu_timeout_ms = 30000;
 int			hybridsearch_gpu_fault = GPU_FAULT_NONE;
 
@@ -68,6 +69,21 @@ startup_shmem(void)
 	gpu_shared_init();
 }
 
+static bool
+check_gpu_devices(char **newval, void **extra pg_attribute_unused(), GucSource source pg_attribute_unused())
+{
+	int			devices[GPU_MAX_DEVICES];
+	int			count;
+
+	if (!gpu_parse_devices(*newval, devices, &count))
+	{
+		GUC_check_errdetail("Give \"all\" or distinct device numbers 0 to %d separated by commas.",
+							GPU_MAX_DEVICES - 1);
+		return false;
+	}
+	return true;
+}
+
 static void
 define_settings(void)
 {
@@ -103,10 +119,15 @@ define_settings(void)
 							"Beyond it, copies are evicted least recently used first; 0 means the device's memory.",
 							&hybridsearch_gpu_memory_limit_mb, 0, 0, INT_MAX / 2,
 							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
-	DefineCustomIntVariable("hybridsearch.gpu_device",
-							"CUDA device number the GPU worker uses.",
-							"Read when the worker opens the device: at its start or after a reset.",
-							&hybridsearch_gpu_device, 0, 0, 63,
+	DefineCustomStringVariable("hybridsearch.gpu_devices",
+							   "CUDA devices the GPU worker uses: all, or a list of device numbers such as 0,2.",
+							   "Every index copy is split in stripes over them and searched on all at once.",
+							   &hybridsearch_gpu_devices, "all",
+							   PGC_SIGHUP, GUC_LIST_INPUT, check_gpu_devices, NULL, NULL);
+	DefineCustomIntVariable("hybridsearch.gpu_parts_per_device",
+							"Parts each GPU holds of every index copy.",
+							"Above 1, one GPU takes the multi-GPU path: the parts are searched in turn and merged.",
+							&hybridsearch_gpu_parts_per_device, 1, 1, GPU_MAX_PARTS_PER_DEVICE,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hybridsearch.gpu_timeout",
 							"How long a backend waits for the GPU worker before using the CPU.",

@@ -19,7 +19,8 @@ extern int	hybridsearch_cpu_cache_size_mb;
 extern int	hybridsearch_device;
 extern int	hybridsearch_gpu_min_rows;
 extern int	hybridsearch_gpu_memory_limit_mb;
-extern int	hybridsearch_gpu_device;
+extern char *hybridsearch_gpu_devices;
+extern int	hybridsearch_gpu_parts_per_device;
 extern int	hybridsearch_gpu_timeout_ms;
 extern int	hybridsearch_gpu_fault;
 

@@ -13,6 +13,10 @@
  *   D  large k (1024 and HS_GPU_MAX_K) on 100k x 768
  *   E  argument errors, empty matrix, incremental append equivalence
  *   F  ties: quantized values, many equal distances
+ *   P  a matrix split in 2, 3 and (with more GPUs) one stripe per device,
+ *      searched with hs_gpu_search_parts: rows 1 to 100k, the same checks
+ *   M  timing of one part against 2 parts and one part per device
+ *      (HS_PARTS_ROWS rows x 768, default 1M; median of --reps)
  *   T  timing of 1M x 768 fp32/fp16 searches against the read/copy floors
  *   S  (s) small sets for compute-sanitizer (s: no autotuning, 3000 rows)
  *
@@ -41,13 +45,16 @@ static struct
 {
 	int			(*open) (int, char *, size_t);
 	void		(*close) (void);
-	hs_gpu_matrix *(*create) (int, int, char *, size_t);
+	int			(*device_count) (int *, char *, size_t);
+	hs_gpu_matrix *(*create) (int, int, int, char *, size_t);
 	int			(*append) (hs_gpu_matrix *, const float *, int64_t, char *, size_t);
 	int64_t		(*rows) (const hs_gpu_matrix *);
 	size_t		(*bytes) (const hs_gpu_matrix *);
 	void		(*mfree) (hs_gpu_matrix *);
 	int			(*search) (hs_gpu_matrix *, int, const float *, int, int, float *, int64_t *,
 						   float *, char *, size_t);
+	int			(*search_parts) (hs_gpu_matrix *const *, int, int, const float *, int, int, float *,
+								 int64_t *, float *, char *, size_t);
 	size_t		(*tune_report) (char *, size_t);
 	size_t		(*last_variant) (char *, size_t);
 	int			(*bench) (hs_gpu_matrix *, int, int, float *, float *, float *, char *, size_t);
@@ -78,12 +85,14 @@ load_api(const char *path)
 	}
 	*(void **) &api.open = sym(h, "hs_gpu_open");
 	*(void **) &api.close = sym(h, "hs_gpu_close");
+	*(void **) &api.device_count = sym(h, "hs_gpu_device_count");
 	*(void **) &api.create = sym(h, "hs_gpu_matrix_create");
 	*(void **) &api.append = sym(h, "hs_gpu_matrix_append");
 	*(void **) &api.rows = sym(h, "hs_gpu_matrix_rows");
 	*(void **) &api.bytes = sym(h, "hs_gpu_matrix_bytes");
 	*(void **) &api.mfree = sym(h, "hs_gpu_matrix_free");
 	*(void **) &api.search = sym(h, "hs_gpu_search");
+	*(void **) &api.search_parts = sym(h, "hs_gpu_search_parts");
 	*(void **) &api.tune_report = sym(h, "hs_gpu_tune_report");
 	*(void **) &api.last_variant = sym(h, "hs_gpu_last_variant");
 	*(void **) &api.bench = sym(h, "hs_gpu_matrix_bench");
@@ -239,7 +248,11 @@ typedef struct
 	double	   *rn2;			/* squared norms */
 	double	   *rl1;			/* L1 norms */
 	hs_gpu_matrix *gm[2];		/* fp32, fp16 */
+	int			nparts;			/* > 1: searched as these stripes (mat_split) */
+	hs_gpu_matrix *parts[2][HS_GPU_MAX_PARTS];
 } Mat;
+
+static int	ndevices = 1;		/* devices opened */
 
 static int
 cmp_i64(const void *a, const void *b)
@@ -559,7 +572,7 @@ mat_build(Mat *M, int64_t n, int dim, uint64_t seed, int mode, int zero_row)
 		/* three appends of uneven size: exercises growth and incremental copy */
 		int64_t		cuts[4] = {0, n / 3, n / 3 + (n - n / 3) / 2, n};
 
-		M->gm[h] = api.create(dim, h, errbuf, sizeof(errbuf));
+		M->gm[h] = api.create(0, dim, h, errbuf, sizeof(errbuf));
 		if (!M->gm[h])
 		{
 			printf("FAIL create dim %d half %d: %s\n", dim, h, errbuf);
@@ -584,12 +597,61 @@ mat_build(Mat *M, int64_t n, int dim, uint64_t seed, int mode, int zero_row)
 	}
 }
 
+/*
+ * Split M into nparts stripes the way the GPU worker does (row r in part
+ * r % nparts, part p on device p % ndevices), each appended in two pieces.
+ */
+static void
+mat_split(Mat *M, int nparts)
+{
+	float	   *stripe = malloc(sizeof(float) * ((size_t) M->n / nparts + 1) * M->dim);
+
+	M->nparts = nparts;
+	for (int h = 0; h < 2; h++)
+		for (int p = 0; p < nparts; p++)
+		{
+			int64_t		len = 0;
+
+			M->parts[h][p] = api.create(p % ndevices, M->dim, h, errbuf, sizeof(errbuf));
+			if (!M->parts[h][p])
+			{
+				printf("FAIL create part %d on device %d: %s\n", p, p % ndevices, errbuf);
+				exit(1);
+			}
+			for (int64_t r = p; r < M->n; r += nparts)
+				memcpy(stripe + (size_t) len++ * M->dim, M->rows + (size_t) r * M->dim,
+					   sizeof(float) * M->dim);
+			if (api.append(M->parts[h][p], stripe, len / 2, errbuf, sizeof(errbuf)) != 0 ||
+				api.append(M->parts[h][p], stripe + (size_t) (len / 2) * M->dim, len - len / 2,
+						   errbuf, sizeof(errbuf)) != 0)
+			{
+				printf("FAIL append part %d: %s\n", p, errbuf);
+				exit(1);
+			}
+		}
+	free(stripe);
+}
+
+static int
+mat_search(Mat *M, int half, int metric, const float *q, int batch, int k, float *d, int64_t *r,
+		   float *ms)
+{
+	if (M->nparts > 1)
+		return api.search_parts(M->parts[half], M->nparts, metric, q, batch, k, d, r, ms,
+								errbuf, sizeof(errbuf));
+	return api.search(M->gm[half], metric, q, batch, k, d, r, ms, errbuf, sizeof(errbuf));
+}
+
 static void
 mat_free(Mat *M)
 {
 	for (int h = 0; h < 2; h++)
+	{
 		if (M->gm[h])
 			api.mfree(M->gm[h]);
+		for (int p = 0; p < M->nparts; p++)
+			api.mfree(M->parts[h][p]);
+	}
 	free(M->rows);
 	free(M->rn2);
 	free(M->rl1);
@@ -617,10 +679,11 @@ run_case(Stats *st, const char *group, Mat *M, int metric, int half, int batch, 
 		memcpy(&gd[i], &pb, 4);
 		gi[i] = POISON_ROW;
 	}
-	snprintf(ctx, sizeof(ctx), "%s n=%lld dim=%d %s %s batch=%d k=%d", group, (long long) M->n, dim,
-			 metric_name[metric], half ? "fp16" : "fp32", batch, ktrue);
+	snprintf(ctx, sizeof(ctx), "%s n=%lld dim=%d %s %s batch=%d k=%d parts=%d", group,
+			 (long long) M->n, dim, metric_name[metric], half ? "fp16" : "fp32", batch, ktrue,
+			 M->nparts > 1 ? M->nparts : 1);
 	st->searches++;
-	rc = api.search(M->gm[half], metric, q, batch, kreq, gd, gi, &ms, errbuf, sizeof(errbuf));
+	rc = mat_search(M, half, metric, q, batch, kreq, gd, gi, &ms);
 	if (rc != 0)
 	{
 		report_fail(st, ctx, "search returned %d: %s", rc, errbuf);
@@ -749,12 +812,19 @@ group_E(void)
 
 	/* argument errors come back as codes and messages */
 	errbuf[0] = 0;
-	if (api.create(0, 0, errbuf, sizeof(errbuf)) != NULL || !errbuf[0])
+	if (api.create(0, 0, 0, errbuf, sizeof(errbuf)) != NULL || !errbuf[0])
 		report_fail(&st, "E", "create(dim 0) should fail with a message");
 	errbuf[0] = 0;
-	if (api.create(HS_GPU_MAX_DIM + 1, 1, errbuf, sizeof(errbuf)) != NULL || !errbuf[0])
+	if (api.create(0, HS_GPU_MAX_DIM + 1, 1, errbuf, sizeof(errbuf)) != NULL || !errbuf[0])
 		report_fail(&st, "E", "create(dim 16001) should fail with a message");
-	m = api.create(8, 0, errbuf, sizeof(errbuf));
+	errbuf[0] = 0;
+	if (api.create(ndevices, 8, 0, errbuf, sizeof(errbuf)) != NULL || !errbuf[0])
+		report_fail(&st, "E", "create on an unopened device should fail with a message");
+	errbuf[0] = 0;
+	if (api.search_parts(NULL, 0, HS_GPU_L2, q, 1, 5, d, r, NULL, errbuf, sizeof(errbuf)) != HS_GPU_EINVAL ||
+		!errbuf[0])
+		report_fail(&st, "E", "search_parts(0 parts) should fail with a message");
+	m = api.create(0, 8, 0, errbuf, sizeof(errbuf));
 	if (!m)
 	{
 		report_fail(&st, "E", "create(8): %s", errbuf);
@@ -792,7 +862,7 @@ group_E(void)
 	mat_build(&M, 60000, 100, 4242, 0, 3);
 	for (int h = 0; h < 2; h++)
 	{
-		hs_gpu_matrix *inc = api.create(100, h, errbuf, sizeof(errbuf));
+		hs_gpu_matrix *inc = api.create(0, 100, h, errbuf, sizeof(errbuf));
 		int64_t		off = 0;
 		int			piece = 1;
 		int			nq = 16,
@@ -897,6 +967,121 @@ cmp_f(const void *a, const void *b)
 				y = *(const float *) b;
 
 	return x < y ? -1 : x > y;
+}
+
+static void
+group_P(void)
+{
+	Stats		st = {0};
+	double		t0 = now_s();
+	int			splits[] = {2, 3, ndevices};
+	int64_t		ns[] = {1, 2, 7, 1000, 100000};
+	int			dims[] = {3, 768};
+
+	for (int si = 0; si < 3; si++)
+	{
+		if (si == 2 && ndevices <= 3)
+			continue;			/* one part per device: 2 and 3 cover it */
+		for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
+			for (int di = 0; di < 2; di++)
+			{
+				Mat			M;
+
+				mat_build(&M, ns[ni], dims[di], 7000 + ni * 10 + di, 0, ns[ni] > 3 ? 3 : -1);
+				mat_split(&M, splits[si]);
+				for (int bi = 0; bi < 3; bi++)
+					for (int metric = 1; metric <= 4; metric++)
+						for (int h = 0; h < 2; h++)
+						{
+							run_case(&st, "P", &M, metric, h, batches[bi], 10, 3,
+									 8100 + ni * 100 + bi * 10 + metric);
+							if (ns[ni] >= 1000 && bi == 1)
+								run_case(&st, "P", &M, metric, h, 8, 1024, 2, 8200 + metric);
+						}
+				mat_free(&M);
+			}
+	}
+	print_stats("P", &st, now_s() - t0);
+}
+
+/* median wall and kernel ms of reps searches of M (whole or split) */
+static int
+time_search(Mat *M, int half, int batch, int reps, float *wall_ms, float *kernel_ms)
+{
+	int			k = 10;
+	float	   *q = malloc(sizeof(float) * batch * M->dim);
+	float	   *d = malloc(sizeof(float) * batch * k);
+	int64_t    *r = malloc(sizeof(int64_t) * batch * k);
+	float	   *wms = malloc(sizeof(float) * reps);
+	float	   *kms = malloc(sizeof(float) * reps);
+	int			rc = 0;
+
+	gen(q, batch, M->dim, 4321 + batch, 0);
+	for (int i = -3; i < reps && rc == 0; i++)
+	{
+		float		ms = 0;
+		double		w0 = now_s();
+
+		rc = mat_search(M, half, HS_GPU_COSINE, q, batch, k, d, r, &ms);
+		if (i >= 0)
+		{
+			wms[i] = (float) ((now_s() - w0) * 1e3);
+			kms[i] = ms;
+		}
+	}
+	if (rc == 0)
+	{
+		qsort(wms, reps, sizeof(float), cmp_f);
+		qsort(kms, reps, sizeof(float), cmp_f);
+		*wall_ms = wms[reps / 2];
+		*kernel_ms = kms[reps / 2];
+	}
+	free(q);
+	free(d);
+	free(r);
+	free(wms);
+	free(kms);
+	return rc;
+}
+
+static void
+group_M(int reps)
+{
+	const char *env = getenv("HS_PARTS_ROWS");
+	int64_t		n = env ? atoll(env) : 1000000;
+	int			splits[] = {1, 2, ndevices};
+	double		t0 = now_s();
+
+	printf("M: %lld x 768, cosine k=10, %d device(s), median of %d runs\n", (long long) n, ndevices, reps);
+	printf("parts devices prec batch  wall_ms  kern_ms\n");
+	for (int si = 0; si < 3; si++)
+	{
+		Mat			M;
+
+		if (si == 2 && ndevices <= 2)
+			continue;
+		mat_build(&M, n, 768, 2024, 0, -1);
+		if (splits[si] > 1)
+			mat_split(&M, splits[si]);
+		for (int h = 0; h < 2; h++)
+			for (int bi = 0; bi < 3; bi += 2)
+			{
+				float		wall = 0,
+							kern = 0;
+
+				if (time_search(&M, h, batches[bi], reps, &wall, &kern) != 0)
+				{
+					printf("FAIL timing parts=%d: %s\n", splits[si], errbuf);
+					total_fails++;
+					continue;
+				}
+				printf("%5d %7d %4s %5d %8.3f %8.3f\n", splits[si],
+					   splits[si] < ndevices ? splits[si] : ndevices, h ? "fp16" : "fp32",
+					   batches[bi], wall, kern);
+			}
+		mat_free(&M);
+	}
+	printf("M done (%.1f s)\n", now_s() - t0);
 }
 
 static void
@@ -1022,7 +1207,7 @@ main(int argc, char **argv)
 			reps = atoi(argv[++i]);
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFDBCTSs] [--reps N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFDBCPMTSs] [--reps N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -1033,13 +1218,16 @@ main(int argc, char **argv)
 	{
 		double		t0 = now_s();
 
-		rc = api.open(0, errbuf, sizeof(errbuf));
-		if (rc != 0)
+		rc = api.device_count(&ndevices, errbuf, sizeof(errbuf));
+		for (int dev = 0; rc == 0 && dev < ndevices; dev++)
+			rc = api.open(dev, errbuf, sizeof(errbuf));
+		if (rc != 0 || ndevices < 1)
 		{
 			printf("hs_gpu_open failed (%d): %s\n", rc, errbuf);
 			return 1;
 		}
-		printf("hs_gpu_open: %.3f s; %d OpenMP threads\n", now_s() - t0, omp_get_max_threads());
+		printf("hs_gpu_open: %d device(s) in %.3f s; %d OpenMP threads\n", ndevices, now_s() - t0,
+			   omp_get_max_threads());
 	}
 	for (const char *g = groups; *g; g++)
 	{
@@ -1070,6 +1258,12 @@ main(int argc, char **argv)
 				break;
 			case 'F':
 				group_F();
+				break;
+			case 'P':
+				group_P();
+				break;
+			case 'M':
+				group_M(reps);
 				break;
 			case 'T':
 				group_T(reps);

@@ -128,5 +128,49 @@ $node->safe_psql('postgres', 'CREATE ROLE plain LOGIN');
 like($err, qr/permission denied to set parameter "hybridsearch.gpu_fault"/,
 	'gpu_fault is superuser-only');
 
+# hybridsearch.gpu_devices takes "all" or distinct device numbers
+for my $bad ('x', '0,0', '-1', '0,,1', '64')
+{
+	($ret, $out, $err) = $node->psql('postgres',
+		"ALTER SYSTEM SET hybridsearch.gpu_devices = '$bad'");
+	like($err, qr/invalid value for parameter "hybridsearch.gpu_devices"/,
+		"gpu_devices = '$bad' is refused");
+}
+
+# Each index copy split in 3 stripes on device 0: the multi-GPU path on one
+# GPU (or, without one, its fallback).  Appends of 1, 2 and 3 rows land
+# the stripes at every offset.
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET hybridsearch.gpu_devices = '0';
+	ALTER SYSTEM SET hybridsearch.gpu_parts_per_device = 3;
+	SELECT pg_reload_conf();});
+ok($node->poll_query_until('postgres', $has_gpu
+		? q{SELECT ready AND devices = '{0}' AND parts_per_index = 3 FROM hybridsearch_gpu_status()}
+		: q{SELECT NOT ready FROM hybridsearch_gpu_status()}),
+	'the worker reopens with 3 parts per index');
+for my $step (0 .. 3)
+{
+	if ($step > 0)
+	{
+		$node->safe_psql('postgres', qq{
+			INSERT INTO items
+			SELECT 4000 + $step * 10 + i,
+				(SELECT array_agg(random()::real) FROM generate_series(1, 8) WHERE i > 0)::vector
+			FROM generate_series(1, $step) i});
+	}
+	for my $op ('<=>', '<->')
+	{
+		my $expected = $node->safe_psql('postgres', qq{
+			SET enable_indexscan = off;
+			SET extra_float_digits = 3;
+			SELECT string_agg(id::text || ':' || coalesce((embedding $op '$query')::text, 'null'), ',')
+			FROM (SELECT id, embedding FROM items ORDER BY embedding $op '$query', id) s});
+		my ($got, $warn) = index_scan($op, 'SET hybridsearch.device = gpu;');
+		is(join(',', sort split /,/, $got), join(',', sort split /,/, $expected),
+			"3 parts, after $step more rows, $op: same rows and distances as a sequential scan");
+		unlike($warn, qr/ERROR/, "3 parts, after $step more rows, $op: no error");
+	}
+}
+
 $node->stop;
 done_testing();
