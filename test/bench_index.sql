@@ -53,6 +53,20 @@ BEGIN
 END $$;
 CREATE TABLE bench_truth (q int, ids int[]);
 
+-- Waits until the GPU worker has reopened its devices with per_device parts
+-- of each index copy on every GPU (after ALTER SYSTEM and a reload).
+CREATE FUNCTION bench_wait_parts(per_device int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR attempt IN 1 .. 300 LOOP
+		IF (SELECT ready AND parts_per_index = cardinality(devices) * per_device
+			FROM hybridsearch_gpu_status()) THEN
+			RETURN;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RAISE EXCEPTION 'the GPU worker did not reopen with % parts per GPU', per_device;
+END $$;
+
 -- sequential scans: the baseline
 SELECT ready AS gpu_ready, :rows <= 200000 AS small FROM hybridsearch_gpu_status() \gset
 SET enable_indexscan = off;
@@ -89,6 +103,9 @@ SELECT clock_timestamp() AS cold_start \gset
 SELECT id FROM bench_items ORDER BY embedding <=> (SELECT embedding FROM bench_queries WHERE q = 1) LIMIT 10 \g /dev/null
 SELECT round(extract(epoch FROM clock_timestamp() - :'cold_start') * 1000) AS first_gpu_scan_ms \gset
 SELECT bench_run('hybrid full, GPU', false) \gset
+\ir bench_gpu_split.sql
+SELECT bench_run('hybrid full, GPU, each copy in 2 parts per GPU', false) \gset
+\ir bench_gpu_unsplit.sql
 SET hybridsearch.device = cpu;
 \else
 \set first_gpu_scan_ms 'no GPU'
@@ -105,6 +122,9 @@ RESET hybridsearch.cpu_threads;
 \if :gpu_ready
 SET hybridsearch.device = gpu;
 SELECT bench_run('hybrid half, GPU', false) \gset
+\ir bench_gpu_split.sql
+SELECT bench_run('hybrid half, GPU, each copy in 2 parts per GPU', false) \gset
+\ir bench_gpu_unsplit.sql
 SET hybridsearch.device = cpu;
 \endif
 

@@ -8,12 +8,17 @@
 #
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
-# PARTS is a comma-separated list of suites, bench and crossover (default
-# all three); ROWS x DIMS the benchmark's size (default 1000000 x 768).
+# PARTS is a comma-separated list of kernels, suites, split, bench and
+# crossover (default suites,bench,crossover); ROWS x DIMS the benchmark's
+# size (default 1000000 x 768).
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
 # expected outputs, unchanged), then the index benchmark with GPU rows.
+# "split" runs the suites again with every index copy split in 3 parts per
+# GPU (hybridsearch.gpu_parts_per_device), the multi-GPU path, on however
+# many GPUs there are.  "kernels" runs kernel_check's argument, split and
+# timing groups (E, P, M) on the CUDA module alone.
 # Logs and tables go to $OUT (or /tmp/gpu-out).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,15 +52,29 @@ sleep 2
 psql -X -c "CREATE EXTENSION IF NOT EXISTS hybridsearch" -c "SELECT * FROM hybridsearch_gpu_status()" \
     | tee "$out/gpu-status.txt"
 
-if want suites; then
-echo "== every suite with hybridsearch.device = gpu"
-chown -R pg "$root"
-runuser -u pg -- env PATH="$PATH" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" PERL5LIB="$PERL5LIB" \
-    PG_REGRESS="$PG_REGRESS" TEMP_CONFIG="$conf" test/run-suites >"$out/suites.log" 2>&1
-tail -n 25 "$out/suites.log"
-[ -f test/log/regression.diffs ] && cp test/log/regression.diffs "$out/"
-grep -h -E 'WARNING|FATAL|PANIC' test/log/tap-servers/*.log 2>/dev/null | sort | uniq -c | sort -rn | head -20 \
-    >"$out/server-warnings.txt"
+if want kernels; then
+echo "== kernel_check groups E, P, M"
+make -s -C cuda ../test/gpu/kernel_check >/dev/null &&
+    ./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups EPM --reps 25 \
+        >"$out/kernels.log" 2>&1
+grep -E '^(group|RESULT|M:|parts| +[0-9]+ +[0-9]+ +fp|FAIL)' "$out/kernels.log" | head -40
+fi
+
+run_suites() {	# run_suites NAME CONF
+    echo "== every suite with hybridsearch.device = gpu ($1)"
+    chown -R pg "$root"
+    runuser -u pg -- env PATH="$PATH" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" PERL5LIB="$PERL5LIB" \
+        PG_REGRESS="$PG_REGRESS" TEMP_CONFIG="$2" HYBRIDSEARCH_CLIENT_TESTS=skip test/run-suites >"$out/$1.log" 2>&1
+    tail -n 25 "$out/$1.log"
+    [ -f test/log/regression.diffs ] && cp test/log/regression.diffs "$out/$1-regression.diffs"
+    grep -h -E 'WARNING|FATAL|PANIC' test/log/tap-servers/*.log 2>/dev/null | sort | uniq -c | sort -rn | head -20 \
+        >"$out/$1-server-warnings.txt"
+}
+want suites && run_suites suites "$conf"
+if want split; then
+    split_conf=/tmp/hybridsearch-gpu-split.conf
+    { cat "$conf"; echo "hybridsearch.gpu_parts_per_device = 3"; } >"$split_conf"
+    run_suites suites-split "$split_conf"
 fi
 
 if want bench; then
