@@ -856,7 +856,7 @@ announce(void)
 	gpu_shared->worker_procno = MyProc->pgprocno;
 	gpu_shared->incarnation++;
 	gpu_shared->ready = false;
-	strlcpy(gpu_shared->status, "the GPU worker is opening the device", GPU_MESSAGE_LEN);
+	strlcpy(gpu_shared->status, "the GPU worker is opening the devices", GPU_MESSAGE_LEN);
 	gpu_shared->resident_count = 0;
 	for (int i = 0; i < GPU_SLOTS; i++)
 	{
