@@ -8,9 +8,10 @@
 #
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
-# PARTS is a comma-separated list of kernels, suites, split, bench and
-# crossover (default suites,bench,crossover); ROWS x DIMS the benchmark's
-# size (default 1000000 x 768).
+# PARTS is a comma-separated list of kernels, suites, split, bench, clients
+# and crossover (default suites,bench,crossover); ROWS x DIMS the
+# benchmark's size (default 1000000 x 768; clients uses ROWS / 10, since
+# every client backend holds its own dense copy).
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
@@ -85,6 +86,11 @@ psql -X -q -v rows="$rows" -v dims="$dims" -v queries=21 -v datafile="$data" \
     -f test/bench_index.sql 2>&1 | tee "$out/bench.md"
 grep -E 'ERROR|WARNING' /tmp/pg.log | sort | uniq -c | head -20 >"$out/bench-server-warnings.txt"
 cp /tmp/pg.log "$out/server.log" 2>/dev/null
+fi
+
+if want clients; then
+echo "== queries per second by clients: $((rows / 10)) x $dims"
+bash test/gpu/bench-clients.sh "$((rows / 10))" "$dims" "$out/clients.md"
 fi
 
 if want crossover; then
