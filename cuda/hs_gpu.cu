@@ -609,6 +609,7 @@ TABLE_FN(const FusedVariant **out)
 
 #include <cublas_v2.h>
 #include <pthread.h>
+#include <signal.h>
 #include <math.h>
 #include <map>
 #include <set>
@@ -1568,6 +1569,30 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *eb, si
 
 #define API extern "C" __attribute__((visibility("default")))
 
+/*
+ * Threads that the CUDA runtime, cuBLAS or hs_gpu_search_parts start take
+ * the signal mask of the thread that starts them, and the host process's
+ * handlers (PostgreSQL's, which assume its main thread) must never run on
+ * them.  Every call that reaches CUDA blocks all signals while it runs, so
+ * any thread it starts begins with every signal blocked.
+ */
+struct SignalsBlocked
+{
+	sigset_t	saved;
+
+	SignalsBlocked()
+	{
+		sigset_t	all;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &saved);
+	}
+	~SignalsBlocked()
+	{
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	}
+};
+
 static void
 init_devs(void)
 {
@@ -1701,6 +1726,7 @@ open_locked(DevCtx &g, int device, char *eb, size_t el)
 API int
 hs_gpu_device_count(int *count, char *errbuf, size_t errlen)
 {
+	SignalsBlocked blocked;
 	cudaError_t e = cudaGetDeviceCount(count);
 
 	if (e != cudaSuccess)
@@ -1715,6 +1741,7 @@ hs_gpu_device_count(int *count, char *errbuf, size_t errlen)
 API int
 hs_gpu_open(int device, char *errbuf, size_t errlen)
 {
+	SignalsBlocked blocked;
 	DevCtx	   *ctx = NULL;
 	int			rc;
 
@@ -1732,6 +1759,7 @@ hs_gpu_open(int device, char *errbuf, size_t errlen)
 API void
 hs_gpu_close(void)
 {
+	SignalsBlocked blocked;
 	pthread_once(&devs_once, init_devs);
 	for (int i = 0; i < HS_GPU_MAX_DEVICES; i++)
 	{
@@ -1786,6 +1814,7 @@ hs_gpu_matrix_bytes(const hs_gpu_matrix *m)
 API void
 hs_gpu_matrix_free(hs_gpu_matrix *m)
 {
+	SignalsBlocked blocked;
 	DevCtx	   *ctx = NULL;
 
 	if (!m)
@@ -1912,6 +1941,7 @@ API int
 hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows,
 					 char *errbuf, size_t errlen)
 {
+	SignalsBlocked blocked;
 	DevCtx	   *ctx = NULL;
 	int			rc;
 
@@ -2019,6 +2049,7 @@ hs_gpu_search(hs_gpu_matrix *m, int metric, const float *queries, int nqueries, 
 			  float *out_distances, int64_t *out_rows, float *kernel_ms,
 			  char *errbuf, size_t errlen)
 {
+	SignalsBlocked blocked;
 	DevCtx	   *ctx = NULL;
 	int			rc;
 
@@ -2089,6 +2120,7 @@ hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const f
 					int nqueries, int k, float *out_distances, int64_t *out_rows,
 					float *kernel_ms, char *errbuf, size_t errlen)
 {
+	SignalsBlocked blocked;
 	std::vector<PartSearch> ps;
 	std::vector<std::thread> threads;
 	int			failed = -1;
@@ -2296,6 +2328,7 @@ API int
 hs_gpu_matrix_bench(hs_gpu_matrix *m, int nqueries, int reps, float *read_ms, float *copy_ms,
 					float *gemm_ms, char *errbuf, size_t errlen)
 {
+	SignalsBlocked blocked;
 	DevCtx	   *ctx = NULL;
 	int			rc;
 

@@ -441,6 +441,7 @@ static void
 reset_devices(const char *reason)
 {
 	drop_all_matrices();
+	publish_resident();
 	if (device_open)
 		cuda.close();
 	device_open = false;
