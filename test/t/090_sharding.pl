@@ -209,7 +209,18 @@ my @param = $plan =~ /ORDER BY \(v OPERATOR\(public\.<->\) \$1::public\.vector\)
 is(scalar @param, $nshards, 'parent, generic plan: the query vector goes to the shards as $1')
   or diag($plan);
 
-# The shards used their hybrid indexes: every index of every shard scanned.
+# Without hybridsearch in "extensions", postgres_fdw ships no ORDER BY on
+# our operators: the shard sends every row and the coordinator sorts.
+$plan = $coord->safe_psql('postgres', qq{
+	ALTER SERVER shard1 OPTIONS (DROP extensions);
+	EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items_1 ORDER BY v <=> $qv LIMIT 10;
+	ALTER SERVER shard1 OPTIONS (ADD extensions 'hybridsearch');
+});
+like($plan, qr/Remote SQL: SELECT id, v FROM public\.items_1$/m,
+	'without extensions: the shard is asked for every row, unordered');
+like($plan, qr/->  Sort\n/, 'without extensions: the coordinator sorts');
+
+# Each shard plans the query it is sent on its hybrid index.
 for my $i (1 .. $nshards)
 {
 	my $plan_i = $shards[ $i - 1 ]->safe_psql('postgres', qq{
