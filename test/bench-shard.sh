@@ -3,7 +3,7 @@
 # coordinator costs against one server.  Prints markdown tables and EXPLAIN
 # ANALYZE excerpts.
 #
-#   bash test/bench-shard.sh [ROWS] [DIMS] [QUERIES]     (default 100000 768 21)
+#   bash test/bench-shard.sh [ROWS] [DIMS] [QUERIES] [ROUNDS]   (default 100000 768 21 3)
 #
 # Starts five throw-away clusters on this machine, as an unprivileged user:
 # "single" holds all ROWS in one table with a hybrid cosine index; three
@@ -11,9 +11,10 @@
 # its own index); the coordinator has no vectors of its own: "items3" is
 # partitioned over the three shards, "items1" has the single server's table
 # as its one partition (the cost of the fdw hop alone).  Every form of the
-# cosine top-10 is timed inside the server that receives it, and its answers
-# are compared with the single server's.  All servers share this machine's
-# cores, so the shards of one query compete for them.
+# cosine top-10 is timed inside the server that receives it, ROUNDS times
+# over QUERIES query vectors, and its answers are compared with the single
+# server's.  All servers share this machine's cores, so the shards of one
+# query compete for them.
 #
 # PG_CONFIG selects the PostgreSQL installation (default: pg_config on PATH);
 # the extension is built and installed into it.  Vectors come from
@@ -23,6 +24,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 rows=${1:-100000}
 dims=${2:-768}
 queries=${3:-21}
+rounds=${4:-3}
 PG_CONFIG=${PG_CONFIG:-pg_config}
 python=${HYBRIDSEARCH_TEST_VENV:-/opt/hybridsearch-test-venv}/bin/python
 sudo=""
@@ -75,7 +77,7 @@ sql() {	# sql SERVER [psql arguments]
 # EXPLAIN output without the query vector's 768 numbers
 elide() { sed -E "s/'\[[^]']*\]'/'[...]'/g"; }
 
-echo "# hybridsearch scale-out benchmark: $rows x $dims, cosine top-10, $queries queries per row"
+echo "# hybridsearch scale-out benchmark: $rows x $dims, cosine top-10, $queries queries x $rounds rounds per row"
 echo "# $(date -u +%Y-%m-%d) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, all five servers on this machine"
 echo
 
@@ -144,13 +146,12 @@ t3=$(date +%s.%N)
 sql coord -c 'ANALYZE items3, items1'
 for s in single shard1 coord; do sql $s -f "$root/test/bench_shard.sql"; done
 
-# The reference: the single server's own answers and times.  The shards get
-# the same query vectors through the coordinator.
+# The reference answers, from the single server.  The shards get the same
+# query vectors through the coordinator.
 sql single <<'EOF'
 CREATE TABLE bench_truth (q int, ids int[]);
 INSERT INTO bench_truth
 SELECT q, ARRAY(SELECT id FROM items ORDER BY embedding <=> b.embedding LIMIT 10) FROM bench_queries b;
-SELECT bench_run('one server, hybrid index', 'SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 10', 'bench_truth') \g /dev/null
 EOF
 sql coord <<'EOF'
 IMPORT FOREIGN SCHEMA public LIMIT TO (bench_truth, bench_results) FROM SERVER single INTO single;
@@ -159,9 +160,13 @@ IMPORT FOREIGN SCHEMA public LIMIT TO (bench_queries, bench_results) FROM SERVER
 INSERT INTO shard1.bench_queries SELECT * FROM single.bench_queries;
 CREATE TABLE bench_queries AS SELECT * FROM single.bench_queries;
 EOF
-sql shard1 -c "SELECT bench_run('one shard alone (a third of the rows), hybrid index', 'SELECT id FROM items_1 ORDER BY embedding <=> \$1 LIMIT 10', NULL)" >/dev/null
 
-sql coord <<'EOF'
+# Every configuration once per round, the rounds one after another, so that
+# a change in the machine's other load spreads over all configurations.
+for round in $(seq "$rounds"); do
+    sql single -c "SELECT bench_run('one server, hybrid index', 'SELECT id FROM items ORDER BY embedding <=> \$1 LIMIT 10', 'bench_truth')" >/dev/null
+    sql shard1 -c "SELECT bench_run('one shard alone (a third of the rows), hybrid index', 'SELECT id FROM items_1 ORDER BY embedding <=> \$1 LIMIT 10', NULL)" >/dev/null
+    sql coord <<'EOF'
 \set function 'SELECT id FROM hybridsearch_sharded_search(NULL::%s, ''embedding'', ''<=>'', $1, 10)'
 \set parent 'SELECT id FROM %s ORDER BY embedding <=> $1 LIMIT 10'
 SELECT bench_run('coordinator, 3 shards, hybridsearch_sharded_search()', format(:'function', 'items3'), 'single.bench_truth') \g /dev/null
@@ -175,22 +180,29 @@ ALTER SERVER shard2 OPTIONS (DROP fetch_size);
 ALTER SERVER shard3 OPTIONS (DROP fetch_size);
 SELECT bench_run('coordinator, 1 shard (the one server), hybridsearch_sharded_search()', format(:'function', 'items1'), 'single.bench_truth') \g /dev/null
 SELECT bench_run('coordinator, 1 shard (the one server), ORDER BY on the parent', format(:'parent', 'items1'), 'single.bench_truth') \g /dev/null
+EOF
+done
 
+sql coord <<'EOF'
 \pset footer off
 \pset format unaligned
 \pset fieldsep ' | '
 \pset tuples_only on
-\echo '| configuration | p50 ms | p95 ms | p50 / one server | mismatching queries |'
+\echo '| configuration | p50 ms | p95 ms | p50 / one server | mismatching answers |'
 \echo '|---|--:|--:|--:|--:|'
 WITH r AS (
 	SELECT 1 AS o, * FROM single.bench_results
 	UNION ALL SELECT 2, * FROM shard1.bench_results
 	UNION ALL SELECT 3, * FROM bench_results
+), g AS (
+	-- array_agg of the rounds' arrays is one two-dimensional array
+	SELECT configuration, min(o) AS o, min(run) AS run, array_agg(ms) AS ms, sum(mismatches) AS mismatches
+	FROM r GROUP BY configuration
 )
 SELECT '| ' || configuration, bench_percentile(ms, 0.5), bench_percentile(ms, 0.95),
-	round(bench_percentile(ms, 0.5) / (SELECT bench_percentile(ms, 0.5) FROM single.bench_results), 2),
+	round(bench_percentile(ms, 0.5) / (SELECT bench_percentile(ms, 0.5) FROM g WHERE o = 1), 2),
 	coalesce(mismatches::text, '-') || ' |'
-FROM r ORDER BY o;
+FROM g ORDER BY o, run;
 EOF
 t4=$(date +%s.%N)
 echo

@@ -5,7 +5,7 @@
 -- times and how many answers differ from the single server's.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-CREATE TABLE bench_results (configuration text, ms float8[], mismatches int);
+CREATE TABLE bench_results (run serial, configuration text, ms float8[], mismatches int);
 
 -- sql selects the ids of the top 10 for the query vector $1, nearest first;
 -- truth names a table (q, ids) with the reference answers, or is NULL.
@@ -33,7 +33,7 @@ BEGIN
 			END IF;
 		END IF;
 	END LOOP;
-	INSERT INTO bench_results VALUES (configuration, times, wrong);
+	INSERT INTO bench_results (configuration, ms, mismatches) VALUES (configuration, times, wrong);
 END $$;
 
 CREATE FUNCTION bench_percentile(ms float8[], fraction float8) RETURNS numeric
