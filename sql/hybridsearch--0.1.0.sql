@@ -436,7 +436,8 @@ COMMENT ON FUNCTION hybridsearch_rrf(bigint[], bigint[], integer) IS 'reciprocal
 -- The leaves are read directly with the caller's privileges, so the caller
 -- needs SELECT on them; a parent with row-level security is refused, since
 -- its policies would not apply.  filter is SQL text, spliced into every
--- branch like the query's own WHERE clause: never pass untrusted input.
+-- branch like the query's own WHERE clause ($1 in it is the query vector):
+-- never pass untrusted input.
 CREATE FUNCTION hybridsearch_sharded_search(parent anyelement, column_name name,
 	operator text, query vector, k integer, filter text DEFAULT NULL)
 	RETURNS SETOF anyelement

@@ -51,6 +51,12 @@ FROM queries q,
 	(VALUES (1), (10), (250)) l(k)
 ORDER BY 1, 2, 3, 4;
 
+-- $1 in the filter is the query vector: a distance bound, shipped with the rest
+SELECT array_agg(id) FROM hybridsearch_sharded_search(NULL::sharded, 'v', '<->', '[1,0,0,0,0,0,0,0]', 50,
+	'v <-> $1 < 1.1 AND f <> 3');
+SELECT array_agg(id) FROM (SELECT id FROM flat WHERE v <-> '[1,0,0,0,0,0,0,0]' < 1.1 AND f <> 3
+	ORDER BY v <-> '[1,0,0,0,0,0,0,0]' LIMIT 50) s;
+
 -- the rows come whole, in the parent's column order, nearest first
 SELECT id, f, v <-> '[1,0,0,0,0,0,0,0]' AS distance
 FROM hybridsearch_sharded_search(NULL::sharded, 'v', '<->', '[1,0,0,0,0,0,0,0]', 3);
@@ -98,15 +104,14 @@ SELECT * FROM hybridsearch_sharded_search(NULL::sharded, 'v', '<->', '[1,0,0,0,0
 ALTER TABLE sharded DISABLE ROW LEVEL SECURITY;
 
 -- the leaves are read with the caller's privileges
-CREATE ROLE sharded_reader;
-GRANT SELECT ON sharded TO sharded_reader;
-SET ROLE sharded_reader;
+CREATE ROLE regress_sharded_reader;
+GRANT SELECT ON sharded TO regress_sharded_reader;
+SET ROLE regress_sharded_reader;
 SELECT count(*) FROM sharded;
 SELECT * FROM hybridsearch_sharded_search(NULL::sharded, 'v', '<->', '[1,0,0,0,0,0,0,0]', 5);
 RESET ROLE;
-DROP ROLE sharded_reader;	-- fails while it holds the grant
-REVOKE ALL ON sharded FROM sharded_reader;
-DROP ROLE sharded_reader;
+REVOKE ALL ON sharded FROM regress_sharded_reader;
+DROP ROLE regress_sharded_reader;
 
 -- relocated: the operator is found in the extension's schema, whatever the
 -- search_path
