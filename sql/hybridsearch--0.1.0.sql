@@ -416,3 +416,122 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION hybridsearch_rrf(bigint[], bigint[], integer) IS 'reciprocal rank fusion of a text and a vector ranking of ids: score = sum of 1/(k + rank), ordered by score descending, then id';
+
+-- scale-out
+
+-- The k nearest rows of a table partitioned over several servers, each leaf
+-- partition a postgres_fdw foreign table (or a local table).  A plain
+-- "ORDER BY col <op> q LIMIT k" on the parent is planned in PostgreSQL 15 as
+-- a Merge Append over the partitions: each shard gets the ORDER BY but not
+-- the LIMIT, so it ships a whole fetch_size batch, and the shards are started
+-- one after another.  Here every leaf gets its own "ORDER BY col <op> q
+-- LIMIT k", so the LIMIT is pushed down as well, and the branches meet in a
+-- plain Append inside a MATERIALIZED CTE: Append is the only node that runs
+-- foreign scans asynchronously (async_capable), and the CTE keeps the planner
+-- from turning it back into a Merge Append of the sorted branches.  Each
+-- branch selects its distance, so no projection sits between the Append and
+-- the foreign scan, which would keep the scan synchronous.  The union of
+-- every leaf's k nearest holds the table's k nearest, so the answer is the
+-- unsharded one, up to the order of equal distances.
+--
+-- The leaves are read directly with the caller's privileges, so the caller
+-- needs SELECT on them; a parent with row-level security is refused, since
+-- its policies would not apply.  filter is SQL text, spliced into every
+-- branch like the query's own WHERE clause ($1 in it is the query vector):
+-- never pass untrusted input.
+CREATE FUNCTION hybridsearch_sharded_search(parent anyelement, column_name name,
+	operator text, query vector, k integer, filter text DEFAULT NULL)
+	RETURNS SETOF anyelement
+	LANGUAGE plpgsql STABLE ROWS 10
+	AS $$
+DECLARE
+	rel oid;
+	kind "char";
+	rls boolean;
+	vtype oid := pg_typeof(query);
+	op text;
+	cols text;
+	aliases text;
+	branches text;
+BEGIN
+	SELECT c.oid, c.relkind, c.relrowsecurity INTO rel, kind, rls
+	FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid
+	WHERE t.oid = pg_typeof(parent);
+	IF rel IS NULL OR kind NOT IN ('r', 'p', 'f') THEN
+		RAISE EXCEPTION 'parent must be the row type of a table, such as NULL::items'
+			USING ERRCODE = 'wrong_object_type',
+				DETAIL = format('The type is %s.', pg_typeof(parent));
+	END IF;
+	IF rls THEN
+		RAISE EXCEPTION 'table "%" has row-level security enabled', rel::regclass
+			USING ERRCODE = 'feature_not_supported',
+				HINT = 'Its policies would not apply to the partitions read directly; query the table itself.';
+	END IF;
+	IF column_name IS NULL THEN
+		RAISE EXCEPTION 'column_name must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (
+			SELECT FROM pg_attribute a
+			WHERE a.attrelid = rel AND a.attname = column_name
+			  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		RAISE EXCEPTION 'column "%" of table "%" does not exist', column_name, rel::regclass
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	IF NOT EXISTS (
+			SELECT FROM pg_attribute a
+			WHERE a.attrelid = rel AND a.attname = column_name AND a.atttypid = vtype) THEN
+		RAISE EXCEPTION 'column "%" of table "%" is not of type vector', column_name, rel::regclass
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	-- Schema-qualified, so the branches resolve our operator whatever the
+	-- search_path (the extension is relocatable).
+	SELECT format('OPERATOR(%I.%s)', o.oprnamespace::regnamespace, o.oprname) INTO op
+	FROM pg_operator o
+	WHERE o.oprname = operator AND operator IN ('<->', '<#>', '<=>', '<+>')
+	  AND o.oprleft = vtype AND o.oprright = vtype;
+	IF op IS NULL THEN
+		RAISE EXCEPTION 'operator must be one of <->, <#>, <=>, <+>'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = format('The operator is %L.', operator);
+	END IF;
+	IF k IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k <= 0 THEN
+		RAISE EXCEPTION 'k must be greater than zero'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = format('k is %s.', k);
+	END IF;
+
+	-- The parent's columns by name, in its order: a partition may order
+	-- them differently.  The outer query renames them c1, c2, ... so that no
+	-- column name can clash with the distance's.
+	SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum),
+		string_agg(format('c%s', a.attnum), ', ' ORDER BY a.attnum)
+	INTO cols, aliases
+	FROM pg_attribute a
+	WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+
+	SELECT string_agg(format(
+		'(SELECT %s, %I %s $1 FROM %s%s ORDER BY %I %s $1 LIMIT %s)',
+		cols, column_name, op, leaf::regclass,
+		CASE WHEN filter IS NOT NULL THEN format(' WHERE (%s)', filter) ELSE '' END,
+		column_name, op, k), ' UNION ALL ')
+	INTO branches
+	FROM (SELECT p.relid AS leaf FROM pg_partition_tree(rel) p
+		  WHERE kind = 'p' AND p.isleaf
+		  UNION ALL
+		  SELECT rel WHERE kind <> 'p') l;
+	IF branches IS NULL THEN
+		RETURN;		-- a partitioned table without partitions
+	END IF;
+
+	RETURN QUERY EXECUTE format(
+		'WITH s AS MATERIALIZED (%s) SELECT %s FROM s AS s(%s, distance) ORDER BY distance LIMIT %s',
+		branches, aliases, aliases, k)
+	USING query;
+END
+$$;
+COMMENT ON FUNCTION hybridsearch_sharded_search(anyelement, name, text, vector, integer, text) IS 'the k rows of a table partitioned over postgres_fdw servers nearest to query, ORDER BY and LIMIT pushed to every partition, run at once';

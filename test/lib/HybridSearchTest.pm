@@ -1,4 +1,4 @@
-# Common helpers of the TAP tests 010, 020, 030 and 040: running SQL
+# Common helpers of the TAP tests 010, 020, 030, 040 and 090: running SQL
 # through psql (one-off or in a HybridSearchTest::Session that stays open)
 # and comparing an index scan with a sequential scan of the same queries.
 # A test loads it with
