@@ -1,4 +1,4 @@
-# Common helpers of the TAP tests 010, 020, 030 and 040: running SQL
+# Common helpers of the TAP tests: running SQL
 # through psql (one-off or in a HybridSearchTest::Session that stays open)
 # and comparing an index scan with a sequential scan of the same queries.
 # A test loads it with
@@ -21,6 +21,7 @@ our @EXPORT = qw(
   qexpr knn_sql knn_checks
   plan_script parse_sections parse_rows fmt_rows
   check_problems compare_rows compare_plans
+  wait_for_restart verify_indexes
   lap);
 
 # Operator => operator class, and the suffix of the index names.
@@ -319,6 +320,31 @@ sub compare_plans
 		diag($_) for @failures[ 0 .. ($#failures < 7 ? $#failures : 7) ];
 	}
 	return $pass;
+}
+
+# Wait until $node accepts connections again after a crash; true if it does.
+sub wait_for_restart
+{
+	my ($node) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my ($ret, $out) = $node->psql('postgres', 'SELECT pg_is_in_recovery()');
+		return 1 if $ret == 0 && $out eq 'f';
+		Time::HiRes::usleep(100_000);
+	}
+	return 0;
+}
+
+# hybridsearch_verify() of each index passes; one assertion.
+sub verify_indexes
+{
+	my ($node, $label, @indexes) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $sql = join('', map { "SELECT * FROM hybridsearch_verify('$_');\n" } @indexes);
+	my ($ret, $out, $err) = $node->psql('postgres', $sql);
+	return ok($ret == 0 && $err eq '', "$label: hybridsearch_verify passes for @indexes")
+	  || diag($err);
 }
 
 # Note the time since $since; returns now.
