@@ -145,6 +145,7 @@ check_stream_pages(VerifyState *state)
 		Size		needed = block < last ? BLCKSZ : stream_offset(end - 1) + 1;
 		bool		bad;
 
+		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
 		page = (PageHeader) BufferGetPage(buffer);
 		bad = PageIsNew(page) || page->pd_lower < needed || page->pd_lower > BLCKSZ ||
