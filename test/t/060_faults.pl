@@ -14,8 +14,8 @@
 #     exact.
 #  4. Tight memory: maintenance_work_mem = 1MB for CREATE INDEX and VACUUM,
 #     hybridsearch.cpu_cache_size = 1MB (copies evicted between scans) and 0,
-#     hybridsearch.gpu_memory_limit = 1MB: every answer exact, the GPU path
-#     falls back with a WARNING.
+#     hybridsearch.gpu_memory_limit = 1MB with a 2 MB index: every answer
+#     exact, the GPU path falls back with a WARNING.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -297,6 +297,16 @@ for my $size ('1MB', '0')
 		items_checks(), items_checks());
 }
 
+# an index of 2000 x 256 dimensions, 2 MB, over the limit on a GPU too
+my $v256 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 256) WHERE n > 0)::float8[]::vector';
+$node->safe_psql('postgres', qq{
+	SELECT setseed(0.85);
+	CREATE TABLE wide (id int, f int, v vector(256));
+	INSERT INTO wide SELECT n, n % 100, $v256 FROM generate_series(1, 2000) n;
+	CREATE INDEX wide_l2 ON wide USING hybrid (v vector_l2_ops);
+	CREATE INDEX wide_cos ON wide USING hybrid (v vector_cosine_ops);
+	INSERT INTO qvec SELECT 'wide', 'r1', $v256 FROM generate_series(1, 1) n;
+	INSERT INTO qvec SELECT 'wide', 'row', v FROM wide WHERE id = 7;});
 $node->append_conf('postgresql.conf', 'hybridsearch.gpu_memory_limit = 1');
 $node->reload;
 ok($node->poll_query_until('postgres', q{SELECT current_setting('hybridsearch.gpu_memory_limit') = '1MB'}),
@@ -305,13 +315,14 @@ my $has_gpu = $node->safe_psql('postgres', 'SELECT ready FROM hybridsearch_gpu_s
 ($ret, $out, $err) = $node->psql('postgres', q{
 	SET hybridsearch.device = gpu;
 	SET enable_seqscan = off;
-	SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM qvec WHERE tab = 'items' AND name = 'r1') LIMIT 5) s});
+	SELECT count(*) FROM (SELECT id FROM wide ORDER BY v <-> (SELECT v FROM qvec WHERE tab = 'wide' AND name = 'r1') LIMIT 5) s});
 is($out, '5', 'gpu_memory_limit = 1MB: the scan answers');
 like($err, $has_gpu
 	? qr/WARNING:  hybridsearch: GPU search unavailable, using the CPU: the index needs more GPU memory/
 	: qr/WARNING:  hybridsearch: GPU search unavailable, using the CPU: /,
 	'gpu_memory_limit = 1MB: a WARNING says the CPU answered');
-compare_plans($run, 'gpu_memory_limit = 1MB', 'SET hybridsearch.device = gpu;', items_checks());
+compare_plans($run, 'gpu_memory_limit = 1MB', 'SET hybridsearch.device = gpu;',
+	items_checks(table => 'wide'));
 $t = lap('tight memory', $t);
 
 note(sprintf("060_faults total: %.1f s", time - $t_start));
