@@ -1,7 +1,8 @@
 # Soak: pgbench clients over TCP on loopback for a bounded time, mixing k-NN
 # queries through the hybrid indexes (some compared with a sequential scan in
 # the same snapshot by knn_check, which raises an error on any difference),
-# INSERT, UPDATE, DELETE and VACUUM, with autovacuum running too.  No
+# INSERT, UPDATE, DELETE, VACUUM and hybridsearch_verify, with autovacuum
+# running too.  No
 # transaction may fail; afterwards hybridsearch_verify passes on every index
 # and index scans answer exactly like sequential scans.  Figures per script
 # go to the test's notes.
@@ -83,6 +84,13 @@ DELETE FROM items WHERE id = :id;
 	vacuum => [ 1, q{
 \sleep 2 s
 VACUUM items;
+} ],
+	# under load: writers wait for its SHARE lock, readers with older
+	# snapshots are still running
+	verify => [ 1, q{
+\sleep 1 s
+SELECT entries FROM hybridsearch_verify('items_l2');
+SELECT entries FROM hybridsearch_verify('items_cos');
 } ],
 );
 
