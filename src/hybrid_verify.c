@@ -117,8 +117,10 @@ check_metapage(VerifyState *state)
 	if (meta->magic != HYBRID_MAGIC || meta->version != HYBRID_VERSION)
 		corrupted(state, psprintf("the metapage has magic 0x%08x and version %u, not 0x%08x and %u",
 								  meta->magic, meta->version, HYBRID_MAGIC, HYBRID_VERSION));
-	if (meta->dim < 0 || meta->dim > VECTOR_MAX_DIM || (typmod > 0 && meta->dim != typmod))
-		corrupted(state, psprintf("the metapage gives %d dimensions, the column %d",
+	if (meta->dim < 0 || meta->dim > VECTOR_MAX_DIM)
+		corrupted(state, psprintf("the metapage gives %d dimensions", meta->dim));
+	if (typmod > 0 && meta->dim != typmod)
+		corrupted(state, psprintf("the metapage gives %d dimensions, the column's type %d",
 								  meta->dim, typmod));
 	if (meta->entries < 0 || meta->dead_entries < 0 || meta->null_entries < 0 ||
 		meta->dead_entries + meta->null_entries > meta->entries)

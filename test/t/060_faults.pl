@@ -97,7 +97,7 @@ cmp_ok($dmg_blocks, '>=', 3, 'damage: the index has entries in more than one str
 # Byte offsets in the file: the metapage's fields, and entry k of the stream
 # (4 dimensions: 12 bytes of header and padding, 16 of values, 28 in all;
 # 8168 stream bytes per page after a 24-byte page header).
-my %meta_at = (magic => 24, dead_entries => 24 + 32);
+my %meta_at = (magic => 24, dim => 24 + 8, dead_entries => 24 + 32);
 sub entry_at
 {
 	my ($k, $field) = @_;
@@ -147,6 +147,8 @@ sub damage
 
 damage('a wrong magic number', qr/the metapage has magic 0x58594252/,
 	$meta_at{magic} => pack('V', 0x58594252));
+damage('a dimension count other than the column\'s', qr/the metapage gives 5 dimensions, the column's type 4/,
+	$meta_at{dim} => pack('l<', 5));
 damage('a changed vector value', qr/the entry at block 1, offset 24 holds another vector than heap tuple \(0,1\)/,
 	entry_at(0, 'value0') => pack('f<', 42.5));
 damage('a value in the second stream page',
