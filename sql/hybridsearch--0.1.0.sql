@@ -333,6 +333,14 @@ CREATE VIEW hybridsearch_stats AS
 GRANT SELECT ON hybridsearch_stats TO PUBLIC;
 COMMENT ON VIEW hybridsearch_stats IS 'hybridsearch_index_stats() of every valid hybrid index whose table the current user may read';
 
+-- Checks an index against its pages and its table (like amcheck); raises
+-- index_corrupted at the first problem.  Only the table's owner may run it.
+CREATE FUNCTION hybridsearch_verify(index regclass,
+	OUT entries bigint, OUT live_entries bigint, OUT dead_entries bigint,
+	OUT null_entries bigint, OUT heap_tuples bigint)
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION hybridsearch_verify(regclass) IS 'checks a hybrid index against its pages and its table; raises index_corrupted (XX002) at the first problem, else returns its entry counts';
+
 -- The GPU worker: its pid (NULL when none runs), whether its device is
 -- ready, why not, and the index copies it holds.
 CREATE FUNCTION hybridsearch_gpu_status(

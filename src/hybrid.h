@@ -72,6 +72,19 @@ typedef struct HybridMetaPageData
 
 typedef HybridMetaPageData *HybridMetaPage;
 
+/* Where stream byte position lives: its block and its offset in the page. */
+static inline BlockNumber
+stream_block(uint64 position)
+{
+	return HYBRID_FIRST_STREAM_BLKNO + (BlockNumber) (position / STREAM_PAGE_BYTES);
+}
+
+static inline Size
+stream_offset(uint64 position)
+{
+	return SizeOfPageHeaderData + (Size) (position % STREAM_PAGE_BYTES);
+}
+
 #define HybridPageGetMeta(page)	((HybridMetaPage) PageGetContents(page))
 
 /* Index options (WITH (...)) */

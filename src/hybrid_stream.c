@@ -67,18 +67,6 @@ hybrid_read_meta(Relation index)
 	return meta;
 }
 
-static inline BlockNumber
-stream_block(uint64 position)
-{
-	return HYBRID_FIRST_STREAM_BLKNO + (BlockNumber) (position / STREAM_PAGE_BYTES);
-}
-
-static inline Size
-stream_offset(uint64 position)
-{
-	return SizeOfPageHeaderData + (Size) (position % STREAM_PAGE_BYTES);
-}
-
 /* Pin and exclusively lock the stream page for block, extending if needed. */
 static Buffer
 lock_stream_page(Relation index, BlockNumber block, bool *is_new)
@@ -256,8 +244,11 @@ stream_reader_next(StreamReader *reader, EntryHeader *header, float *values,
 		*entry_position + ENTRY_ALIGNED_SIZE(header->dim) > reader->end)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("hybrid index \"%s\" has a malformed entry at stream position " UINT64_FORMAT,
-						RelationGetRelationName(reader->index), *entry_position)));
+				 errmsg("hybrid index \"%s\" has a malformed entry at block %u, offset %zu (stream position " UINT64_FORMAT ")",
+						RelationGetRelationName(reader->index), stream_block(*entry_position),
+						stream_offset(*entry_position), *entry_position),
+				 errdetail("Its header gives %u dimensions; the stream ends at " UINT64_FORMAT ".",
+						   header->dim, reader->end)));
 	reader_copy(reader, values, sizeof(float) * header->dim);
 	return true;
 }

@@ -4,10 +4,13 @@
  *
  * Bulk delete walks the stream, asks the callback about every live entry
  * and marks the dead ones with ENTRY_DEAD, page by page under generic WAL.
- * When it marked any, it bumps the metapage's generation so that dense
- * copies (caches) reload before their next scan: this happens before VACUUM
- * lets the heap reuse those tuple slots.  Entries are never moved; REINDEX
- * reclaims their space.
+ * Each page's record also moves the metapage's counters by what it marked,
+ * so that a crash in the middle leaves flags and counters in agreement (the
+ * next VACUUM skips entries already dead and would never count them).  The
+ * last record bumps the metapage's generation so that dense copies (caches)
+ * reload before their next scan: this happens before VACUUM lets the heap
+ * reuse those tuple slots.  Entries are never moved; REINDEX reclaims their
+ * space.
  */
 #include "postgres.h"
 
@@ -18,13 +21,19 @@
 
 #include "hybrid.h"
 
-/* Stream positions of the flag bytes to set, in stream order. */
+/* An entry to mark dead: where its flag byte is, whether its value is NULL. */
+typedef struct DeadEntry
+{
+	uint64		flag_position;
+	bool		is_null;
+} DeadEntry;
+
+/* The entries to mark, in stream order. */
 typedef struct DeadList
 {
-	uint64	   *flag_positions;
+	DeadEntry  *entries;
 	int64		count;
 	int64		capacity;
-	int64		nulls;			/* how many of them are NULL entries */
 } DeadList;
 
 static void
@@ -49,63 +58,56 @@ collect_dead(Relation index, HybridMetaPageData *meta, IndexBulkDeleteCallback c
 		if (dead->count == dead->capacity)
 		{
 			dead->capacity = Max(1024, dead->capacity * 2);
-			dead->flag_positions = repalloc_huge(dead->flag_positions,
-												 sizeof(uint64) * dead->capacity);
+			dead->entries = repalloc_huge(dead->entries, sizeof(DeadEntry) * dead->capacity);
 		}
-		dead->flag_positions[dead->count++] = position + offsetof(EntryHeader, flags);
-		if (header.flags & ENTRY_NULL)
-			dead->nulls++;
+		dead->entries[dead->count].flag_position = position + offsetof(EntryHeader, flags);
+		dead->entries[dead->count].is_null = (header.flags & ENTRY_NULL) != 0;
+		dead->count++;
 	}
 	pfree(values);
 }
 
-/* Set ENTRY_DEAD at each collected position, one WAL record per page. */
+/*
+ * Set ENTRY_DEAD at each collected position, one WAL record per page that
+ * also moves the metapage's counters.  The metapage is locked first, as
+ * appends lock it.
+ */
 static void
 mark_dead(Relation index, DeadList *dead)
 {
+	Buffer		meta_buffer = ReadBuffer(index, HYBRID_METAPAGE_BLKNO);
 	int64		i = 0;
 
 	while (i < dead->count)
 	{
-		BlockNumber block = HYBRID_FIRST_STREAM_BLKNO +
-			(BlockNumber) (dead->flag_positions[i] / STREAM_PAGE_BYTES);
+		BlockNumber block = stream_block(dead->entries[i].flag_position);
 		Buffer		buffer = ReadBuffer(index, block);
 		GenericXLogState *state;
 		Page		page;
+		HybridMetaPage meta;
 
 		vacuum_delay_point();
+		LockBuffer(meta_buffer, BUFFER_LOCK_EXCLUSIVE);
 		LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, buffer, 0);
-		for (; i < dead->count &&
-			 HYBRID_FIRST_STREAM_BLKNO + dead->flag_positions[i] / STREAM_PAGE_BYTES == block;
-			 i++)
+		meta = HybridPageGetMeta(GenericXLogRegisterBuffer(state, meta_buffer, 0));
+		for (; i < dead->count && stream_block(dead->entries[i].flag_position) == block; i++)
 		{
-			uint8	   *flags = (uint8 *) page + SizeOfPageHeaderData +
-				dead->flag_positions[i] % STREAM_PAGE_BYTES;
+			uint8	   *flags = (uint8 *) page + stream_offset(dead->entries[i].flag_position);
 
 			*flags |= ENTRY_DEAD;
+			meta->dead_entries++;
+			if (dead->entries[i].is_null)
+				meta->null_entries--;
 		}
+		if (i == dead->count)
+			meta->generation++;
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(buffer);
+		LockBuffer(meta_buffer, BUFFER_LOCK_UNLOCK);
 	}
-}
-
-static void
-update_meta_after_delete(Relation index, DeadList *dead)
-{
-	Buffer		buffer = ReadBuffer(index, HYBRID_METAPAGE_BLKNO);
-	GenericXLogState *state;
-	HybridMetaPage meta;
-
-	LockBuffer(buffer, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(index);
-	meta = HybridPageGetMeta(GenericXLogRegisterBuffer(state, buffer, 0));
-	meta->dead_entries += dead->count;
-	meta->null_entries -= dead->nulls;
-	meta->generation++;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buffer);
+	ReleaseBuffer(meta_buffer);
 }
 
 IndexBulkDeleteResult *
@@ -121,16 +123,12 @@ hybrid_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	stats->num_index_tuples = 0;
 
 	memset(&dead, 0, sizeof(dead));
-	dead.flag_positions = palloc(sizeof(uint64));
+	dead.entries = palloc(sizeof(DeadEntry));
 	collect_dead(index, &meta, callback, callback_state, stats, &dead);
-	if (dead.count > 0)
-	{
-		mark_dead(index, &dead);
-		update_meta_after_delete(index, &dead);
-	}
+	mark_dead(index, &dead);
 	stats->tuples_removed += dead.count;
 	stats->num_pages = RelationGetNumberOfBlocks(index);
-	pfree(dead.flag_positions);
+	pfree(dead.entries);
 	return stats;
 }
 

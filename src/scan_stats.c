@@ -219,6 +219,11 @@ hybridsearch_index_stats(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
+	/* a regclass argument can name no relation: say so, not "could not open" */
+	if (get_rel_relkind(index_oid) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", index_oid)));
 	index = index_open(index_oid, AccessShareLock);
 	if (index->rd_rel->relam != get_index_am_oid("hybrid", false))
 		ereport(ERROR,

@@ -1,4 +1,4 @@
-# Common helpers of the TAP tests 010, 020, 030, 040 and 090: running SQL
+# Common helpers of the TAP tests: running SQL
 # through psql (one-off or in a HybridSearchTest::Session that stays open)
 # and comparing an index scan with a sequential scan of the same queries.
 # A test loads it with
@@ -21,6 +21,7 @@ our @EXPORT = qw(
   qexpr knn_sql knn_checks
   plan_script parse_sections parse_rows fmt_rows
   check_problems compare_rows compare_plans
+  wait_for_restart verify_indexes knn_check_sql
   lap);
 
 # Operator => operator class, and the suffix of the index names.
@@ -319,6 +320,91 @@ sub compare_plans
 		diag($_) for @failures[ 0 .. ($#failures < 7 ? $#failures : 7) ];
 	}
 	return $pass;
+}
+
+# Wait until $node accepts connections again after a crash; true if it does.
+sub wait_for_restart
+{
+	my ($node) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my ($ret, $out) = $node->psql('postgres', 'SELECT pg_is_in_recovery()');
+		return 1 if $ret == 0 && $out eq 'f';
+		Time::HiRes::usleep(100_000);
+	}
+	return 0;
+}
+
+# hybridsearch_verify() of each index passes; one assertion.
+sub verify_indexes
+{
+	my ($node, $label, @indexes) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $sql = join('', map { "SELECT * FROM hybridsearch_verify('$_');\n" } @indexes);
+	my ($ret, $out, $err) = $node->psql('postgres', $sql);
+	return ok($ret == 0 && $err eq '', "$label: hybridsearch_verify passes for @indexes")
+	  || diag($err);
+}
+
+# SQL creating knn_check(tab, op, q, lim, flt): one k-NN query on table tab
+# (column v, filter flt) through its index and through a seqscan in the same
+# snapshot; raises an error if the index is not used or the answers differ,
+# else returns the row count.  For concurrent loads (pgbench scripts).
+sub knn_check_sql
+{
+	return <<'SQL';
+-- One k-NN query through the index and through a seqscan in the same
+-- snapshot; raises an error if the plans differ in plan shape or answer.
+CREATE FUNCTION knn_check(tab text, op text, q vector, lim int, flt text) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+	query text := format('SELECT array_agg(id), array_agg(d) FROM '
+		'(SELECT id, v %s $1 AS d FROM %I WHERE %s ORDER BY v %s $1 LIMIT %s) s',
+		op, tab, flt, op, lim);
+	plan text := '';
+	line text;
+	id_i bigint[]; d_i float8[];
+	id_s bigint[]; d_s float8[];
+	n int;
+	k int;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('enable_indexscan', 'on', true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query USING q LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	IF plan NOT LIKE '%Index Scan using ' || tab || '_%' THEN
+		RAISE EXCEPTION 'knn_check: no index scan for %: %', query, plan;
+	END IF;
+	EXECUTE query INTO id_i, d_i USING q;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	EXECUTE query INTO id_s, d_s USING q;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	IF d_i IS DISTINCT FROM d_s THEN
+		RAISE EXCEPTION 'knn_check: distances differ for % (q = %): index % seqscan %',
+			query, q, d_i, d_s;
+	END IF;
+	-- the same ids, except in the last group of ties cut by the LIMIT
+	n := coalesce(array_length(d_s, 1), 0);
+	k := n;
+	IF n = lim THEN
+		WHILE k > 0 AND d_s[k] IS NOT DISTINCT FROM d_s[n] LOOP
+			k := k - 1;
+		END LOOP;
+	END IF;
+	IF (SELECT array_agg(x ORDER BY x) FROM unnest(id_i[1:k]) x)
+		IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(id_s[1:k]) x)
+		OR (SELECT count(DISTINCT x) FROM unnest(id_i) x) <> n THEN
+		RAISE EXCEPTION 'knn_check: ids differ for % (q = %): index % seqscan %',
+			query, q, id_i, id_s;
+	END IF;
+	RETURN n;
+END
+$$;
+SQL
 }
 
 # Note the time since $since; returns now.

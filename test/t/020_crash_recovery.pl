@@ -16,7 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use HybridSearchTest;
@@ -94,19 +94,7 @@ sub check_all
 		SELECT (SELECT count(*) FROM small) || ' ' || (SELECT count(*) FROM big);});
 	my ($via_index, $via_seq) = split /\n/, $counts;
 	is($via_index, $via_seq, "$what: full index scans return every row once");
-}
-
-# Wait until the server accepts connections again after a crash.
-sub wait_for_restart
-{
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		my ($ret, $out) = $node->psql('postgres', 'SELECT pg_is_in_recovery()');
-		return 1 if $ret == 0 && $out eq 'f';
-		usleep(100_000);
-	}
-	return 0;
+	verify_indexes($node, $what, qw(small_l2 small_cos big_l2 big_ip));
 }
 
 # Start the insert loop in a session of its own; returns (session, backend pid).
@@ -162,7 +150,7 @@ for my $round (1, 2)
 
 	my $log_offset = -s $node->logfile;
 	is(kill('KILL', $pid), 1, "round $round: SIGKILL to the inserting backend");
-	ok(wait_for_restart(), "round $round: the server is back after crash recovery");
+	ok(wait_for_restart($node), "round $round: the server is back after crash recovery");
 	ok($node->log_contains(qr/\(PID $pid\) was terminated by signal 9/, $log_offset)
 		  && $node->log_contains(qr/database system was not properly shut down; automatic recovery in progress/, $log_offset),
 		"round $round: the server log shows the crash and the recovery");

@@ -58,58 +58,8 @@ $node->safe_psql('postgres', qq{
 	CREATE INDEX docs_l2 ON docs USING hybrid (v vector_l2_ops);
 	INSERT INTO qvec SELECT 'docs', 'r1', $v256 FROM generate_series(1, 1) n;
 	INSERT INTO qvec SELECT 'docs', 'row', v FROM docs WHERE id = 6001;
-
-	-- One k-NN query through the index and through a seqscan in the same
-	-- snapshot; raises an error if the plans differ in plan shape or answer.
-	CREATE FUNCTION knn_check(tab text, op text, q vector, lim int, flt text) RETURNS int
-	LANGUAGE plpgsql AS \$\$
-	DECLARE
-		query text := format('SELECT array_agg(id), array_agg(d) FROM '
-			'(SELECT id, v %s \$1 AS d FROM %I WHERE %s ORDER BY v %s \$1 LIMIT %s) s',
-			op, tab, flt, op, lim);
-		plan text := '';
-		line text;
-		id_i bigint[]; d_i float8[];
-		id_s bigint[]; d_s float8[];
-		n int;
-		k int;
-	BEGIN
-		PERFORM set_config('enable_seqscan', 'off', true);
-		PERFORM set_config('enable_indexscan', 'on', true);
-		PERFORM set_config('enable_bitmapscan', 'off', true);
-		FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query USING q LOOP
-			plan := plan || line || E'\\n';
-		END LOOP;
-		IF plan NOT LIKE '%Index Scan using ' || tab || '_%' THEN
-			RAISE EXCEPTION 'knn_check: no index scan for %: %', query, plan;
-		END IF;
-		EXECUTE query INTO id_i, d_i USING q;
-		PERFORM set_config('enable_seqscan', 'on', true);
-		PERFORM set_config('enable_indexscan', 'off', true);
-		EXECUTE query INTO id_s, d_s USING q;
-		PERFORM set_config('enable_indexscan', 'on', true);
-		IF d_i IS DISTINCT FROM d_s THEN
-			RAISE EXCEPTION 'knn_check: distances differ for % (q = %): index % seqscan %',
-				query, q, d_i, d_s;
-		END IF;
-		-- the same ids, except in the last group of ties cut by the LIMIT
-		n := coalesce(array_length(d_s, 1), 0);
-		k := n;
-		IF n = lim THEN
-			WHILE k > 0 AND d_s[k] IS NOT DISTINCT FROM d_s[n] LOOP
-				k := k - 1;
-			END LOOP;
-		END IF;
-		IF (SELECT array_agg(x ORDER BY x) FROM unnest(id_i[1:k]) x)
-			IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(id_s[1:k]) x)
-			OR (SELECT count(DISTINCT x) FROM unnest(id_i) x) <> n THEN
-			RAISE EXCEPTION 'knn_check: ids differ for % (q = %): index % seqscan %',
-				query, q, id_i, id_s;
-		END IF;
-		RETURN n;
-	END
-	\$\$;
 });
+$node->safe_psql('postgres', knn_check_sql());
 
 my $t = time;
 compare_plans($run, 'before the load', '',
