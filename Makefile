@@ -65,6 +65,26 @@ test/bench_distance: test/bench_distance.c src/distance.c src/distance.h
 bench-distance: test/bench_distance
 	./test/bench_distance
 
+# libFuzzer targets (test/fuzz/fuzz_*.c) over the parsers in
+# src/vector_parse.c, with AddressSanitizer and UndefinedBehaviorSanitizer;
+# vector_out's float formatting comes from PostgreSQL's libpgcommon (and
+# libpgport), as in the server.  test/fuzz/run-fuzz runs them.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -g -O1 -Wall -Wextra -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SRCS = $(filter-out test/fuzz/fuzz_common.c,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_TARGETS = $(FUZZ_SRCS:test/fuzz/fuzz_%.c=test/fuzz/%_fuzzer)
+EXTRA_CLEAN += $(FUZZ_TARGETS)
+
+test/fuzz/%_fuzzer: test/fuzz/fuzz_%.c test/fuzz/fuzz_common.c \
+		test/fuzz/fuzz_common.h src/vector_parse.c src/vector_parse.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -isystem $(includedir_server) -o $@ \
+		$< test/fuzz/fuzz_common.c src/vector_parse.c \
+		$(pkglibdir)/libpgcommon_shlib.a $(pkglibdir)/libpgport_shlib.a -lm
+
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS)
+
 # TAP tests (PostgreSQL::Test::Cluster) against the installed extension.
 PROVE_TESTS = test/t/*.pl
 .PHONY: prove-installcheck

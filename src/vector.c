@@ -7,10 +7,7 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "catalog/pg_type.h"
-#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
@@ -41,27 +38,101 @@ vector_new(int dim)
 	return result;
 }
 
+/*
+ * Raise pgvector's error for a failed parse or check.  literal is the text
+ * input, for the errors that quote it; NULL for the others.
+ */
+static void
+report_vector_error(const VectorParseResult *result, const char *literal)
+{
+	switch (result->error)
+	{
+		case VECTOR_OK:
+			return;
+		case VECTOR_BAD_SYNTAX:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type vector: \"%s\"", literal)));
+		case VECTOR_NO_OPENING_BRACKET:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type vector: \"%s\"", literal),
+					 errdetail("Vector contents must start with \"[\".")));
+		case VECTOR_JUNK_AFTER_END:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type vector: \"%s\"", literal),
+					 errdetail("Junk after closing right brace.")));
+		case VECTOR_OUT_OF_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("\"%s\" is out of range for type vector",
+							pnstrdup(literal + result->token_start,
+									 result->token_len))));
+		case VECTOR_NAN:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("NaN not allowed in vector")));
+		case VECTOR_INFINITE:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("infinite value not allowed in vector")));
+		case VECTOR_TOO_FEW_DIMS:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("vector must have at least 1 dimension")));
+		case VECTOR_TOO_MANY_DIMS:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("vector cannot have more than %d dimensions", VECTOR_MAX_DIM)));
+		case VECTOR_WRONG_DIMS:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", result->typmod, result->dim)));
+		case VECTOR_UNUSED_NOT_ZERO:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected unused to be 0, not %d", result->unused)));
+		case VECTOR_SHORT_DATA:
+			/* what pq_getmsgint() and friends raise */
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("insufficient data left in message")));
+		case VECTOR_TYPMOD_COUNT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid type modifier")));
+		case VECTOR_TYPMOD_TOO_SMALL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dimensions for type vector must be at least 1")));
+		case VECTOR_TYPMOD_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dimensions for type vector cannot exceed %d", VECTOR_MAX_DIM)));
+	}
+	elog(ERROR, "unexpected vector error %d", (int) result->error);
+}
+
+/* Raise error, one that needs no details but the dimension counts. */
+static void
+report_vector_check(VectorError error, int typmod, int dim)
+{
+	VectorParseResult result = {.error = error, .typmod = typmod, .dim = dim};
+
+	report_vector_error(&result, NULL);
+}
+
 void
 vector_check_dim_limit(int dim)
 {
-	if (dim < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least 1 dimension")));
-	if (dim > VECTOR_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vector cannot have more than %d dimensions", VECTOR_MAX_DIM)));
+	report_vector_check(vector_dim_error(dim), -1, dim);
 }
 
-/* A typmod of -1 means "any length". */
 void
 vector_check_typmod_dim(int typmod, int dim)
 {
-	if (typmod != -1 && typmod != dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", typmod, dim)));
+	report_vector_check(vector_typmod_dim_error(typmod, dim), typmod, dim);
 }
 
 void
@@ -76,69 +147,7 @@ vector_check_same_dims(const Vector *a, const Vector *b)
 void
 vector_check_element(float value)
 {
-	if (isnan(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("NaN not allowed in vector")));
-	if (isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("infinite value not allowed in vector")));
-}
-
-static inline bool
-is_vector_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
-		ch == '\v' || ch == '\f';
-}
-
-static inline const char *
-skip_spaces(const char *pt)
-{
-	while (is_vector_space(*pt))
-		pt++;
-	return pt;
-}
-
-static void
-report_bad_literal(const char *literal, const char *detail)
-{
-	if (detail)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type vector: \"%s\"", literal),
-				 errdetail("%s", detail)));
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type vector: \"%s\"", literal)));
-}
-
-/*
- * Parse one element at *pt; advance *pt past it.  strtof accepts what
- * float4in accepts; values that overflow float4 are an error, values that
- * underflow round towards zero as float4in does.
- */
-static float
-parse_element(const char *literal, const char **pt)
-{
-	char	   *end;
-	float		value;
-
-	if (**pt == '\0')
-		report_bad_literal(literal, NULL);
-	errno = 0;
-	value = strtof(*pt, &end);
-	if (end == *pt)
-		report_bad_literal(literal, NULL);
-	if (errno == ERANGE && isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("\"%s\" is out of range for type vector",
-						pnstrdup(*pt, end - *pt))));
-	vector_check_element(value);
-	*pt = end;
-	return value;
+	report_vector_check(vector_element_error(value), -1, 0);
 }
 
 Datum
@@ -147,42 +156,13 @@ vector_in(PG_FUNCTION_ARGS)
 	const char *literal = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
 	float	   *values = palloc(sizeof(float) * VECTOR_MAX_DIM);
-	int			dim = 0;
-	const char *pt = skip_spaces(literal);
+	VectorParseResult parsed;
 	Vector	   *result;
 
-	if (*pt != '[')
-		report_bad_literal(literal, "Vector contents must start with \"[\".");
-	pt = skip_spaces(pt + 1);
-	if (*pt == ']')
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least 1 dimension")));
-
-	for (;;)
-	{
-		if (dim == VECTOR_MAX_DIM)
-			vector_check_dim_limit(dim + 1);
-		pt = skip_spaces(pt);
-		values[dim++] = parse_element(literal, &pt);
-		pt = skip_spaces(pt);
-		if (*pt == ',')
-			pt++;
-		else if (*pt == ']')
-		{
-			pt++;
-			break;
-		}
-		else
-			report_bad_literal(literal, NULL);
-	}
-
-	if (*skip_spaces(pt) != '\0')
-		report_bad_literal(literal, "Junk after closing right brace.");
-
-	vector_check_typmod_dim(typmod, dim);
-	result = vector_new(dim);
-	memcpy(result->x, values, sizeof(float) * dim);
+	vector_parse_text(literal, typmod, values, &parsed);
+	report_vector_error(&parsed, literal);
+	result = vector_new(parsed.dim);
+	memcpy(result->x, values, sizeof(float) * parsed.dim);
 	pfree(values);
 	PG_RETURN_VECTOR_P(result);
 }
@@ -192,18 +172,9 @@ Datum
 vector_out(PG_FUNCTION_ARGS)
 {
 	Vector	   *vec = PG_GETARG_VECTOR_P(0);
-	char	   *buf = palloc(vec->dim * (FLOAT_SHORTEST_DECIMAL_LEN + 1) + 2);
-	char	   *pt = buf;
+	char	   *buf = palloc(VECTOR_TEXT_MAX_LEN(vec->dim));
 
-	*pt++ = '[';
-	for (int i = 0; i < vec->dim; i++)
-	{
-		if (i > 0)
-			*pt++ = ',';
-		pt += float_to_shortest_decimal_bufn(vec->x[i], pt);
-	}
-	*pt++ = ']';
-	*pt = '\0';
+	vector_format_text(vec->x, vec->dim, buf);
 	PG_FREE_IF_COPY(vec, 0);
 	PG_RETURN_CSTRING(buf);
 }
@@ -214,21 +185,12 @@ vector_typmod_in(PG_FUNCTION_ARGS)
 	ArrayType  *modifiers = PG_GETARG_ARRAYTYPE_P(0);
 	int32	   *values;
 	int			count;
+	VectorParseResult parsed;
 
 	values = ArrayGetIntegerTypmods(modifiers, &count);
-	if (count != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier")));
-	if (values[0] < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector must be at least 1")));
-	if (values[0] > VECTOR_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector cannot exceed %d", VECTOR_MAX_DIM)));
-	PG_RETURN_INT32(values[0]);
+	vector_parse_typmod(values, count, &parsed);
+	report_vector_error(&parsed, NULL);
+	PG_RETURN_INT32(parsed.typmod);
 }
 
 /* Binary input: int16 dim, int16 unused (0), float4 values, network order. */
@@ -237,24 +199,17 @@ vector_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	/* both fields are signed int16 on the wire, as in pgvector */
-	int16		dim = (int16) pq_getmsgint(buf, sizeof(int16));
-	int16		unused = (int16) pq_getmsgint(buf, sizeof(int16));
+	const unsigned char *data = (const unsigned char *) buf->data + buf->cursor;
+	size_t		len = buf->len - buf->cursor;
+	VectorParseResult parsed;
 	Vector	   *result;
 
-	vector_check_dim_limit(dim);
-	vector_check_typmod_dim(typmod, dim);
-	if (unused != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected unused to be 0, not %d", unused)));
-
-	result = vector_new(dim);
-	for (int i = 0; i < dim; i++)
-	{
-		result->x[i] = pq_getmsgfloat4(buf);
-		vector_check_element(result->x[i]);
-	}
+	vector_parse_binary_header(data, len, typmod, &parsed);
+	report_vector_error(&parsed, NULL);
+	result = vector_new(parsed.dim);
+	vector_parse_binary_values(data, len, result->x, &parsed);
+	report_vector_error(&parsed, NULL);
+	buf->cursor += parsed.consumed;
 	PG_RETURN_VECTOR_P(result);
 }
 

@@ -11,8 +11,7 @@
 
 #include "fmgr.h"
 
-/* Largest dimension count any vector may have (pgvector's limit). */
-#define VECTOR_MAX_DIM 16000
+#include "vector_parse.h"
 
 typedef struct Vector
 {
