@@ -137,16 +137,17 @@ is($node->safe_psql('postgres', q{
 	SELECT string_agg(name || '=' || context, ' ' ORDER BY name) FROM pg_settings
 	WHERE name LIKE 'hybridsearch.%'}),
 	'hybridsearch.cpu_cache=user hybridsearch.cpu_cache_size=superuser hybridsearch.cpu_threads=user '
-	  . 'hybridsearch.device=user hybridsearch.gpu_device=sighup hybridsearch.gpu_fault=superuser '
-	  . 'hybridsearch.gpu_memory_limit=sighup hybridsearch.gpu_min_rows=user hybridsearch.gpu_timeout=superuser',
+	  . 'hybridsearch.device=user hybridsearch.gpu_devices=sighup hybridsearch.gpu_fault=superuser '
+	  . 'hybridsearch.gpu_memory_limit=sighup hybridsearch.gpu_min_rows=user '
+	  . 'hybridsearch.gpu_parts_per_device=sighup hybridsearch.gpu_timeout=superuser',
 	'which settings a session may change');
 my %value = (
 	'hybridsearch.cpu_cache_size' => '1', 'hybridsearch.gpu_timeout' => '10',
 	'hybridsearch.gpu_fault' => 'kernel_error', 'hybridsearch.gpu_memory_limit' => '1',
-	'hybridsearch.gpu_device' => '1');
+	'hybridsearch.gpu_devices' => '1', 'hybridsearch.gpu_parts_per_device' => '2');
 for my $name (sort keys %value)
 {
-	my $sighup = $name =~ /gpu_memory_limit|gpu_device/;
+	my $sighup = $name =~ /gpu_memory_limit|gpu_devices|gpu_parts_per_device/;
 	my $code = $sighup ? '55P02' : '42501';
 	for my $how ("SET $name = '$value{$name}'",
 		"SELECT set_config('$name', '$value{$name}', false)",
