@@ -102,6 +102,8 @@ SELECT string_agg(id::text, ',') FROM (SELECT id FROM s.mine ORDER BY v <-> '[3,
 	'hybridsearch_verify(regclass)' => q{SELECT heap_tuples FROM hybridsearch_verify('s.mine_idx')},
 	'hybridsearch_gpu_status()' => q{SELECT worker_pid IS NOT NULL FROM hybridsearch_gpu_status()},
 	'hybridsearch_rrf(bigint[],bigint[],integer)' => q{SELECT count(*) FROM hybridsearch_rrf('{1,2}', '{2,3}')},
+	'hybridsearch_sharded_search(anyelement,name,text,vector,integer,text)' =>
+	  q{SELECT string_agg(id::text, ',') FROM hybridsearch_sharded_search(NULL::s.mine, 'v', '<->', '[3,1]', 3)},
 );
 my @functions = split /\n/, $node->safe_psql('postgres', q{
 	SELECT p.oid::regprocedure FROM pg_depend d
