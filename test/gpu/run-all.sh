@@ -65,7 +65,8 @@ run_suites() {	# run_suites NAME CONF
     echo "== every suite with hybridsearch.device = gpu ($1)"
     chown -R pg "$root"
     runuser -u pg -- env PATH="$PATH" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" PERL5LIB="$PERL5LIB" \
-        PG_REGRESS="$PG_REGRESS" TEMP_CONFIG="$2" HYBRIDSEARCH_SKIP="clients fuzz sanitized" test/run-suites >"$out/$1.log" 2>&1
+        PG_REGRESS="$PG_REGRESS" TEMP_CONFIG="$2" HYBRIDSEARCH_SKIP="clients fuzz sanitized" \
+        HYBRIDSEARCH_SOAK_SECONDS="${HYBRIDSEARCH_SOAK_SECONDS:-120}" test/run-suites >"$out/$1.log" 2>&1
     tail -n 25 "$out/$1.log"
     [ -f test/log/regression.diffs ] && cp test/log/regression.diffs "$out/$1-regression.diffs"
     grep -h -E 'WARNING|FATAL|PANIC' test/log/tap-servers/*.log 2>/dev/null | sort | uniq -c | sort -rn | head -20 \
