@@ -142,12 +142,12 @@ gpu_parse_devices(const char *value, int *list, int *count)
 	List	   *items;
 	ListCell   *cell;
 	bool		ok;
+	bool		all;
 
 	*count = 0;
 	ok = SplitIdentifierString(copy, ',', &items);
-	if (ok && list_length(items) == 1 && pg_strcasecmp(linitial(items), "all") == 0)
-		return true;
-	foreach(cell, ok ? items : NIL)
+	all = ok && list_length(items) == 1 && pg_strcasecmp(linitial(items), "all") == 0;
+	foreach(cell, ok && !all ? items : NIL)
 	{
 		char	   *end;
 		long		device = strtol(lfirst(cell), &end, 10);
@@ -160,7 +160,7 @@ gpu_parse_devices(const char *value, int *list, int *count)
 			break;
 		list[(*count)++] = (int) device;
 	}
-	ok = ok && *count > 0;
+	ok = all || (ok && *count > 0);
 	list_free(items);
 	pfree(copy);
 	return ok;
