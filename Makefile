@@ -10,14 +10,14 @@ EXTENSION = hybridsearch
 MODULE_big = hybridsearch
 DATA = $(wildcard sql/hybridsearch--*.sql)
 
-SRCS = $(wildcard src/*.c)
+SRCS = $(wildcard src/*.c src/*/*.c)
 OBJS = $(SRCS:.c=.o)
 
 REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/hybridsearch--%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS += -I$(srcdir)/cuda -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/cuda -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS += -Wall -Wextra \
 	-ftree-vectorize -fno-math-errno -MMD -MP
 SHLIB_LINK += -lm
@@ -57,16 +57,16 @@ clean-cuda:
 endif
 
 # Stand-alone programs over the same distance code the server runs.
-test/bench_distance: test/bench_distance.c src/distance.c src/distance.h
+test/bench_distance: test/bench_distance.c src/type/distance.c src/type/distance.h
 	$(CC) -O2 -ftree-vectorize -fno-math-errno -Wall -Wextra -Isrc -o $@ \
-		test/bench_distance.c src/distance.c -lm
+		test/bench_distance.c src/type/distance.c -lm
 
 .PHONY: bench-distance
 bench-distance: test/bench_distance
 	./test/bench_distance
 
 # libFuzzer targets (test/fuzz/fuzz_*.c) over the parsers in
-# src/vector_parse.c, with AddressSanitizer and UndefinedBehaviorSanitizer;
+# src/type/vector_parse.c, with AddressSanitizer and UndefinedBehaviorSanitizer;
 # vector_out's float formatting comes from PostgreSQL's libpgcommon (and
 # libpgport), as in the server.  test/fuzz/run-fuzz runs them.
 FUZZ_CC ?= clang
@@ -77,9 +77,9 @@ FUZZ_TARGETS = $(FUZZ_SRCS:test/fuzz/fuzz_%.c=test/fuzz/%_fuzzer)
 EXTRA_CLEAN += $(FUZZ_TARGETS)
 
 test/fuzz/%_fuzzer: test/fuzz/fuzz_%.c test/fuzz/fuzz_common.c \
-		test/fuzz/fuzz_common.h src/vector_parse.c src/vector_parse.h
+		test/fuzz/fuzz_common.h src/type/vector_parse.c src/type/vector_parse.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -isystem $(includedir_server) -o $@ \
-		$< test/fuzz/fuzz_common.c src/vector_parse.c \
+		$< test/fuzz/fuzz_common.c src/type/vector_parse.c \
 		$(pkglibdir)/libpgcommon_shlib.a $(pkglibdir)/libpgport_shlib.a -lm
 
 .PHONY: fuzz

@@ -9,12 +9,12 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
-#include "distance.h"
-#include "distance_half.h"
-#include "hybrid.h"
-#include "gpu_shared.h"
+#include "type/distance.h"
+#include "type/distance_half.h"
+#include "index/hybrid.h"
+#include "gpu/gpu_shared.h"
 #include "hybridsearch.h"
-#include "scan_stats.h"
+#include "stats/scan_stats.h"
 
 PG_MODULE_MAGIC;
 

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "distance.h"
+#include "type/distance.h"
 
 #define MAX_VARIANTS 8
 #define MAX_REPEATS 101

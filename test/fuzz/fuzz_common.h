@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vector_parse.h"
+#include "type/vector_parse.h"
 
 #define FUZZ_CHECK(cond) \
 	do { \

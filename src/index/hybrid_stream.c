@@ -18,7 +18,7 @@
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 void
 hybrid_init_metapage(Page page, int dim)

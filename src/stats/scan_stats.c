@@ -27,10 +27,10 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "cpu_cache.h"
-#include "gpu_shared.h"
-#include "hybrid.h"
-#include "scan_stats.h"
+#include "store/cpu_cache.h"
+#include "gpu/gpu_shared.h"
+#include "index/hybrid.h"
+#include "stats/scan_stats.h"
 
 #define STATS_SLOTS			1024
 #define RECENT_SCANS		256

@@ -44,7 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 
-#include "gpu_shared.h"
+#include "gpu/gpu_shared.h"
 #include "hs_gpu.h"
 #include "hybridsearch.h"
 

@@ -21,7 +21,7 @@
 #ifndef HYBRIDSEARCH_SEARCH_H
 #define HYBRIDSEARCH_SEARCH_H
 
-#include "cpu_cache.h"
+#include "store/cpu_cache.h"
 
 typedef struct ScoredRow
 {

@@ -11,7 +11,7 @@
 
 #include "fmgr.h"
 
-#include "vector_parse.h"
+#include "type/vector_parse.h"
 
 typedef struct Vector
 {

@@ -21,7 +21,7 @@
 #ifndef HYBRIDSEARCH_CPU_CACHE_H
 #define HYBRIDSEARCH_CPU_CACHE_H
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 typedef struct DenseRows
 {

@@ -16,7 +16,7 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 static bool
 validate_members(Oid family, const char *opclass_name)

@@ -18,8 +18,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "cpu_cache.h"
-#include "distance_half.h"
+#include "store/cpu_cache.h"
+#include "type/distance_half.h"
 #include "hybridsearch.h"
 
 typedef struct CacheEntry

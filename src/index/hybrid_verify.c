@@ -48,7 +48,7 @@
 
 #include <math.h>
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 PG_FUNCTION_INFO_V1(hybridsearch_verify);
 

@@ -7,7 +7,7 @@
 #ifndef HYBRIDSEARCH_GPU_CLIENT_H
 #define HYBRIDSEARCH_GPU_CLIENT_H
 
-#include "search.h"
+#include "search/search.h"
 
 extern bool gpu_route(Relation index, int64 rows);
 extern GpuSource *gpu_source_begin(Search *search);

@@ -9,8 +9,8 @@
 
 #include "utils/float.h"
 
-#include "distance.h"
-#include "vector.h"
+#include "type/distance.h"
+#include "type/vector.h"
 
 PG_FUNCTION_INFO_V1(l2_distance);
 PG_FUNCTION_INFO_V1(inner_product);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vector_parse.h"
+#include "type/vector_parse.h"
 
 VectorError
 vector_dim_error(int dim)

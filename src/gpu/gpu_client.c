@@ -22,11 +22,11 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "distance_half.h"
-#include "gpu_client.h"
-#include "gpu_shared.h"
+#include "type/distance_half.h"
+#include "gpu/gpu_client.h"
+#include "gpu/gpu_shared.h"
 #include "hybridsearch.h"
-#include "scan_stats.h"
+#include "stats/scan_stats.h"
 
 #define GPU_FIRST_K				128
 #define GPU_MAX_K				4096	/* the CUDA module's limit */

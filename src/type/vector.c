@@ -15,7 +15,7 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
-#include "vector.h"
+#include "type/vector.h"
 
 PG_FUNCTION_INFO_V1(vector_in);
 PG_FUNCTION_INFO_V1(vector_out);

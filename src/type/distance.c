@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "distance.h"
+#include "type/distance.h"
 
 /*
  * Float lanes as GCC/Clang vector values, as wide as each instruction set's

@@ -19,7 +19,7 @@
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 /* An entry to mark dead: where its flag byte is, whether its value is NULL. */
 typedef struct DeadEntry

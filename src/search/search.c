@@ -12,10 +12,10 @@
 
 #include "miscadmin.h"
 
-#include "distance_half.h"
-#include "gpu_client.h"
+#include "type/distance_half.h"
+#include "gpu/gpu_client.h"
 #include "hybridsearch.h"
-#include "search.h"
+#include "search/search.h"
 
 #define FIRST_BATCH				64
 #define ROWS_PER_THREAD_MIN		4096

@@ -17,7 +17,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 typedef struct BuildState
 {

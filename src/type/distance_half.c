@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "distance_half.h"
+#include "type/distance_half.h"
 
 /* Largest power of two that keeps every element below 2^15 in magnitude. */
 float

@@ -28,8 +28,8 @@
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
 
-#include "distance.h"
-#include "vector.h"
+#include "type/distance.h"
+#include "type/vector.h"
 
 #define HYBRID_MAGIC			0x48594252	/* "HYBR" */
 #define HYBRID_VERSION			1

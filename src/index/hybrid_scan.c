@@ -13,10 +13,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "gpu_client.h"
-#include "search.h"
-#include "hybrid.h"
-#include "scan_stats.h"
+#include "gpu/gpu_client.h"
+#include "search/search.h"
+#include "index/hybrid.h"
+#include "stats/scan_stats.h"
 
 typedef struct HybridScanOpaqueData
 {

@@ -22,7 +22,7 @@
 #include "utils/float.h"
 #include "utils/selfuncs.h"
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 /*
  * A distance costs less than a generic operator call: vectorised, threaded

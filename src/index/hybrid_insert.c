@@ -6,7 +6,7 @@
 
 #include "utils/memutils.h"
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 bool
 hybrid_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,

@@ -11,7 +11,7 @@
 #include "utils/guc.h"
 #include "utils/rel.h"
 
-#include "hybrid.h"
+#include "index/hybrid.h"
 
 PG_FUNCTION_INFO_V1(hybrid_handler);
 
