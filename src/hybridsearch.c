@@ -4,10 +4,13 @@
  */
 #include "postgres.h"
 
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "type/distance.h"
 #include "type/distance_half.h"
@@ -15,12 +18,15 @@
 #include "gpu/gpu_shared.h"
 #include "hybridsearch.h"
 #include "stats/scan_stats.h"
+#include "store/store.h"
 
 PG_MODULE_MAGIC;
 
 int			hybridsearch_cpu_threads = 0;
 bool		hybridsearch_cpu_cache = true;
 int			hybridsearch_cpu_cache_size_mb = 1024;
+int			hybridsearch_shared_cache_size_mb = -1;
+char	   *hybridsearch_prewarm_list = NULL;
 int			hybridsearch_device = DEVICE_AUTO;
 int			hybridsearch_gpu_min_rows = 10000;
 int			hybridsearch_gpu_memory_limit_mb = 0;
@@ -50,6 +56,7 @@ void		_PG_init(void);
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
 
 static void
 request_shmem(void)
@@ -58,6 +65,7 @@ request_shmem(void)
 		prev_shmem_request_hook();
 	scan_stats_request_shmem();
 	gpu_shared_request();
+	store_request_shmem();
 }
 
 static void
@@ -67,6 +75,21 @@ startup_shmem(void)
 		prev_shmem_startup_hook();
 	scan_stats_init_shmem();
 	gpu_shared_init();
+	store_init_shmem();
+}
+
+/*
+ * DROP INDEX: its shared copy goes now, not when memory runs short.  (A
+ * drop that rolls back only costs a reload.)
+ */
+static void
+object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, class_id, object_id, sub_id, arg);
+	if (access == OAT_DROP && class_id == RelationRelationId && sub_id == 0 &&
+		get_rel_relkind(object_id) == RELKIND_INDEX)
+		store_forget_index(object_id);
 }
 
 static bool
@@ -98,9 +121,11 @@ define_settings(void)
 							 &hybridsearch_cpu_cache, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hybridsearch.cpu_cache_size",
-							"Memory one backend may keep in dense copies of hybrid indexes.",
-							"Copies beyond it are evicted, least recently used first; "
-							"an index larger than it is read from its pages on every scan.",
+							"Memory one backend may keep in private dense copies of hybrid indexes, "
+							"when no shared copies are kept.",
+							"Without the preload (or with shared_cache_size = 0). Copies beyond it are evicted, "
+							"least recently used first; an index larger than it is streamed from its pages "
+							"on every scan; 0 streams every scan.",
 							&hybridsearch_cpu_cache_size_mb, 1024, 0, INT_MAX / 2,
 							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomEnumVariable("hybridsearch.device",
@@ -142,6 +167,26 @@ define_settings(void)
 	MarkGUCPrefixReserved("hybridsearch");
 }
 
+/* Settings read at server start: they exist only with the preload. */
+static void
+define_start_settings(void)
+{
+	DefineCustomIntVariable("hybridsearch.shared_cache_size",
+							"Shared memory for the one dense copy of each hybrid index that every backend reads.",
+							"Set at server start, with hybridsearch in shared_preload_libraries. "
+							"-1 takes a quarter of the machine's memory; 0 keeps no shared copies. "
+							"Copies beyond it are evicted, least recently used first; an index "
+							"larger than it is streamed from its pages on every scan.",
+							&hybridsearch_shared_cache_size_mb, -1, -1, INT_MAX / 2,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomStringVariable("hybridsearch.prewarm",
+							   "Hybrid indexes loaded in the background at server start, as database:index pairs.",
+							   "Their shared copies (and GPU copies, where scans would use the GPU) are loaded "
+							   "so that the first queries do not wait for them. Needs the preload.",
+							   &hybridsearch_prewarm_list, "",
+							   PGC_POSTMASTER, GUC_LIST_INPUT, check_prewarm, NULL, NULL);
+}
+
 void
 _PG_init(void)
 {
@@ -156,10 +201,14 @@ _PG_init(void)
 	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
+		define_start_settings();
 		gpu_worker_register();
+		prewarm_register_workers();
 		prev_shmem_request_hook = shmem_request_hook;
 		shmem_request_hook = request_shmem;
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = startup_shmem;
 	}
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = object_access;
 }

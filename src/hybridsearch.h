@@ -16,6 +16,8 @@ typedef enum HybridDevice
 extern int	hybridsearch_cpu_threads;
 extern bool hybridsearch_cpu_cache;
 extern int	hybridsearch_cpu_cache_size_mb;
+extern int	hybridsearch_shared_cache_size_mb;
+extern char *hybridsearch_prewarm_list;
 extern int	hybridsearch_device;
 extern int	hybridsearch_gpu_min_rows;
 extern int	hybridsearch_gpu_memory_limit_mb;

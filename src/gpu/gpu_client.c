@@ -1,15 +1,19 @@
 /*
  * gpu_client.c
- *	  The backend side of the GPU path (see gpu_client.h and gpu_shared.h).
+ *	  The backend side of the GPU path: routing, and the GPU candidate
+ *	  source of search/source.h, which hands queries to the GPU worker
+ *	  (gpu_shared.h) and falls back to the CPU source on any failure.
  *
  * Backends never touch CUDA: they hand requests to the GPU worker through
  * shared memory and wait on their latch.  The worker keeps a copy of each
  * index's rows in GPU memory, keyed by relfilenode and epoch (the row
- * numbering, cpu_cache.h, which VACUUM leaves alone); a backend whose copy
- * holds more rows than the worker's first sends the missing ones.  Any failure (no worker, no device, out of
- * memory, a kernel error, the worker gone, a time-out) ends the GPU source
- * with a WARNING — once per backend and reason — and the CPU source
- * finishes the scan with the same rows.
+ * numbering of store.h, which VACUUM leaves alone); a search whose view of
+ * the shared copy holds more rows than the worker's sends the missing ones
+ * first.  Candidates are re-scored from the shared copy (fp32) or from
+ * their own entries in the pages (half): no backend holds a matrix.  Any
+ * failure (no worker, no device, out of memory, a kernel error, the worker
+ * gone, a time-out) ends the GPU source with a WARNING — once per backend
+ * and reason — and the CPU source finishes the scan with the same rows.
  */
 #include "postgres.h"
 
@@ -23,8 +27,8 @@
 #include "utils/rel.h"
 
 #include "type/distance_half.h"
-#include "gpu/gpu_client.h"
 #include "gpu/gpu_shared.h"
+#include "search/source.h"
 #include "hybridsearch.h"
 #include "stats/scan_stats.h"
 
@@ -219,8 +223,8 @@ static bool
 append_rows(Search *search, int64 first, char *message)
 {
 	GpuSource  *gpu = search->gpu;
-	DenseRows  *rows = search->rows;
-	int			dim = rows->dim;
+	CopyView   *view = search->view;
+	int			dim = view->dim;
 	int64		chunk_rows = Min(Max(1, GPU_APPEND_BYTES / ((int64) sizeof(float) * dim)),
 								 search->row_count - first);
 	dsm_segment *segment = dsm_create(sizeof(float) * dim * chunk_rows, 0);
@@ -233,12 +237,14 @@ append_rows(Search *search, int64 first, char *message)
 		GpuSlot		request;
 		GpuSlot		answer;
 
-		if (rows->half)
-			for (int64 r = 0; r < count; r++)
-				half_row_to_float(rows->half_values + (first + r) * dim,
-								  rows->inv_scales[first + r], buffer + r * dim, dim);
-		else
-			memcpy(buffer, rows->values + first * dim, sizeof(float) * dim * count);
+		for (int64 r = 0; r < count; r++)
+		{
+			if (view->half)
+				half_row_to_float(view_values(view, first + r), view_scalar(view, first + r),
+								  buffer + r * dim, dim);
+			else
+				memcpy(buffer + r * dim, view_values(view, first + r), sizeof(float) * dim);
+		}
 
 		request_init(&request, gpu, GPU_REQUEST_APPEND, segment);
 		request.first_row = first;
@@ -272,7 +278,7 @@ search_worker(Search *search, int k, char *message)
 		GpuSlot		request;
 		GpuSlot		answer;
 
-		memcpy(query, search->query, sizeof(float) * search->rows->dim);
+		memcpy(query, search->query, sizeof(float) * search->dim);
 		request_init(&request, gpu, GPU_REQUEST_SEARCH, gpu->segment);
 		request.metric = search->metric;
 		request.k = k;
@@ -305,8 +311,8 @@ search_worker(Search *search, int k, char *message)
 static double
 gpu_margin(Search *search, double pulled_max)
 {
-	double		rounding = search->rows->half ? ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->rows->dim) : 0.0;
-	double		underflow = search->rows->half ? ldexp(1.0, -25) : 0.0;
+	double		rounding = search->half ? ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->dim) : 0.0;
+	double		underflow = search->half ? ldexp(1.0, -25) : 0.0;
 	double		margin = search_margin(search, rounding, underflow);
 
 	/* the kernels take norms with rsqrtf: a few ulp each */
@@ -315,9 +321,9 @@ gpu_margin(Search *search, double pulled_max)
 
 	if (search->metric == METRIC_L2 && isfinite(pulled_max))
 	{
-		double		n = Max(search->rows->dim, 1);
+		double		n = Max(search->dim, 1);
 		double		summation = n * ldexp(1.0, -24) * 1.01;
-		double		span = search->query_norm + search->rows->max_norm;
+		double		span = search->query_norm + search->bounds.max_norm;
 		double		squared_error = 2.0 * (4.0 * summation + 2.0 * rounding) * span * span;
 		double		floor = pulled_max * pulled_max - squared_error;
 
@@ -336,18 +342,35 @@ detach_segment(void *arg)
 	gpu->segment = NULL;
 }
 
-GpuSource *
+/* Rows the GPU cannot be trusted with are scored exactly up front. */
+static void
+pull_untrusted(Search *search)
+{
+	for (int64 row = 0; search->bounds.untrusted > 0 && row < search->row_count; row++)
+	{
+		uint8		flags = view_flags(search->view, row);
+
+		if (!(flags & ROW_UNTRUSTED))
+			continue;
+		search->pulled_rows[row / 8] |= (1 << (row % 8));
+		if (!(flags & ROW_DEAD))
+			search_add_candidate(search, row, search_exact_distance(search, row));
+	}
+}
+
+/* Start the GPU source of a search over a pinned copy. */
+bool
 gpu_source_begin(Search *search)
 {
 	GpuSource  *gpu = palloc0(sizeof(GpuSource));
-	int			dim = search->rows->dim;
 	MemoryContextCallback *callback;
+
 	gpu->key.database = MyDatabaseId;
 	gpu->key.node = search->index->rd_node;
-	gpu->key.dim = dim;
-	gpu->key.half = search->rows->half;
-	gpu->epoch = search->rows->epoch;
-	gpu->segment = dsm_create(GPU_SEARCH_SEGMENT_SIZE(dim, GPU_MAX_K), 0);
+	gpu->key.dim = search->dim;
+	gpu->key.half = search->half;
+	gpu->epoch = search->view->epoch;
+	gpu->segment = dsm_create(GPU_SEARCH_SEGMENT_SIZE(search->dim, GPU_MAX_K), 0);
 
 	/*
 	 * The scan's memory owns the mapping, not the resource owner: a reset
@@ -358,26 +381,16 @@ gpu_source_begin(Search *search)
 	callback->func = detach_segment;
 	callback->arg = gpu;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, callback);
+	search->gpu = gpu;
 	search->pulled_rows = palloc0((search->row_count + 7) / 8);
-
-	/* rows the GPU cannot be trusted with are scored exactly up front */
-	for (int64 i = 0; i < search->rows->forced_count; i++)
-	{
-		int64		row = search->rows->forced_rows[i];
-
-		if (row >= search->row_count)
-			break;
-		search->pulled_rows[row / 8] |= (1 << (row % 8));
-		if (!search->rows->dead[row])
-			search_add_candidate(search, row, search_exact_distance(search, row));
-	}
-	return gpu;
+	pull_untrusted(search);
+	return true;
 }
 
-bool
-gpu_source_exhausted(const GpuSource *source)
+static bool
+gpu_exhausted(const Search *search)
 {
-	return source->exhausted;
+	return search->gpu->exhausted;
 }
 
 /* Hand the rest of the scan to the CPU source. */
@@ -385,18 +398,18 @@ static void
 end_gpu_source(Search *search)
 {
 	detach_segment(search->gpu);
-	search->gpu = NULL;
+	search_use_cpu(search);
 }
 
 /*
  * Pull the next candidates: the top K with K growing fourfold, skipping
  * rows pulled before and rows newer than this scan's copy.
  */
-void
-gpu_source_pull(Search *search)
+static void
+gpu_pull(Search *search)
 {
 	GpuSource  *gpu = search->gpu;
-	int			dim = search->rows->dim;
+	int			dim = search->dim;
 	char		message[GPU_MESSAGE_LEN];
 	char	   *base = dsm_segment_address(gpu->segment);
 	int			k;
@@ -426,7 +439,7 @@ gpu_source_pull(Search *search)
 		if (row >= search->row_count || (search->pulled_rows[row / 8] & (1 << (row % 8))))
 			continue;
 		search->pulled_rows[row / 8] |= (1 << (row % 8));
-		if (!search->rows->dead[row])
+		if (!row_is_dead(search, row))
 			search_add_candidate(search, row, search_exact_distance(search, row));
 	}
 	if (rows[k - 1] < 0)
@@ -437,3 +450,5 @@ gpu_source_pull(Search *search)
 		search->margin = gpu_margin(search, search->pulled_max);
 	}
 }
+
+const CandidateSource gpu_source = {SCAN_PATH_GPU, gpu_pull, gpu_exhausted};

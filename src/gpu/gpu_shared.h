@@ -25,6 +25,8 @@
 #define GPU_MAX_DEVICES			HS_GPU_MAX_DEVICES
 #define GPU_MAX_PARTS_PER_DEVICE 8
 #define GPU_MAX_PARTS			HS_GPU_MAX_PARTS
+/* what the worker's status says while it opens its devices */
+#define GPU_STATUS_OPENING		"the GPU worker is opening the devices"
 /* rows of one append request: bounded so its segment stays modest */
 #define GPU_APPEND_BYTES		(64 * 1024 * 1024)
 

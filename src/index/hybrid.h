@@ -67,7 +67,7 @@ typedef struct HybridMetaPageData
 	int64		dead_entries;
 	int64		null_entries;	/* live entries whose value is NULL */
 	uint32		epoch;			/* random, new at build and when the dimension
-								 * count changes: numbers rows (cpu_cache.h) */
+								 * count changes: numbers rows (store.h) */
 } HybridMetaPageData;
 
 typedef HybridMetaPageData *HybridMetaPage;
@@ -105,6 +105,7 @@ extern bytea *hybrid_options(Datum reloptions, bool validate);
 extern HybridPrecision hybrid_index_precision(Relation index);
 extern DistanceMetric hybrid_index_metric(Relation index);
 extern void hybrid_init_reloptions(void);
+extern Relation hybrid_open_readable(Oid index_oid);
 
 /* hybrid_stream.c: the metapage and the entry stream */
 extern void hybrid_init_metapage(Page page, int dim);

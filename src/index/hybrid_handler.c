@@ -6,7 +6,12 @@
 #include "postgres.h"
 
 #include "access/amapi.h"
+#include "access/genam.h"
 #include "access/reloptions.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "commands/vacuum.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
@@ -129,4 +134,31 @@ hybrid_handler(PG_FUNCTION_ARGS)
 	am->amparallelrescan = NULL;
 
 	PG_RETURN_POINTER(am);
+}
+
+/*
+ * Open a hybrid index that the caller may read, for the functions that
+ * report on or load one: what an index holds is its table's business.
+ */
+Relation
+hybrid_open_readable(Oid index_oid)
+{
+	Relation	index;
+
+	/* a regclass argument can name no relation: say so, not "could not open" */
+	if (get_rel_relkind(index_oid) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", index_oid)));
+	index = index_open(index_oid, AccessShareLock);
+	if (index->rd_rel->relam != get_index_am_oid("hybrid", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a hybrid index", RelationGetRelationName(index))));
+	if (pg_class_aclcheck(index->rd_index->indrelid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s",
+						get_rel_name(index->rd_index->indrelid))));
+	return index;
 }

@@ -3,29 +3,24 @@
  *	  Index scans of the hybrid access method: rows in exact distance
  *	  order, NULL vectors last, as long as the executor asks.
  *
- * The distances returned are the operator's own values, so the executor
- * needs no recheck of the ORDER BY.
+ * The scan asks search (search/search.h) for the next (TID, distance) and
+ * knows nothing else: copies, devices and fallbacks live behind it.  The
+ * distances returned are the operator's own values, so the executor needs
+ * no recheck of the ORDER BY.
  */
 #include "postgres.h"
 
 #include "access/relscan.h"
-#include "portability/instr_time.h"
+#include "pgstat.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 
-#include "gpu/gpu_client.h"
-#include "search/search.h"
 #include "index/hybrid.h"
-#include "stats/scan_stats.h"
+#include "search/search.h"
 
 typedef struct HybridScanOpaqueData
 {
 	MemoryContext context;		/* everything of the current rescan */
-	bool		started;
-	DenseRows  *rows;
-	Search	   *search;			/* NULL when ordering by a NULL vector */
-	int64		unordered_returned; /* rows returned for a NULL query */
-	double		elapsed_ms;		/* time spent inside this scan so far */
+	Search	   *search;			/* NULL until the first row is asked for */
 } HybridScanOpaqueData;
 
 typedef HybridScanOpaqueData *HybridScanOpaque;
@@ -44,17 +39,14 @@ hybrid_beginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
-/* Count a finished (or abandoned) scan in hybridsearch_stats. */
+/* End the current search (counting it) and free what it held. */
 static void
-record_scan(IndexScanDesc scan)
+end_search(HybridScanOpaque so)
 {
-	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
-
-	if (so->started)
-		scan_stats_record(RelationGetRelid(scan->indexRelation),
-						  so->search && so->search->used_gpu ? SCAN_PATH_GPU : SCAN_PATH_CPU,
-						  so->elapsed_ms);
-	so->elapsed_ms = 0.0;
+	if (so->search)
+		search_end(so->search);
+	so->search = NULL;
+	MemoryContextReset(so->context);
 }
 
 void
@@ -67,88 +59,39 @@ hybrid_rescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(),
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
-	record_scan(scan);
-	MemoryContextReset(so->context);
-	so->started = false;
-	so->rows = NULL;
-	so->search = NULL;
-	so->unordered_returned = 0;
+	end_search(so);
 }
 
 static void
-start_scan(IndexScanDesc scan)
+start_search(IndexScanDesc scan)
 {
 	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
-	Relation	index = scan->indexRelation;
-	HybridMetaPageData meta = hybrid_read_meta(index);
-	MemoryContext old = MemoryContextSwitchTo(so->context);
-	ScanKey		orderby;
-	bool		from_cache;
+	MemoryContext old;
 
 	if (scan->numberOfOrderBys != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a hybrid index scan needs ORDER BY a distance to a vector")));
-
-	so->rows = cpu_cache_get(index, &meta, hybrid_index_precision(index), so->context,
-							 &from_cache);
-	orderby = &scan->orderByData[0];
-	if (!(orderby->sk_flags & SK_ISNULL))
-	{
-		Vector	   *query = DatumGetVector(orderby->sk_argument);
-
-		/* the operator's own error, raised only where it would evaluate */
-		if (so->rows->rows > 0 && so->rows->dim != query->dim)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d",
-							so->rows->dim, query->dim)));
-		so->search = search_begin(index, so->rows, hybrid_index_metric(index), query->x,
-								  gpu_route(index, so->rows->rows));
-	}
-	so->started = true;
+	pgstat_count_index_scan(scan->indexRelation);
+	old = MemoryContextSwitchTo(so->context);
+	so->search = search_begin(scan->indexRelation, &scan->orderByData[0]);
 	MemoryContextSwitchTo(old);
-}
-
-/* ORDER BY distance to NULL: every distance is NULL, any order will do. */
-static bool
-next_unordered(HybridScanOpaque so, ItemPointer tid)
-{
-	int64		i = so->unordered_returned;
-
-	while (i < so->rows->rows && so->rows->dead[i])
-		i++;
-	if (i < so->rows->rows)
-		*tid = so->rows->tids[i];
-	else if (i < so->rows->rows + so->rows->nulls)
-		*tid = so->rows->null_tids[i - so->rows->rows];
-	else
-		return false;
-	so->unordered_returned = i + 1;
-	return true;
 }
 
 bool
 hybrid_gettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 {
 	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
-	double		distance = 0.0;
-	bool		isnull = true;
+	double		distance;
+	bool		isnull;
+	MemoryContext old;
 	bool		found;
-	instr_time	start;
-	instr_time	elapsed;
 
-	INSTR_TIME_SET_CURRENT(start);
-	if (!so->started)
-		start_scan(scan);
-
-	if (so->search)
-		found = search_next(so->search, &scan->xs_heaptid, &distance, &isnull);
-	else
-		found = next_unordered(so, &scan->xs_heaptid);
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	so->elapsed_ms += INSTR_TIME_GET_MILLISEC(elapsed);
+	if (so->search == NULL)
+		start_search(scan);
+	old = MemoryContextSwitchTo(so->context);
+	found = search_next(so->search, &scan->xs_heaptid, &distance, &isnull);
+	MemoryContextSwitchTo(old);
 	if (!found)
 		return false;
 
@@ -164,7 +107,7 @@ hybrid_endscan(IndexScanDesc scan)
 {
 	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
 
-	record_scan(scan);
+	end_search(so);
 	MemoryContextDelete(so->context);
 	pfree(so);
 	scan->opaque = NULL;

@@ -1,25 +1,21 @@
 /*
  * search.c
- *	  Exact k-nearest-neighbour ordering and its CPU candidate source (see
- *	  search.h).
+ *	  Exact k-nearest-neighbour ordering over whatever candidate source
+ *	  serves the search, and the choice of that source (see search.h and
+ *	  source.h).
  */
 #include "postgres.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 
-#include "type/distance_half.h"
-#include "gpu/gpu_client.h"
-#include "hybridsearch.h"
-#include "search/search.h"
-
-#define FIRST_BATCH				64
-#define ROWS_PER_THREAD_MIN		4096
-#define MAX_CPU_THREADS			64
+#include "search/source.h"
+#include "type/distance.h"
+#include "type/vector.h"
 
 /* Order of float8 values as PostgreSQL sorts them: NaN after everything. */
 int
@@ -32,10 +28,7 @@ float8_order(double a, double b)
 	return (a > b) - (a < b);
 }
 
-/*
- * Order of scored rows: by distance, equal distances by row (stream order),
- * so ties always come back in the same order.
- */
+/* By distance; equal distances by row, so ties always come back alike. */
 static inline int
 scored_order(const ScoredRow *a, const ScoredRow *b)
 {
@@ -46,143 +39,10 @@ scored_order(const ScoredRow *a, const ScoredRow *b)
 	return (a->row > b->row) - (a->row < b->row);
 }
 
-static ScoredRow
-median_of_three(ScoredRow a, ScoredRow b, ScoredRow c)
+bool
+row_is_dead(const Search *search, int64 row)
 {
-	if (scored_order(&a, &b) > 0)
-	{
-		ScoredRow	swap = a;
-
-		a = b;
-		b = swap;
-	}
-	if (scored_order(&b, &c) > 0)
-	{
-		b = c;
-		if (scored_order(&a, &b) > 0)
-			b = a;
-	}
-	return b;
-}
-
-/*
- * The operator's distance for a row of an fp32 copy; cosine from the row's
- * cached dot(row, row), which gives the operator's very bits.  Pure
- * arithmetic: worker threads call it too.
- */
-static double
-fp32_distance(const Search *search, int64 row)
-{
-	const DenseRows *rows = search->rows;
-	const float *values = rows->values + row * rows->dim;
-
-	if (search->metric == METRIC_COSINE)
-		return distance_cosine_from_dots(distance_kernels->dot(values, search->query, rows->dim),
-										 rows->self_dots[row], search->query_self_dot);
-	return distance_by_metric(search->metric, values, search->query, rows->dim);
-}
-
-/* The fast-pass distance of one row: exact for fp32 rows. */
-static double
-row_distance(const Search *search, int64 row)
-{
-	const DenseRows *rows = search->rows;
-	int			dim = rows->dim;
-	const uint16 *half;
-	float		inv_scale;
-	double		similarity;
-
-	if (!rows->half)
-		return fp32_distance(search, row);
-
-	half = rows->half_values + row * dim;
-	inv_scale = rows->inv_scales[row];
-	if (inv_scale == 0.0f)
-		return -INFINITY;		/* untrusted (cpu_cache.c): pulled first, scored exactly */
-	switch (search->metric)
-	{
-		case METRIC_L2:
-			return sqrt((double) half_kernels->l2_squared(search->query, half, inv_scale, dim));
-		case METRIC_INNER_PRODUCT:
-			return -(double) half_kernels->dot(search->query, half, dim) * inv_scale;
-		case METRIC_COSINE:
-			similarity = (double) half_kernels->dot(search->query, half, dim) * inv_scale /
-				(search->query_norm * rows->norms[row]);
-			return 1.0 - Max(-1.0, Min(1.0, similarity));
-		case METRIC_L1:
-			return half_kernels->l1(search->query, half, inv_scale, dim);
-	}
-	return NAN;
-}
-
-typedef struct PassSlice
-{
-	Search	   *search;
-	int64		begin;
-	int64		end;
-} PassSlice;
-
-/* Runs in a worker thread: pure arithmetic, no PostgreSQL calls. */
-static void *
-score_slice(void *arg)
-{
-	PassSlice  *slice = (PassSlice *) arg;
-	ScoredRow  *scored = slice->search->scored;
-
-	for (int64 i = slice->begin; i < slice->end; i++)
-		scored[i].distance = row_distance(slice->search, scored[i].row);
-	return NULL;
-}
-
-static int
-pass_threads(int64 rows)
-{
-	long		threads = hybridsearch_cpu_threads;
-
-	if (threads <= 0)
-		threads = sysconf(_SC_NPROCESSORS_ONLN);
-	threads = Min(threads, MAX_CPU_THREADS);
-	threads = Min(threads, rows / ROWS_PER_THREAD_MIN + 1);
-	return (int) Max(threads, 1);
-}
-
-/*
- * Score search->scored[0 .. scored_count), splitting it among threads.
- * Threads start with every signal blocked, so PostgreSQL's handlers only
- * ever run in the backend's own thread; a thread that cannot start leaves
- * its slice to this one.
- */
-static void
-score_all(Search *search)
-{
-	int64		n = search->scored_count;
-	int			threads = pass_threads(n);
-	PassSlice	slices[MAX_CPU_THREADS];
-	pthread_t	handles[MAX_CPU_THREADS];
-	bool		started[MAX_CPU_THREADS];
-	sigset_t	all,
-				saved;
-
-	for (int t = 0; t < threads; t++)
-	{
-		slices[t].search = search;
-		slices[t].begin = n * t / threads;
-		slices[t].end = n * (t + 1) / threads;
-	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	for (int t = 1; t < threads; t++)
-		started[t] = pthread_create(&handles[t], NULL, score_slice, &slices[t]) == 0;
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-
-	score_slice(&slices[0]);
-	for (int t = 1; t < threads; t++)
-	{
-		if (started[t])
-			pthread_join(handles[t], NULL);
-		else
-			score_slice(&slices[t]);
-	}
+	return (view_flags(search->view, row) & ROW_DEAD) != 0;
 }
 
 /*
@@ -195,80 +55,53 @@ score_all(Search *search)
 double
 search_margin(const Search *search, double element_rounding, double element_underflow)
 {
-	const DenseRows *rows = search->rows;
-	double		n = Max(rows->dim, 1);
+	const RowBounds *bounds = &search->bounds;
+	double		n = Max(search->dim, 1);
 	double		summation = n * ldexp(1.0, -24) * 1.01;
 	double		q = search->query_norm;
 
 	switch (search->metric)
 	{
 		case METRIC_L2:
-			return 2.0 * (element_rounding * rows->max_norm + element_underflow * sqrt(n) +
-						  2.0 * summation * (q + rows->max_norm));
+			return 2.0 * (element_rounding * bounds->max_norm + element_underflow * sqrt(n) +
+						  2.0 * summation * (q + bounds->max_norm));
 		case METRIC_INNER_PRODUCT:
-			return 2.0 * ((element_rounding + 2.0 * summation) * q * rows->max_norm +
+			return 2.0 * ((element_rounding + 2.0 * summation) * q * bounds->max_norm +
 						  element_underflow * search->query_l1);
 		case METRIC_COSINE:
 			/* rounding moves the dot product and the row's norm alike */
 			return 2.0 * (2.0 * element_rounding + 6.0 * summation +
-						  (rows->min_norm > 0.0 ?
-						   2.0 * element_underflow * sqrt(n) / rows->min_norm : 0.0));
+						  (bounds->min_norm > 0.0 ?
+						   2.0 * element_underflow * sqrt(n) / bounds->min_norm : 0.0));
 		case METRIC_L1:
-			return 2.0 * (element_rounding * rows->max_l1 + element_underflow * n +
-						  2.0 * summation * (search->query_l1 + rows->max_l1));
+			return 2.0 * (element_rounding * bounds->max_l1 + element_underflow * n +
+						  2.0 * summation * (search->query_l1 + bounds->max_l1));
 	}
 	return INFINITY;
 }
 
-/* Rearrange a[0 .. n) so that a[0 .. k) holds the k smallest (quickselect). */
-static void
-select_smallest(ScoredRow *a, int64 n, int64 k)
-{
-	int64		lo = 0,
-				hi = n - 1;
-
-	while (lo < hi)
-	{
-		int64		mid = lo + (hi - lo) / 2;
-		ScoredRow	pivot = median_of_three(a[lo], a[mid], a[hi]);
-		int64		i = lo,
-					j = hi;
-
-		while (i <= j)
-		{
-			while (scored_order(&a[i], &pivot) < 0)
-				i++;
-			while (scored_order(&a[j], &pivot) > 0)
-				j--;
-			if (i <= j)
-			{
-				ScoredRow	swap = a[i];
-
-				a[i++] = a[j];
-				a[j--] = swap;
-			}
-		}
-		if (k - 1 <= j)
-			hi = j;
-		else if (k - 1 >= i)
-			lo = i;
-		else
-			break;
-	}
-}
-
-/* The operator's own distance for a row, from its fp32 values. */
+/*
+ * The operator's own distance for a row: from the copy's fp32 values (and
+ * cosine from the cached dot(row, row), which gives the operator's very
+ * bits), or for a half copy from the row's entry in the index's pages.
+ */
 double
 search_exact_distance(Search *search, int64 row)
 {
-	DenseRows  *rows = search->rows;
-	int			dim = rows->dim;
+	CopyView   *view = search->view;
 
-	if (!rows->half)
-		return fp32_distance(search, row);
-	hybrid_stream_read(search->index, rows->positions[row] + ENTRY_VALUES_OFFSET,
-					   search->exact_buffer, sizeof(float) * dim);
-	return distance_by_metric(search->metric, search->exact_buffer, search->query, dim);
+	if (!view->half)
+	{
+		const float *values = view_values(view, row);
+
+		if (search->metric == METRIC_COSINE)
+			return distance_cosine_from_dots(distance_kernels->dot(values, search->query, view->dim),
+											 view_scalar(view, row), search->query_self_dot);
+		return distance_by_metric(search->metric, values, search->query, view->dim);
+	}
+	hybrid_stream_read(search->index, view_position(view, row) + ENTRY_VALUES_OFFSET,
+					   search->exact_buffer, sizeof(float) * view->dim);
+	return distance_by_metric(search->metric, search->exact_buffer, search->query, view->dim);
 }
 
 static void
@@ -331,99 +164,140 @@ search_add_candidate(Search *search, int64 row, double exact_distance)
 	ready_push(search, item);
 }
 
-/*
- * The CPU source's first pull: score every row not pulled yet, exactly
- * for fp32 copies, approximately for fp16 ones.
- */
+/* Hand the rest of the search to the CPU pass over the copy. */
+void
+search_use_cpu(Search *search)
+{
+	search->source = &cpu_source;
+}
+
+/* The query's norms and the first source; errors as the operator would. */
 static void
-cpu_begin(Search *search)
+begin_ordered(Search *search, const Vector *query, const HybridMetaPageData *meta)
 {
-	int64		count = 0;
+	bool		has_rows = meta->entries > meta->null_entries;
 
-	search->scored = palloc_extended(sizeof(ScoredRow) * Max(search->row_count, 1),
-									 MCXT_ALLOC_HUGE);
-	for (int64 row = 0; row < search->row_count; row++)
-		if (!search->rows->dead[row] &&
-			(search->pulled_rows == NULL || !(search->pulled_rows[row / 8] & (1 << (row % 8)))))
-			search->scored[count++].row = row;
-	search->scored_count = count;
-	search->scored_pulled = 0;
-	search->batch = FIRST_BATCH;
-	search->pulled_max = -INFINITY;
-	search->margin = search->rows->half ?
-		search_margin(search, ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->rows->dim), 0.0) :
-		0.0;
-	score_all(search);
-}
-
-static void
-cpu_pull(Search *search)
-{
-	ScoredRow  *unpulled;
-	int64		count;
-
-	if (search->scored == NULL)
-		cpu_begin(search);
-	unpulled = search->scored + search->scored_pulled;
-	count = Min(search->batch, search->scored_count - search->scored_pulled);
-	select_smallest(unpulled, search->scored_count - search->scored_pulled, count);
-	for (int64 i = 0; i < count; i++)
+	/* the operator's own error, raised only where it would evaluate */
+	if (has_rows && meta->dim > 0 && meta->dim != query->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d", meta->dim, query->dim)));
+	search->query = query->x;
+	search->query_self_dot = distance_kernels->dot(query->x, query->x, query->dim);
+	for (int i = 0; i < query->dim; i++)
 	{
-		ScoredRow	item = unpulled[i];
-
-		if (float8_order(item.distance, search->pulled_max) > 0)
-			search->pulled_max = item.distance;
-		if (search->rows->half)
-			item.distance = search_exact_distance(search, item.row);
-		ready_push(search, item);
-	}
-	search->scored_pulled += count;
-	search->batch = Min(search->batch * 2, (int64) 1 << 20);
-}
-
-static bool
-cpu_exhausted(const Search *search)
-{
-	return search->scored != NULL && search->scored_pulled == search->scored_count;
-}
-
-Search *
-search_begin(Relation index, DenseRows *rows, DistanceMetric metric, const float *query,
-			 bool use_gpu)
-{
-	Search	   *search = palloc0(sizeof(Search));
-
-	search->index = index;
-	search->rows = rows;
-	search->metric = metric;
-	search->query = query;
-	search->row_count = rows->rows;
-	search->null_count = rows->nulls;
-	search->pulled_max = -INFINITY;
-	search->query_self_dot = distance_kernels->dot(query, query, rows->dim);
-	for (int i = 0; i < rows->dim; i++)
-	{
-		search->query_norm += (double) query[i] * query[i];
-		search->query_l1 += fabs((double) query[i]);
+		search->query_norm += (double) query->x[i] * query->x[i];
+		search->query_l1 += fabs((double) query->x[i]);
 	}
 	search->query_norm = sqrt(search->query_norm);
-	search->exact_buffer = palloc(sizeof(float) * Max(rows->dim, 1));
-	if (use_gpu && search->row_count > 0)
-		search->gpu = gpu_source_begin(search);
+	search->exact_buffer = palloc(sizeof(float) * Max(query->dim, 1));
+	search->pulled_max = -INFINITY;
+}
+
+static double
+elapsed_since(instr_time start)
+{
+	instr_time	elapsed;
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	return INSTR_TIME_GET_MILLISEC(elapsed);
+}
+
+/* With a copy: the GPU worker when routing says so and it starts, else the CPU. */
+static void
+choose_source(Search *search, bool null_query)
+{
+	search->half = search->view->half;
+	search->row_count = search->view->rows;
+	search->null_count = search->view->nulls;
+	search->bounds = search->view->bounds;
+	search->source = &cpu_source;
+	if (!null_query && search->row_count > 0 && gpu_route(search->index, search->row_count) &&
+		gpu_source_begin(search))
+		search->source = &gpu_source;
+}
+
+/*
+ * Start a search for the scan's ORDER BY key, in the current memory
+ * context, which must last as long as the search (the scan's).
+ */
+Search *
+search_begin(Relation index, ScanKey orderby)
+{
+	Search	   *search = palloc0(sizeof(Search));
+	HybridMetaPageData meta = hybrid_read_meta(index);
+	bool		null_query = (orderby->sk_flags & SK_ISNULL) != 0;
+	instr_time	start;
+
+	INSTR_TIME_SET_CURRENT(start);
+	search->index = index;
+	search->metric = hybrid_index_metric(index);
+	search->dim = meta.dim;
+	search->view = store_pin(index, &meta, hybrid_index_precision(index), CurrentMemoryContext);
+	if (!null_query)
+		begin_ordered(search, DatumGetVector(orderby->sk_argument), &meta);
+	if (search->view == NULL)
+	{
+		stream_begin(search, &meta);
+		search->source = &stream_source;
+	}
+	else
+		choose_source(search, null_query);
+	search->elapsed_ms = elapsed_since(start);
 	return search;
 }
 
-/*
- * The next row in distance order: non-NULL vectors first (NaN distances
- * last among them), then the NULL ones.
- */
-bool
-search_next(Search *search, ItemPointer tid, double *distance, bool *distance_isnull)
+static bool
+next_null(Search *search, ItemPointer tid)
+{
+	while (search->nulls_returned < search->null_count)
+	{
+		int64		i = search->nulls_returned++;
+
+		if (search->view == NULL)
+		{
+			*tid = search->stream_null_tids[i];
+			return true;
+		}
+		if (!(view_null_flags(search->view, i) & ROW_DEAD))
+		{
+			*tid = *view_null_tid(search->view, i);
+			return true;
+		}
+	}
+	return false;
+}
+
+static ItemPointer
+row_tid(Search *search, int64 row)
+{
+	return search->view ? view_tid(search->view, row) : &search->stream_tids[row];
+}
+
+/* ORDER BY distance to NULL: every distance is NULL, any order will do. */
+static bool
+next_unordered(Search *search, ItemPointer tid)
+{
+	while (search->unordered_returned < search->row_count)
+	{
+		int64		row = search->unordered_returned++;
+
+		if (search->view == NULL || !row_is_dead(search, row))
+		{
+			*tid = *row_tid(search, row);
+			return true;
+		}
+	}
+	return next_null(search, tid);
+}
+
+static bool
+next_ordered(Search *search, ItemPointer tid, double *distance, bool *distance_isnull)
 {
 	for (;;)
 	{
-		bool		exhausted = search->gpu ? gpu_source_exhausted(search->gpu) :
-			(cpu_exhausted(search) || search->row_count == 0);
+		bool		exhausted = search->row_count == 0 || search->source->exhausted(search);
 
 		if (search->ready_count > 0 &&
 			(exhausted ||
@@ -431,7 +305,7 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 		{
 			ScoredRow	next = ready_pop(search);
 
-			*tid = search->rows->tids[next.row];
+			*tid = *row_tid(search, next.row);
 			*distance = next.distance;
 			*distance_isnull = false;
 			return true;
@@ -439,16 +313,72 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 		if (exhausted)
 			break;
 		CHECK_FOR_INTERRUPTS();
-		if (search->gpu)
-			gpu_source_pull(search);
-		else
-			cpu_pull(search);
+		search->source->pull(search);
 	}
-	if (search->nulls_returned < search->null_count)
-	{
-		*tid = search->rows->null_tids[search->nulls_returned++];
-		*distance_isnull = true;
-		return true;
-	}
-	return false;
+	*distance_isnull = true;
+	return next_null(search, tid);
+}
+
+/* The next row in distance order; false when every row was returned. */
+bool
+search_next(Search *search, ItemPointer tid, double *distance, bool *distance_isnull)
+{
+	instr_time	start;
+	bool		found;
+
+	INSTR_TIME_SET_CURRENT(start);
+	*distance = 0.0;
+	*distance_isnull = true;
+	if (search->query == NULL)
+		found = next_unordered(search, tid);
+	else
+		found = next_ordered(search, tid, distance, distance_isnull);
+	search->elapsed_ms += elapsed_since(start);
+	return found;
+}
+
+/* Count the search in hybridsearch_stats by the path that served it. */
+void
+search_end(Search *search)
+{
+	scan_stats_record(RelationGetRelid(search->index),
+					  search->used_gpu ? SCAN_PATH_GPU : search->source->path,
+					  search->elapsed_ms);
+}
+
+/*
+ * Load what a scan of index would use, by running one search (for a
+ * vector of ones): the shared copy and, where scans would take the GPU, the GPU
+ * worker's copy.  Returns the rows of the shared copy, -1 when the index
+ * is streamed (no copy fits).  Not counted in hybridsearch_stats.
+ */
+int64
+search_prewarm(Relation index)
+{
+	HybridMetaPageData meta = hybrid_read_meta(index);
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "hybrid prewarm",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(context);
+	ScanKeyData orderby;
+	Vector	   *query;
+	Search	   *search;
+	ItemPointerData tid;
+	double		distance;
+	bool		isnull;
+	int64		rows;
+
+	memset(&orderby, 0, sizeof(orderby));
+	query = vector_new(Max(meta.dim, 1));
+	for (int i = 0; i < query->dim; i++)
+		query->x[i] = 1.0f;
+	orderby.sk_argument = PointerGetDatum(query);
+	if (meta.dim == 0)
+		orderby.sk_flags = SK_ISNULL;	/* nothing to search: load the copy alone */
+	search = search_begin(index, &orderby);
+	if (search->view != NULL && search->source == &gpu_source)
+		(void) search_next(search, &tid, &distance, &isnull);
+	rows = search->view ? search->view->rows : -1;
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(context);
+	return rows;
 }

@@ -27,7 +27,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "store/cpu_cache.h"
+#include "store/store.h"
 #include "gpu/gpu_shared.h"
 #include "index/hybrid.h"
 #include "stats/scan_stats.h"
@@ -39,12 +39,15 @@ typedef struct StatsSlot
 {
 	Oid			database;
 	Oid			index;			/* InvalidOid: free */
-	int64		scans[2];		/* by ScanPath */
+	int64		scans[SCAN_PATHS];	/* by ScanPath */
 	int64		gpu_fallbacks;
 	int64		gpu_searches;	/* requests the worker answered */
 	int64		gpu_batched;	/* sum of their launch batch sizes */
 	double		gpu_kernel_ms;	/* sum of their kernel times */
 	double		total_ms;
+	int64		copy_loads;		/* dense copies loaded from the pages */
+	int64		copy_evictions;
+	double		last_load_ms;
 	float		recent_ms[RECENT_SCANS];
 	int64		last_used;
 } StatsSlot;
@@ -107,6 +110,12 @@ table_unlock(StatsTable *table)
 		LWLockRelease(table->lock);
 }
 
+static int64
+slot_scans(const StatsSlot *slot)
+{
+	return slot->scans[SCAN_PATH_CPU] + slot->scans[SCAN_PATH_GPU] + slot->scans[SCAN_PATH_STREAM];
+}
+
 static StatsSlot *
 find_slot(StatsTable *table, Oid index_oid, bool create)
 {
@@ -138,7 +147,7 @@ scan_stats_record(Oid index_oid, ScanPath path, double milliseconds)
 
 	table_lock(table, LW_EXCLUSIVE);
 	slot = find_slot(table, index_oid, true);
-	total = slot->scans[SCAN_PATH_CPU] + slot->scans[SCAN_PATH_GPU];
+	total = slot_scans(slot);
 	slot->recent_ms[total % RECENT_SCANS] = (float) milliseconds;
 	slot->scans[path]++;
 	slot->total_ms += milliseconds;
@@ -174,6 +183,33 @@ scan_stats_gpu_search(Oid index_oid, int batch_size, double kernel_ms)
 	table_unlock(table);
 }
 
+void
+scan_stats_copy_loaded(Oid index_oid, double milliseconds)
+{
+	StatsTable *table = stats_table();
+	StatsSlot  *slot;
+
+	table_lock(table, LW_EXCLUSIVE);
+	slot = find_slot(table, index_oid, true);
+	slot->copy_loads++;
+	slot->last_load_ms = milliseconds;
+	slot->last_used = ++table->clock;
+	table_unlock(table);
+}
+
+/* Called under the store's lock: the stats lock comes after it. */
+void
+scan_stats_copy_evicted(Oid index_oid)
+{
+	StatsTable *table = stats_table();
+	StatsSlot  *slot;
+
+	table_lock(table, LW_EXCLUSIVE);
+	slot = find_slot(table, index_oid, true);
+	slot->copy_evictions++;
+	table_unlock(table);
+}
+
 static int
 float_order(const void *a, const void *b)
 {
@@ -187,7 +223,7 @@ float_order(const void *a, const void *b)
 static double
 p95_ms(StatsSlot *slot)
 {
-	int64		total = slot->scans[SCAN_PATH_CPU] + slot->scans[SCAN_PATH_GPU];
+	int64		total = slot_scans(slot);
 	int			count = (int) Min(total, RECENT_SCANS);
 	int			rank;
 
@@ -208,33 +244,17 @@ hybridsearch_index_stats(PG_FUNCTION_ARGS)
 	StatsTable *table = stats_table();
 	StatsSlot	slot;
 	StatsSlot  *found;
-	int64		cached_rows;
-	Size		cached_bytes;
+	CopyUsage	copy;
 	int64		scans;
 	int64		gpu_rows;
 	int64		gpu_bytes;
-	Datum		values[17];
-	bool		nulls[17] = {0};
+	Datum		values[23];
+	bool		nulls[23] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	/* a regclass argument can name no relation: say so, not "could not open" */
-	if (get_rel_relkind(index_oid) == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", index_oid)));
-	index = index_open(index_oid, AccessShareLock);
-	if (index->rd_rel->relam != get_index_am_oid("hybrid", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a hybrid index", RelationGetRelationName(index))));
-	/* what an index holds and how it is searched is its table's business */
-	if (pg_class_aclcheck(index->rd_index->indrelid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s",
-						get_rel_name(index->rd_index->indrelid))));
+	index = hybrid_open_readable(index_oid);
 	meta = hybrid_read_meta(index);
 
 	table_lock(table, LW_SHARED);
@@ -244,17 +264,17 @@ hybridsearch_index_stats(PG_FUNCTION_ARGS)
 	else
 		memset(&slot, 0, sizeof(slot));
 	table_unlock(table);
-	cpu_cache_usage(index_oid, &cached_rows, &cached_bytes);
+	store_usage(index_oid, &copy);
 	gpu_resident_usage(MyDatabaseId, index->rd_node, &gpu_rows, &gpu_bytes);
-	scans = slot.scans[SCAN_PATH_CPU] + slot.scans[SCAN_PATH_GPU];
+	scans = slot_scans(&slot);
 
 	values[0] = Int64GetDatum(meta.entries - meta.dead_entries - meta.null_entries);
 	values[1] = Int64GetDatum(meta.null_entries);
 	values[2] = Int64GetDatum(meta.dead_entries);
 	values[3] = Int32GetDatum(meta.dim);
 	values[4] = CStringGetTextDatum(hybrid_index_precision(index) == PRECISION_HALF ? "half" : "full");
-	values[5] = Int64GetDatum(cached_rows);
-	values[6] = Int64GetDatum((int64) cached_bytes);
+	values[5] = Int64GetDatum(copy.rows);
+	values[6] = Int64GetDatum((int64) copy.bytes);
 	values[7] = Int64GetDatum(slot.scans[SCAN_PATH_CPU]);
 	values[8] = Int64GetDatum(slot.scans[SCAN_PATH_GPU]);
 	values[9] = Int64GetDatum(slot.gpu_fallbacks);
@@ -271,6 +291,13 @@ hybridsearch_index_stats(PG_FUNCTION_ARGS)
 								slot.gpu_kernel_ms / slot.gpu_searches : 0.0);
 	nulls[15] = (slot.gpu_searches == 0);
 	values[16] = CStringGetTextDatum(shared_table ? "cluster" : "backend");
+	values[17] = CStringGetTextDatum(copy.state);
+	values[18] = CStringGetTextDatum(copy.shared ? "shared" : "backend");
+	values[19] = Int64GetDatum(slot.copy_loads);
+	values[20] = Int64GetDatum(slot.copy_evictions);
+	values[21] = Float8GetDatum(slot.last_load_ms);
+	nulls[21] = (slot.copy_loads == 0);
+	values[22] = Int64GetDatum(slot.scans[SCAN_PATH_STREAM]);
 
 	index_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -12,8 +12,9 @@
 # Covered: table sizes 0, 1, k-1, k, k+1 and 20000 (k = 10, also LIMIT 50 and
 # 500), dimensions 1, 3, 8, 16, 768 and 4000, all four operator classes,
 # filters keeping 100%, 10% and 0.1% of the rows, NULL, zero and duplicate
-# vectors, extreme magnitudes, precision full and half, hybridsearch.cpu_cache
-# on and off (and a cache too small to keep the copy), cpu_threads 1 and 2,
+# vectors, extreme magnitudes, precision full and half, shared copies, copies
+# too large for hybridsearch.shared_cache_size and hybridsearch.cpu_cache off
+# (both stream the pages), cpu_threads 1 and 2,
 # typed and untyped columns, INSERT, UPDATE, DELETE, VACUUM (with heap slots
 # reused by later inserts while another session keeps a warm cache), REINDEX,
 # REINDEX CONCURRENTLY, CREATE INDEX CONCURRENTLY, ALTER INDEX SET
@@ -136,7 +137,11 @@ sub drop_indexes
 
 $node_main = PostgreSQL::Test::Cluster->new('exactness');
 $node_main->init;
+# The preload gives scans one shared copy per index; 128 MB of it keeps the
+# small indexes and makes the largest (20000 x 4000) stream its pages.
 $node_main->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'hybridsearch'
+hybridsearch.shared_cache_size = 128MB
 max_parallel_workers_per_gather = 0
 # enable_seqscan = off makes every plan look expensive enough to JIT-compile
 jit = off

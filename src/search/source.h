@@ -1,0 +1,111 @@
+/*
+ * source.h
+ *	  The state of a search and the interface of its candidate sources.
+ *	  For search/ and the GPU client only; the index AM sees search.h.
+ *
+ * A source adds candidates ("pulls") to a heap ordered by exact distance
+ * and reports pulled_max: every row it has not pulled has a fast-pass
+ * distance of at least pulled_max.  The fast pass may round differently
+ * from the operator (half precision, GPU arithmetic) by at most margin, so
+ * a pulled row is returned only when its exact distance is below
+ * pulled_max - margin: no unpulled row can then come before it.  Rows of
+ * equal distance come back in row (stream) order.
+ *
+ * Sources: the CPU pass over the shared copy (cpu_source.c), the GPU
+ * worker (gpu/gpu_client.c), and the pass over the index's pages when no
+ * copy can be had (stream_source.c).  A GPU failure swaps the search to
+ * the CPU source, which skips the rows the GPU already pulled.
+ */
+#ifndef HYBRIDSEARCH_SOURCE_H
+#define HYBRIDSEARCH_SOURCE_H
+
+#include "index/hybrid.h"
+#include "search/search.h"
+#include "stats/scan_stats.h"
+#include "store/store.h"
+
+#define FIRST_BATCH				64	/* rows of a pass's first pull */
+
+typedef struct ScoredRow
+{
+	double		distance;
+	int64		row;
+} ScoredRow;
+
+typedef struct CandidateSource
+{
+	ScanPath	path;			/* how hybridsearch_stats counts its scans */
+	void		(*pull) (Search *search);
+	bool		(*exhausted) (const Search *search);
+} CandidateSource;
+
+typedef struct GpuSource GpuSource;
+
+struct Search
+{
+	Relation	index;
+	DistanceMetric metric;
+	const float *query;			/* NULL: ORDER BY distance to NULL */
+	float		query_self_dot; /* dot(query, query), for cosine */
+	double		query_norm;
+	double		query_l1;
+	int			dim;
+	bool		half;			/* the copy is fp16 */
+	CopyView   *view;			/* the pinned copy; NULL when streaming */
+	int64		row_count;		/* rows and NULLs when the search began: */
+	int64		null_count;		/* later appends stay out */
+	RowBounds	bounds;			/* for error margins */
+
+	/* rows of a streamed search, read from the pages */
+	ItemPointerData *stream_tids;
+	ItemPointerData *stream_null_tids;
+
+	/* what the sources have pulled */
+	const CandidateSource *source;
+	double		margin;			/* bound on |fast-pass - exact| distance */
+	double		pulled_max;		/* unpulled rows are at least this far */
+	ScoredRow  *ready;			/* exact, min-heap: pulled, not returned */
+	int64		ready_count;
+	int64		ready_capacity;
+	int64		nulls_returned;
+	int64		unordered_returned;
+	uint8	   *pulled_rows;	/* bitmap of rows the GPU source pulled */
+	float	   *exact_buffer;	/* one row's fp32 values, for re-scoring */
+
+	/* the CPU and stream sources: every row scored, pulled in batches */
+	ScoredRow  *scored;			/* NULL until the pass ran */
+	int64		scored_count;
+	int64		scored_pulled;
+	int64		batch;
+
+	/* the GPU source, while it serves */
+	GpuSource  *gpu;
+	bool		used_gpu;		/* the GPU answered at least once */
+
+	double		elapsed_ms;		/* time spent in search_next */
+};
+
+extern const CandidateSource cpu_source;
+extern const CandidateSource stream_source;
+extern const CandidateSource gpu_source;
+
+/* search.c */
+extern double search_exact_distance(Search *search, int64 row);
+extern void search_add_candidate(Search *search, int64 row, double exact_distance);
+extern double search_margin(const Search *search, double element_rounding,
+							double element_underflow);
+extern int	float8_order(double a, double b);
+extern void search_use_cpu(Search *search);
+extern bool row_is_dead(const Search *search, int64 row);
+
+/* cpu_source.c: the pull in batches both passes share */
+extern void pull_scored(Search *search, bool rescore);
+
+/* stream_source.c */
+extern void stream_begin(Search *search, const HybridMetaPageData *meta);
+
+/* gpu/gpu_client.c */
+extern bool gpu_route(Relation index, int64 rows);
+extern bool gpu_source_begin(Search *search);
+
+#endif							/* HYBRIDSEARCH_SOURCE_H */

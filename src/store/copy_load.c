@@ -1,0 +1,286 @@
+/*
+ * copy_load.c
+ *	  Filling dense copies from an index's pages (see store.h).
+ *
+ * The first load of a large index whose entries all have one size (no
+ * NULLs, one dimension count: the usual case) runs on several threads:
+ * entry i then starts at stream byte i * entry size, so each thread knows
+ * its rows' numbers and reads its share of the index's files with large
+ * pread calls, after the index's dirty buffers have been written out.  The
+ * bytes a copy uses never change afterwards except for VACUUM's dead
+ * flags, which the metapage generation tracks (copy_refresh), so reading
+ * the files is as good as reading the buffers.  Checksums are verified as
+ * the buffer manager would.  Any other load (appends since the copy was
+ * made, NULLs, temporary indexes, a standby) walks the pages through the
+ * buffer manager in this backend.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "utils/rel.h"
+
+#include "store/copy_load.h"
+#include "type/distance.h"
+#include "type/distance_half.h"
+
+void
+row_bounds_merge(RowBounds *into, const RowBounds *from)
+{
+	into->max_norm = Max(into->max_norm, from->max_norm);
+	into->max_l1 = Max(into->max_l1, from->max_l1);
+	if (from->min_norm > 0.0 && (into->min_norm == 0.0 || from->min_norm < into->min_norm))
+		into->min_norm = from->min_norm;
+	into->untrusted += from->untrusted;
+}
+
+/* Track the norms that bound the fast passes' errors; returns the L2 norm. */
+static double
+track_norms(RowBounds *stats, const float *values, int dim)
+{
+	double		sum_squares = 0.0;
+	double		sum_abs = 0.0;
+	double		norm;
+
+	for (int i = 0; i < dim; i++)
+	{
+		sum_squares += (double) values[i] * values[i];
+		sum_abs += fabs((double) values[i]);
+	}
+	norm = sqrt(sum_squares);
+	stats->max_norm = Max(stats->max_norm, norm);
+	stats->max_l1 = Max(stats->max_l1, sum_abs);
+	if (norm > 0.0 && (stats->min_norm == 0.0 || norm < stats->min_norm))
+		stats->min_norm = norm;
+	return norm;
+}
+
+/*
+ * Whether a row's fast-pass distances stay within the error bounds of
+ * search.h.  Its float dot(row, row) must neither overflow nor underflow,
+ * since the cosine operator divides by it (which also keeps a half copy's
+ * scale finite), and a half copy sent to the GPU must fit fp16 unscaled,
+ * its largest element a normal fp16 (else the GPU sees a zero vector).
+ * Untrusted rows are always pulled first and scored exactly.
+ */
+static bool
+fast_pass_trusted(bool half, const float *values, int dim, float self_dot)
+{
+	float		max_abs = 0.0f;
+
+	for (int i = 0; i < dim; i++)
+		if (fabsf(values[i]) > max_abs)
+			max_abs = fabsf(values[i]);
+	if (max_abs == 0.0f)
+		return true;			/* a zero vector: exact zeros everywhere */
+	if (!isfinite(self_dot) || self_dot < FLT_MIN)
+		return false;
+	return !half || (max_abs <= HALF_MAX_VALUE && max_abs >= HALF_MIN_NORMAL);
+}
+
+/*
+ * Write one row, the i-th of its extent.  Pure arithmetic: load threads
+ * call it.  An untrusted half row keeps zeros and 1/scale 0.
+ */
+void
+write_row(const CopyLayout *layout, int dim, bool half, char *extent, int64 i,
+		  const float *values, const EntryHeader *entry, uint64 position, RowBounds *stats)
+{
+	float		self_dot = distance_kernels->dot(values, values, dim);
+	bool		trusted = fast_pass_trusted(half, values, dim, self_dot);
+	float	   *scalar = (float *) (extent + layout->scalar_offset) + i;
+	uint8	   *flags = (uint8 *) (extent + layout->flags_offset) + i;
+
+	if (half)
+	{
+		uint16	   *dest = (uint16 *) (extent + i * layout->row_bytes);
+		float	   *norm = (float *) (extent + layout->norm_offset) + i;
+
+		((uint64 *) (extent + layout->position_offset))[i] = position;
+		if (trusted)
+		{
+			float		scale = half_row_scale(values, dim);
+
+			half_kernels->to_half(values, scale, dest, dim);
+			*scalar = 1.0f / scale;
+			*norm = (float) track_norms(stats, values, dim);
+		}
+		else
+		{
+			memset(dest, 0, layout->row_bytes);
+			*scalar = 0.0f;
+			*norm = 0.0f;
+		}
+	}
+	else
+	{
+		memcpy(extent + i * layout->row_bytes, values, layout->row_bytes);
+		*scalar = self_dot;
+		if (trusted)
+			track_norms(stats, values, dim);
+	}
+	((ItemPointer) (extent + layout->tid_offset))[i] = entry->tid;
+	*flags = ((entry->flags & ENTRY_DEAD) ? ROW_DEAD : 0) | (trusted ? 0 : ROW_UNTRUSTED);
+	if (!trusted)
+		stats->untrusted++;
+}
+
+/* The extents of one of a copy's chains, in order, as a load extends it. */
+typedef struct ChainIds
+{
+	int64	   *ids;
+	int64		count;
+} ChainIds;
+
+static void
+chain_begin(StoreArena *arena, int64 first, int64 count, ChainIds *chain)
+{
+	chain->ids = palloc(sizeof(int64) * Max(count, 1));
+	chain->count = 0;
+	for (int64 e = first; e >= 0 && chain->count < count; e = arena->next_extent[e])
+		chain->ids[chain->count++] = e;
+}
+
+/*
+ * The address of a chain's extent number k (at most one past its end,
+ * which grows the chain under the table lock); NULL if the arena cannot.
+ */
+static char *
+chain_extent(StoreArena *arena, int slot, ChainIds *chain, int64 k, bool nulls)
+{
+	CopyHeader *header = &arena->copies[slot];
+	bool		ok = true;
+
+	if (k >= chain->count)
+	{
+		arena_lock(arena, true);
+		ok = arena_grow(arena, slot, nulls ? 0 : 1, nulls ? 1 : 0);
+		arena_unlock(arena);
+		if (!ok)
+			return NULL;
+		chain->ids = repalloc(chain->ids, sizeof(int64) * (chain->count + 1));
+		chain->ids[chain->count++] = nulls ? header->last_null_extent : header->last_row_extent;
+	}
+	return arena_extent(arena, chain->ids[k]);
+}
+
+/* Publish what a load wrote: readers that pin after this see it. */
+void
+copy_publish(StoreArena *arena, CopyHeader *header, int64 rows, int64 nulls, uint64 loaded_to,
+		const RowBounds *stats)
+{
+	pg_write_barrier();
+	arena_lock(arena, true);
+	header->rows = rows;
+	header->nulls = nulls;
+	header->loaded_to = loaded_to;
+	row_bounds_merge(&header->bounds, stats);
+	arena_unlock(arena);
+}
+
+/*
+ * Load the entries between the copy's loaded_to and end through the buffer
+ * manager.  False when the arena cannot hold them.
+ */
+bool
+copy_append(StoreArena *arena, int slot, Relation index, uint64 end)
+{
+	CopyHeader *header = &arena->copies[slot];
+	CopyLayout	layout;
+	int			dim = header->dim;
+	bool		half = header->key.half != 0;
+	ChainIds	row_chain;
+	ChainIds	null_chain;
+	int64		rows = header->rows;
+	int64		nulls = header->nulls;
+	float	   *values = palloc(sizeof(float) * Max(dim, 1));
+	RowBounds	stats = {0};
+	StreamReader reader;
+	EntryHeader entry;
+	uint64		position;
+
+	copy_layout(dim, half, &layout);
+	chain_begin(arena, header->first_row_extent, header->row_extents, &row_chain);
+	chain_begin(arena, header->first_null_extent, header->null_extents, &null_chain);
+	stream_reader_begin(&reader, index, header->loaded_to, end);
+	while (stream_reader_next(&reader, &entry, values, &position))
+	{
+		char	   *extent;
+
+		if (entry.flags & ENTRY_NULL)
+		{
+			int64		i = nulls % layout.nulls_per_extent;
+
+			extent = chain_extent(arena, slot, &null_chain, nulls / layout.nulls_per_extent, true);
+			if (extent == NULL)
+				return false;
+			((ItemPointer) extent)[i] = entry.tid;
+			((uint8 *) (extent + sizeof(ItemPointerData) * layout.nulls_per_extent))[i] =
+				(entry.flags & ENTRY_DEAD) ? ROW_DEAD : 0;
+			nulls++;
+			continue;
+		}
+		if ((entry.flags & ENTRY_DEAD) && entry.dim != dim)
+			continue;			/* a dead row of an older epoch: not numbered */
+		hybrid_check_dims(index, dim, entry.dim);
+		extent = chain_extent(arena, slot, &row_chain, rows / layout.rows_per_extent, false);
+		if (extent == NULL)
+			return false;
+		write_row(&layout, dim, half, extent, rows % layout.rows_per_extent, values, &entry,
+				  position, &stats);
+		rows++;
+	}
+	copy_publish(arena, header, rows, nulls, end, &stats);
+	pfree(values);
+	pfree(row_chain.ids);
+	pfree(null_chain.ids);
+	return true;
+}
+
+/*
+ * Set the dead flags VACUUM has set since the copy was loaded (flags only
+ * ever go from live to dead within an epoch, so readers may look on).
+ */
+void
+copy_refresh(StoreArena *arena, int slot, Relation index, uint32 generation)
+{
+	CopyHeader *header = &arena->copies[slot];
+	CopyView   *view = copy_view(arena, slot, CurrentMemoryContext);
+	float	   *values = palloc(sizeof(float) * Max(header->dim, 1));
+	int64		row = 0;
+	int64		null = 0;
+	StreamReader reader;
+	EntryHeader entry;
+	uint64		position;
+
+	stream_reader_begin(&reader, index, 0, header->loaded_to);
+	while (stream_reader_next(&reader, &entry, values, &position))
+	{
+		bool		dead = (entry.flags & ENTRY_DEAD) != 0;
+		uint8	   *flags;
+
+		if (entry.flags & ENTRY_NULL)
+		{
+			int64		per = view->layout.nulls_per_extent;
+
+			flags = (uint8 *) (view->null_extents[null / per] + sizeof(ItemPointerData) * per) +
+				null % per;
+			null++;
+		}
+		else if (dead && entry.dim != header->dim)
+			continue;
+		else
+		{
+			flags = (uint8 *) (view_row_extent(view, row) + view->layout.flags_offset) +
+				view_row_index(view, row);
+			row++;
+		}
+		if (dead)
+			*flags |= ROW_DEAD;
+	}
+	arena_lock(arena, true);
+	header->generation = generation;
+	arena_unlock(arena);
+	pfree(values);
+}
