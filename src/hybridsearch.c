@@ -193,6 +193,9 @@ _PG_init(void)
 	distance_init();
 	distance_half_init();
 	hybrid_init_reloptions();
+	/* start-up settings first: reserving the prefix drops placeholders */
+	if (process_shared_preload_libraries_in_progress)
+		define_start_settings();
 	define_settings();
 
 	/*
@@ -201,7 +204,6 @@ _PG_init(void)
 	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
-		define_start_settings();
 		gpu_worker_register();
 		prewarm_register_workers();
 		prev_shmem_request_hook = shmem_request_hook;
