@@ -35,25 +35,60 @@ row_bounds_merge(RowBounds *into, const RowBounds *from)
 	into->untrusted += from->untrusted;
 }
 
-/* Track the norms that bound the fast passes' errors; returns the L2 norm. */
-static double
-track_norms(RowBounds *stats, const float *values, int dim)
-{
-	double		sum_squares = 0.0;
-	double		sum_abs = 0.0;
-	double		norm;
+#define MAGNITUDE_LANES		8
 
-	for (int i = 0; i < dim; i++)
+/* A row's L2 and L1 norms and its largest magnitude, in lanes the compiler vectorizes. */
+typedef struct RowMagnitudes
+{
+	double		norm;
+	double		l1;
+	float		max_abs;
+} RowMagnitudes;
+
+static RowMagnitudes
+row_magnitudes(const float *values, int dim)
+{
+	double		squares[MAGNITUDE_LANES] = {0};
+	double		sums[MAGNITUDE_LANES] = {0};
+	float		maxima[MAGNITUDE_LANES] = {0};
+	RowMagnitudes result = {0.0, 0.0, 0.0f};
+	int			i = 0;
+
+	for (; i + MAGNITUDE_LANES <= dim; i += MAGNITUDE_LANES)
+		for (int lane = 0; lane < MAGNITUDE_LANES; lane++)
+		{
+			float		magnitude = fabsf(values[i + lane]);
+
+			squares[lane] += (double) magnitude * magnitude;
+			sums[lane] += magnitude;
+			maxima[lane] = Max(maxima[lane], magnitude);
+		}
+	for (; i < dim; i++)
 	{
-		sum_squares += (double) values[i] * values[i];
-		sum_abs += fabs((double) values[i]);
+		float		magnitude = fabsf(values[i]);
+
+		squares[0] += (double) magnitude * magnitude;
+		sums[0] += magnitude;
+		maxima[0] = Max(maxima[0], magnitude);
 	}
-	norm = sqrt(sum_squares);
-	stats->max_norm = Max(stats->max_norm, norm);
-	stats->max_l1 = Max(stats->max_l1, sum_abs);
-	if (norm > 0.0 && (stats->min_norm == 0.0 || norm < stats->min_norm))
-		stats->min_norm = norm;
-	return norm;
+	for (int lane = 0; lane < MAGNITUDE_LANES; lane++)
+	{
+		result.norm += squares[lane];
+		result.l1 += sums[lane];
+		result.max_abs = Max(result.max_abs, maxima[lane]);
+	}
+	result.norm = sqrt(result.norm);
+	return result;
+}
+
+/* Track the norms that bound the fast passes' errors. */
+static void
+track_norms(RowBounds *stats, const RowMagnitudes *row)
+{
+	stats->max_norm = Max(stats->max_norm, row->norm);
+	stats->max_l1 = Max(stats->max_l1, row->l1);
+	if (row->norm > 0.0 && (stats->min_norm == 0.0 || row->norm < stats->min_norm))
+		stats->min_norm = row->norm;
 }
 
 /*
@@ -65,13 +100,8 @@ track_norms(RowBounds *stats, const float *values, int dim)
  * Untrusted rows are always pulled first and scored exactly.
  */
 static bool
-fast_pass_trusted(bool half, const float *values, int dim, float self_dot)
+fast_pass_trusted(bool half, float max_abs, float self_dot)
 {
-	float		max_abs = 0.0f;
-
-	for (int i = 0; i < dim; i++)
-		if (fabsf(values[i]) > max_abs)
-			max_abs = fabsf(values[i]);
 	if (max_abs == 0.0f)
 		return true;			/* a zero vector: exact zeros everywhere */
 	if (!isfinite(self_dot) || self_dot < FLT_MIN)
@@ -88,7 +118,8 @@ write_row(const CopyLayout *layout, int dim, bool half, char *extent, int64 i,
 		  const float *values, const EntryHeader *entry, uint64 position, RowBounds *stats)
 {
 	float		self_dot = distance_kernels->dot(values, values, dim);
-	bool		trusted = fast_pass_trusted(half, values, dim, self_dot);
+	RowMagnitudes magnitudes = row_magnitudes(values, dim);
+	bool		trusted = fast_pass_trusted(half, magnitudes.max_abs, self_dot);
 	float	   *scalar = (float *) (extent + layout->scalar_offset) + i;
 	uint8	   *flags = (uint8 *) (extent + layout->flags_offset) + i;
 
@@ -104,7 +135,8 @@ write_row(const CopyLayout *layout, int dim, bool half, char *extent, int64 i,
 
 			half_kernels->to_half(values, scale, dest, dim);
 			*scalar = 1.0f / scale;
-			*norm = (float) track_norms(stats, values, dim);
+			*norm = (float) magnitudes.norm;
+			track_norms(stats, &magnitudes);
 		}
 		else
 		{
@@ -118,7 +150,7 @@ write_row(const CopyLayout *layout, int dim, bool half, char *extent, int64 i,
 		memcpy(extent + i * layout->row_bytes, values, layout->row_bytes);
 		*scalar = self_dot;
 		if (trusted)
-			track_norms(stats, values, dim);
+			track_norms(stats, &magnitudes);
 	}
 	((ItemPointer) (extent + layout->tid_offset))[i] = entry->tid;
 	*flags = ((entry->flags & ENTRY_DEAD) ? ROW_DEAD : 0) | (trusted ? 0 : ROW_UNTRUSTED);

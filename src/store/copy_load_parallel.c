@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "access/xlog.h"
@@ -28,6 +29,9 @@
 #define PARALLEL_LOAD_MIN_ROWS	16384
 #define ROWS_PER_LOAD_THREAD	8192
 #define CHUNK_BLOCKS			128		/* one pread: 1 MB */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE		23		/* Linux 5.14 */
+#endif
 
 typedef enum SliceOutcome
 {
@@ -138,6 +142,20 @@ stream_bytes(LoadSlice *slice, BlockChunk *chunk, uint64 position, Size len, cha
 	return result;
 }
 
+/*
+ * Fault in a thread's share of the copy in one call: the kernel then zeroes
+ * and maps the pages without a trap per page.  An older kernel refuses,
+ * and the writes fault them in instead.
+ */
+static void
+populate_slice(const LoadSlice *slice)
+{
+	int64		per_extent = slice->layout->rows_per_extent;
+
+	for (int64 e = slice->first_row / per_extent; e <= (slice->end_row - 1) / per_extent; e++)
+		(void) madvise(slice->extents[e], STORE_EXTENT_BYTES, MADV_POPULATE_WRITE);
+}
+
 /* A load thread: pure arithmetic and preads, no PostgreSQL calls. */
 static void *
 load_slice(void *arg)
@@ -154,6 +172,8 @@ load_slice(void *arg)
 		slice->outcome = SLICE_READ_FAILED;
 		slice->read_errno = ENOMEM;
 	}
+	else if (slice->end_row > slice->first_row)
+		populate_slice(slice);
 	for (int64 row = slice->first_row; row < slice->end_row && slice->outcome == SLICE_OK; row++)
 	{
 		uint64		position = (uint64) row * entry_size;
