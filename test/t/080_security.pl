@@ -101,6 +101,7 @@ SELECT string_agg(id::text, ',') FROM (SELECT id FROM s.mine ORDER BY v <-> '[3,
 	'hybridsearch_index_stats(regclass)' => q{SELECT rows FROM hybridsearch_index_stats('s.mine_idx')},
 	'hybridsearch_verify(regclass)' => q{SELECT heap_tuples FROM hybridsearch_verify('s.mine_idx')},
 	'hybridsearch_gpu_status()' => q{SELECT worker_pid IS NOT NULL FROM hybridsearch_gpu_status()},
+	'hybridsearch_prewarm(regclass)' => q{SELECT hybridsearch_prewarm('s.mine_idx')},
 	'hybridsearch_rrf(bigint[],bigint[],integer)' => q{SELECT count(*) FROM hybridsearch_rrf('{1,2}', '{2,3}')},
 	'hybridsearch_sharded_search(anyelement,name,text,vector,integer,text)' =>
 	  q{SELECT string_agg(id::text, ',') FROM hybridsearch_sharded_search(NULL::s.mine, 'v', '<->', '[3,1]', 3)},
@@ -141,15 +142,17 @@ is($node->safe_psql('postgres', q{
 	'hybridsearch.cpu_cache=user hybridsearch.cpu_cache_size=superuser hybridsearch.cpu_threads=user '
 	  . 'hybridsearch.device=user hybridsearch.gpu_devices=sighup hybridsearch.gpu_fault=superuser '
 	  . 'hybridsearch.gpu_memory_limit=sighup hybridsearch.gpu_min_rows=user '
-	  . 'hybridsearch.gpu_parts_per_device=sighup hybridsearch.gpu_timeout=superuser',
+	  . 'hybridsearch.gpu_parts_per_device=sighup hybridsearch.gpu_timeout=superuser '
+	  . 'hybridsearch.prewarm=postmaster hybridsearch.shared_cache_size=postmaster',
 	'which settings a session may change');
 my %value = (
 	'hybridsearch.cpu_cache_size' => '1', 'hybridsearch.gpu_timeout' => '10',
 	'hybridsearch.gpu_fault' => 'kernel_error', 'hybridsearch.gpu_memory_limit' => '1',
-	'hybridsearch.gpu_devices' => '1', 'hybridsearch.gpu_parts_per_device' => '2');
+	'hybridsearch.gpu_devices' => '1', 'hybridsearch.gpu_parts_per_device' => '2',
+	'hybridsearch.shared_cache_size' => '1', 'hybridsearch.prewarm' => 'postgres:s.mine_idx');
 for my $name (sort keys %value)
 {
-	my $sighup = $name =~ /gpu_memory_limit|gpu_devices|gpu_parts_per_device/;
+	my $sighup = $name =~ /gpu_memory_limit|gpu_devices|gpu_parts_per_device|shared_cache_size|prewarm/;
 	my $code = $sighup ? '55P02' : '42501';
 	for my $how ("SET $name = '$value{$name}'",
 		"SELECT set_config('$name', '$value{$name}', false)",
