@@ -128,6 +128,15 @@ extern void stream_reader_begin(StreamReader *reader, Relation index,
 extern bool stream_reader_next(StreamReader *reader, EntryHeader *header,
 							   float *values, uint64 *entry_position);
 
+/* hybrid_stream_parallel.c: every entry of a uniform stream, on threads */
+typedef void (*EntryVisitor) (void *state, int64 entry, const EntryHeader *header,
+							  const float *values, uint64 position);
+
+extern bool stream_is_uniform(Relation index, const HybridMetaPageData *meta);
+extern int	stream_threads(const HybridMetaPageData *meta);
+extern bool stream_read_parallel(Relation index, const HybridMetaPageData *meta,
+								 EntryVisitor visit, void *states, Size state_size);
+
 /* hybrid_build.c */
 extern IndexBuildResult *hybrid_build(Relation heap, Relation index, IndexInfo *info);
 extern void hybrid_buildempty(Relation index);

@@ -275,17 +275,27 @@ row_tid(Search *search, int64 row)
 	return search->view ? view_tid(search->view, row) : &search->stream_tids[row];
 }
 
-/* ORDER BY distance to NULL: every distance is NULL, any order will do. */
+/*
+ * ORDER BY distance to NULL: every distance is NULL, any order will do.
+ * A streamed search's scored rows are its live rows.
+ */
 static bool
 next_unordered(Search *search, ItemPointer tid)
 {
-	while (search->unordered_returned < search->row_count)
-	{
-		int64		row = search->unordered_returned++;
+	int64		end = search->view ? search->row_count : search->scored_count;
 
-		if (search->view == NULL || !row_is_dead(search, row))
+	while (search->unordered_returned < end)
+	{
+		int64		i = search->unordered_returned++;
+
+		if (search->view == NULL)
 		{
-			*tid = *row_tid(search, row);
+			*tid = *row_tid(search, search->scored[i].row);
+			return true;
+		}
+		if (!row_is_dead(search, i))
+		{
+			*tid = *row_tid(search, i);
 			return true;
 		}
 	}

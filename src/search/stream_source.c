@@ -6,7 +6,9 @@
  *	  the operator's own function, keeping only (distance, row) and the
  *	  TIDs; then batches are pulled as from the CPU pass.  Nothing of the
  *	  vectors outlives the page being read, so a scan's memory is about 22
- *	  bytes a row, and it reads what a sequential scan of the index would.
+ *	  bytes a row.  A uniform stream is read on several threads
+ *	  (hybrid_stream_parallel.c), as a parallel sequential scan would read
+ *	  the table; any other through the buffer manager.
  */
 #include "postgres.h"
 
@@ -30,19 +32,67 @@ add_null_tid(Search *search, ItemPointer tid, int64 *capacity)
 	search->stream_null_tids[search->null_count++] = *tid;
 }
 
-/* Read the pages up to meta's stream end, scoring rows as they come. */
-void
-stream_begin(Search *search, const HybridMetaPageData *meta)
+/* What a scoring thread needs: the query and where to write. */
+typedef struct ScoreState
 {
-	int64		capacity = Max(meta->entries, 1);
+	const Search *search;
+	int			dim;
+} ScoreState;
+
+/*
+ * An EntryVisitor: score entry i (row i of a uniform stream) exactly; a
+ * dead row gets row number -1 and is dropped afterwards.  Pure arithmetic.
+ */
+static void
+score_entry(void *arg, int64 i, const EntryHeader *header, const float *values,
+			uint64 position pg_attribute_unused())
+{
+	ScoreState *state = (ScoreState *) arg;
+	const Search *search = state->search;
+
+	search->stream_tids[i] = header->tid;
+	if (header->flags & ENTRY_DEAD)
+		search->scored[i].row = -1;
+	else
+	{
+		search->scored[i].row = i;
+		if (search->query)
+			search->scored[i].distance =
+				distance_by_metric(search->metric, values, search->query, state->dim);
+	}
+}
+
+/* Read a uniform stream on threads; false when it turns out not to be. */
+static bool
+stream_parallel(Search *search, const HybridMetaPageData *meta)
+{
+	int			threads = stream_threads(meta);
+	ScoreState *states = palloc(sizeof(ScoreState) * threads);
+
+	for (int t = 0; t < threads; t++)
+	{
+		states[t].search = search;
+		states[t].dim = meta->dim;
+	}
+	if (!stream_read_parallel(search->index, meta, score_entry, states, sizeof(ScoreState)))
+		return false;
+	search->row_count = meta->entries;
+	for (int64 i = 0; i < meta->entries; i++)
+		if (search->scored[i].row >= 0)
+			search->scored[search->scored_count++] = search->scored[i];
+	return true;
+}
+
+/* Read the pages through the buffer manager, scoring rows as they come. */
+static void
+stream_sequential(Search *search, const HybridMetaPageData *meta)
+{
 	int64		null_capacity = 0;
 	float	   *values = palloc(sizeof(float) * Max(meta->dim, 1));
 	StreamReader reader;
 	EntryHeader entry;
 	uint64		position;
 
-	search->stream_tids = palloc_extended(sizeof(ItemPointerData) * capacity, MCXT_ALLOC_HUGE);
-	search->scored = palloc_extended(sizeof(ScoredRow) * capacity, MCXT_ALLOC_HUGE);
 	stream_reader_begin(&reader, search->index, 0, meta->stream_end);
 	while (stream_reader_next(&reader, &entry, values, &position))
 	{
@@ -56,18 +106,36 @@ stream_begin(Search *search, const HybridMetaPageData *meta)
 			continue;
 		}
 		if (dead)
-			continue;			/* dead rows need no number: nothing else sees them */
+			continue;
 		hybrid_check_dims(search->index, meta->dim, entry.dim);
 		row = search->row_count++;
 		search->stream_tids[row] = entry.tid;
+		search->scored[search->scored_count].row = row;
 		if (search->query)
-		{
-			search->scored[search->scored_count].row = row;
-			search->scored[search->scored_count++].distance =
+			search->scored[search->scored_count].distance =
 				distance_by_metric(search->metric, values, search->query, meta->dim);
-		}
+		search->scored_count++;
 	}
 	pfree(values);
+}
+
+/*
+ * Score every live row of the index as meta shows it.  Dead rows need no
+ * number here: nothing else sees a streamed search's rows.
+ */
+void
+stream_begin(Search *search, const HybridMetaPageData *meta)
+{
+	int64		capacity = Max(meta->entries, 1);
+
+	search->stream_tids = palloc_extended(sizeof(ItemPointerData) * capacity, MCXT_ALLOC_HUGE);
+	search->scored = palloc_extended(sizeof(ScoredRow) * capacity, MCXT_ALLOC_HUGE);
+	if (!stream_is_uniform(search->index, meta) || !stream_parallel(search, meta))
+	{
+		search->row_count = 0;
+		search->scored_count = 0;
+		stream_sequential(search, meta);
+	}
 	search->scored_pulled = 0;
 	search->batch = FIRST_BATCH;
 	search->margin = 0.0;
