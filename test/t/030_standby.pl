@@ -5,8 +5,9 @@
 # reused after VACUUM on the primary.  After each step, once the standby has
 # replayed everything: on the standby every index scan answers exactly like
 # the standby's sequential scan, and the standby's index scans answer like
-# the primary's.  One standby session keeps its cached copies warm across
-# all steps and must notice each replayed change.
+# the primary's.  The standby keeps shared copies (the preload), the
+# primary private ones; one standby session keeps scanning across all steps
+# and must see each replayed change.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -53,7 +54,11 @@ $primary->safe_psql('postgres', qq{
 $primary->backup('base');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'base', has_streaming => 1);
+# the standby keeps shared copies (the primary private ones): replay must
+# reach copies every backend shares
 $standby->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'hybridsearch'
+hybridsearch.shared_cache_size = 256MB
 max_parallel_workers_per_gather = 0
 jit = off
 });

@@ -5,7 +5,7 @@
 # runs REINDEX CONCURRENTLY and VACUUM during the load.  Afterwards every
 # index answers exactly like a sequential scan, whole index scans return
 # every row once, and the row counts match the inserts and deletes logged
-# by the clients.
+# by the clients.  Every client reads the same shared copy of each index.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -23,6 +23,8 @@ my $t_start = time;
 my $node = PostgreSQL::Test::Cluster->new('concurrency');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'hybridsearch'
+hybridsearch.shared_cache_size = 256MB
 max_parallel_workers_per_gather = 0
 jit = off
 autovacuum_naptime = 1s
