@@ -211,16 +211,12 @@ request_init(GpuSlot *request, GpuSource *gpu, GpuRequestKind kind, dsm_segment 
 	request->fault = (GpuFault) hybridsearch_gpu_fault;
 	request->key = gpu->key;
 	request->epoch = gpu->epoch;
-	request->segment = dsm_segment_handle(segment);
+	request->segment = segment ? dsm_segment_handle(segment) : DSM_HANDLE_INVALID;
 }
 
-/*
- * Send rows [first, search->row_count) of the copy to the worker, in
- * chunks through a segment of their own (an error releases it with the
- * transaction's resources).
- */
+/* Send rows [first, search->row_count) of a private copy to the worker. */
 static bool
-append_rows(Search *search, int64 first, char *message)
+send_rows(Search *search, int64 first, char *message)
 {
 	GpuSource  *gpu = search->gpu;
 	CopyView   *view = search->view;
@@ -261,6 +257,34 @@ append_rows(Search *search, int64 first, char *message)
 	}
 	dsm_detach(segment);
 	return ok;
+}
+
+/*
+ * Have the worker append rows [first, search->row_count) of the copy: it
+ * reads them from the shared copy itself; only private copies (with
+ * hybridsearch.shared_cache_size = 0, or a temporary index) are sent, in
+ * chunks through a segment of their own (an error releases it with the
+ * transaction's resources).
+ */
+static bool
+append_rows(Search *search, int64 first, char *message)
+{
+	GpuSlot		request;
+	GpuSlot		answer;
+
+	if (!search->view->shared || RelationUsesLocalBuffers(search->index))
+		return send_rows(search, first, message);
+	request_init(&request, search->gpu, GPU_REQUEST_APPEND, NULL);
+	request.first_row = first;
+	request.row_count = search->row_count - first;
+	call_worker(&request, &answer);
+	if (answer.outcome == GPU_OUTCOME_FAILED)
+	{
+		strlcpy(message, answer.message, GPU_MESSAGE_LEN);
+		return false;
+	}
+	/* NEED_ROWS: the worker's copy changed meanwhile; the search asks again */
+	return true;
 }
 
 /*

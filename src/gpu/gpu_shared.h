@@ -25,6 +25,8 @@
 #define GPU_MAX_DEVICES			HS_GPU_MAX_DEVICES
 #define GPU_MAX_PARTS_PER_DEVICE 8
 #define GPU_MAX_PARTS			HS_GPU_MAX_PARTS
+/* an append whose rows left the shared copy (beside hs_gpu.h's codes) */
+#define HS_GPU_NOT_IN_STORE		(-100)
 /* what the worker's status says while it opens its devices */
 #define GPU_STATUS_OPENING		"the GPU worker is opening the devices"
 /* rows of one append request: bounded so its segment stays modest */

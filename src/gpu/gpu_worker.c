@@ -47,6 +47,7 @@
 #include "gpu/gpu_shared.h"
 #include "hs_gpu.h"
 #include "hybridsearch.h"
+#include "store/store.h"
 
 PGDLLEXPORT void hybridsearch_gpu_worker_main(Datum arg);
 
@@ -634,6 +635,33 @@ append_stripes(ResidentMatrix *entry, const float *rows, int64 first, int64 coun
 	return status;
 }
 
+/*
+ * Append a request's rows straight from the index's shared copy (store.h),
+ * in chunks: no backend copies them.  HS_GPU_NOT_IN_STORE when the copy is
+ * no longer there.
+ */
+static int
+append_from_store(ResidentMatrix *entry, GpuSlot *request, char *message)
+{
+	int			dim = request->key.dim;
+	int64		chunk_rows = Max(1, GPU_APPEND_BYTES / ((int64) sizeof(float) * dim));
+	float	   *rows = palloc(sizeof(float) * dim * Min(chunk_rows, request->row_count));
+	int			status = HS_GPU_OK;
+
+	for (int64 done = 0; done < request->row_count && status == HS_GPU_OK; done += chunk_rows)
+	{
+		int64		count = Min(chunk_rows, request->row_count - done);
+
+		if (!store_read_rows(request->key.database, request->key.node, request->key.half != 0,
+							 request->epoch, request->first_row + done, count, rows))
+			status = HS_GPU_NOT_IN_STORE;
+		else
+			status = append_stripes(entry, rows, request->first_row + done, count, message);
+	}
+	pfree(rows);
+	return status;
+}
+
 static void
 handle_append(GpuSlot *request)
 {
@@ -660,15 +688,25 @@ handle_append(GpuSlot *request)
 		fail(request, "the index needs more GPU memory than hybridsearch.gpu_memory_limit allows");
 		return;
 	}
-	segment = dsm_attach(request->segment);
-	if (segment == NULL)
+	if (request->segment == DSM_HANDLE_INVALID)
+		status = append_from_store(entry, request, message);
+	else
 	{
-		fail(request, "the requesting backend has gone");
+		segment = dsm_attach(request->segment);
+		if (segment == NULL)
+		{
+			fail(request, "the requesting backend has gone");
+			return;
+		}
+		status = append_stripes(entry, dsm_segment_address(segment), request->first_row,
+								request->row_count, message);
+		dsm_detach(segment);
+	}
+	if (status == HS_GPU_NOT_IN_STORE)
+	{
+		fail(request, "the index's shared copy was evicted while the GPU copy was filled");
 		return;
 	}
-	status = append_stripes(entry, dsm_segment_address(segment), request->first_row,
-							request->row_count, message);
-	dsm_detach(segment);
 	if (status != HS_GPU_OK)
 	{
 		fail(request, message);

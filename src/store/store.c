@@ -19,6 +19,7 @@
 #include "hybridsearch.h"
 #include "stats/scan_stats.h"
 #include "store/copy_load.h"
+#include "type/distance_half.h"
 
 /* A pin this backend holds, released by its scan's memory reset. */
 typedef struct HeldPin
@@ -432,4 +433,66 @@ store_usage(Oid index_oid, CopyUsage *usage)
 		usage->bytes += copy_bytes(arena, header);
 	}
 	arena_unlock(arena);
+}
+
+/* Rows [first, first + count) of a pinned copy as fp32 rows. */
+static void
+rows_as_float(StoreArena *arena, int slot, int64 first, int64 count, float *dest)
+{
+	CopyView   *view = copy_view(arena, slot, CurrentMemoryContext);
+
+	for (int64 r = 0; r < count; r++)
+	{
+		if (view->half)
+			half_row_to_float(view_values(view, first + r), view_scalar(view, first + r),
+							  dest + r * view->dim, view->dim);
+		else
+			memcpy(dest + r * view->dim, view_values(view, first + r), sizeof(float) * view->dim);
+	}
+	pfree(view->row_extents);
+	pfree(view->null_extents);
+	pfree(view);
+}
+
+/*
+ * For the GPU worker, which connects to no database: rows [first, first +
+ * count) of the shared copy (database, node, half) at epoch, as fp32 rows
+ * in dest.  False when that copy is not loaded that far (evicted, or of
+ * another epoch): the backend then sends the rows itself.
+ */
+bool
+store_read_rows(Oid database, RelFileNode node, bool half, uint32 epoch, int64 first,
+				int64 count, float *dest)
+{
+	StoreArena *arena = store_arena();
+	CopyKey		key;
+	int			slot;
+	uint64		id;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.database = database;
+	key.node = node;
+	key.backend = InvalidBackendId;
+	key.half = half;
+	arena_lock(arena, true);
+	slot = find_copy(arena, &key);
+	found = slot >= 0 && arena->copies[slot].state == COPY_READY &&
+		arena->copies[slot].epoch == epoch && arena->copies[slot].rows >= first + count;
+	if (found)
+		arena->copies[slot].pins++;
+	arena_unlock(arena);
+	if (!found)
+		return false;
+	id = arena->copies[slot].id;
+	PG_TRY();
+	{
+		rows_as_float(arena, slot, first, count, dest);
+	}
+	PG_FINALLY();
+	{
+		unpin(arena, slot, id);
+	}
+	PG_END_TRY();
+	return true;
 }

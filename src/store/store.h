@@ -198,6 +198,8 @@ extern void copy_layout(int dim, bool half, CopyLayout *layout);
 extern CopyView *store_pin(Relation index, const HybridMetaPageData *meta,
 						   HybridPrecision precision, MemoryContext scan_context);
 extern void store_forget_index(Oid index_oid);
+extern bool store_read_rows(Oid database, RelFileNode node, bool half, uint32 epoch,
+							int64 first, int64 count, float *dest);
 
 /* What the server holds for an index, for hybridsearch_stats. */
 typedef struct CopyUsage
