@@ -116,8 +116,8 @@ define_settings(void)
 							&hybridsearch_cpu_threads, 0, 0, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("hybridsearch.cpu_cache",
-							 "Keeps dense copies of hybrid indexes in backend memory between scans.",
-							 "Off reads the index pages on every scan.",
+							 "Keeps dense copies of hybrid indexes in memory between scans.",
+							 "Off streams the index pages on every scan.",
 							 &hybridsearch_cpu_cache, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hybridsearch.cpu_cache_size",

@@ -120,6 +120,8 @@ typedef struct StreamReader
 	uint64		position;		/* next entry starts here */
 	uint64		end;
 	BlockNumber block;			/* the page copied into page, or Invalid */
+	BufferAccessStrategy strategy;	/* a small ring: a pass over a large index
+									 * must not empty shared_buffers */
 	PGAlignedBlock page;		/* a copy taken under the page's share lock */
 } StreamReader;
 

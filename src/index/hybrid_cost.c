@@ -5,7 +5,7 @@
  * A scan computes every distance up front (startup cost: one distance per
  * entry) and then returns rows one by one.  It reads a dense copy kept in
  * memory in step with the index, not the index's pages, so the pages weigh
- * only lightly: they are read when a backend first loads its copy.
+ * only lightly: they are read when the server first loads its copy.
  * Charging them in full made the planner prefer a sequential scan whenever
  * the vectors live in TOAST (768 dimensions and up), where the heap itself
  * is small but each row's vector costs a TOAST fetch the planner does not

@@ -192,6 +192,7 @@ stream_reader_begin(StreamReader *reader, Relation index, uint64 start, uint64 e
 	reader->position = start;
 	reader->end = end;
 	reader->block = InvalidBlockNumber;
+	reader->strategy = GetAccessStrategy(BAS_BULKREAD);
 }
 
 /*
@@ -213,7 +214,8 @@ reader_copy(StreamReader *reader, void *dest, Size len)
 
 		if (block != reader->block)
 		{
-			Buffer		buffer = ReadBuffer(reader->index, block);
+			Buffer		buffer = ReadBufferExtended(reader->index, MAIN_FORKNUM, block,
+													RBM_NORMAL, reader->strategy);
 
 			LockBuffer(buffer, BUFFER_LOCK_SHARE);
 			memcpy(reader->page.data, BufferGetPage(buffer), BLCKSZ);

@@ -9,10 +9,10 @@
  * straight from the index's files with 1 MB preads (the index's dirty
  * buffers are written out first, so the files hold every byte below the
  * metapage's stream end; only VACUUM's dead flags change below it, and the
- * metapage generation tracks those), verifies their checksums as the
- * buffer manager would, and hands each entry to a visitor.  A thread that
- * meets an entry of another size stops, and the caller reads through the
- * buffer manager instead.
+ * metapage generation tracks those), verifies their checksums, and hands
+ * each entry to a visitor.  A thread that meets an entry of another size,
+ * or a page whose checksum fails twice, stops, and the caller reads
+ * through the buffer manager instead.
  */
 #include "postgres.h"
 
@@ -35,9 +35,8 @@
 typedef enum SliceOutcome
 {
 	SLICE_OK = 0,
-	SLICE_NOT_UNIFORM,			/* an entry of another size: load otherwise */
-	SLICE_READ_FAILED,
-	SLICE_CHECKSUM_FAILED
+	SLICE_FALL_BACK,			/* read through the buffer manager instead */
+	SLICE_READ_FAILED
 } SliceOutcome;
 
 /* What one thread reads and what it found. */
@@ -63,6 +62,27 @@ typedef struct BlockChunk
 	BlockNumber first;
 	int			count;
 } BlockChunk;
+
+/*
+ * Whether a page read from the file carries its checksum.  A page written
+ * out while it was read can come back torn: it is read once more, and a
+ * page that still fails sends the whole read through the buffer manager,
+ * which reports real damage as it always does.
+ */
+static bool
+checksum_holds(StreamSlice *slice, char *page, BlockNumber block, off_t offset)
+{
+	int			segment = block / RELSEG_SIZE;
+
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		if (PageIsNew((Page) page) || pg_checksum_page(page, block) == ((PageHeader) page)->pd_checksum)
+			return true;
+		if (attempt == 0 && pread(slice->files[segment], page, BLCKSZ, offset) != BLCKSZ)
+			return false;
+	}
+	return false;
+}
 
 /* Read blocks from block on (up to last) into the chunk; false on failure. */
 static bool
@@ -92,13 +112,9 @@ read_chunk(StreamSlice *slice, BlockChunk *chunk, BlockNumber block, BlockNumber
 	}
 	for (int i = 0; slice->checksums && i < count; i++)
 	{
-		char	   *page = chunk->data + (Size) i * BLCKSZ;
-
-		if (!PageIsNew((Page) page) &&
-			pg_checksum_page(page, block + i) != ((PageHeader) page)->pd_checksum)
+		if (!checksum_holds(slice, chunk->data + (Size) i * BLCKSZ, block + i, offset + (off_t) i * BLCKSZ))
 		{
-			slice->bad_block = block + i;
-			slice->outcome = SLICE_CHECKSUM_FAILED;
+			slice->outcome = SLICE_FALL_BACK;
 			return false;
 		}
 	}
@@ -165,7 +181,7 @@ read_slice(void *arg)
 		memcpy(&header, entry, sizeof(EntryHeader));
 		if (header.dim != slice->dim || (header.flags & ENTRY_NULL))
 		{
-			slice->outcome = SLICE_NOT_UNIFORM;
+			slice->outcome = SLICE_FALL_BACK;
 			break;
 		}
 		slice->visit(slice->state, i, &header, (const float *) (entry + ENTRY_VALUES_OFFSET),
@@ -209,11 +225,6 @@ open_segments(Relation index, BlockNumber blocks, int *count)
 static void
 report_failure(Relation index, const StreamSlice *slice)
 {
-	if (slice->outcome == SLICE_CHECKSUM_FAILED)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid page in block %u of hybrid index \"%s\": checksum mismatch",
-						slice->bad_block, RelationGetRelationName(index))));
 	errno = slice->read_errno;
 	ereport(ERROR,
 			(errcode_for_file_access(),
@@ -241,8 +252,9 @@ stream_threads(const HybridMetaPageData *meta)
 /*
  * Visit every entry of a uniform stream (stream_is_uniform) on
  * stream_threads(meta) threads, thread t with states + t * state_size.
- * False when an entry of another size was met: nothing can be assumed of
- * what was visited.  Errors (a read, a checksum) are raised.
+ * False when the caller must read through the buffer manager instead (an
+ * entry of another size, a page failing its checksum): nothing can be
+ * assumed of what was visited.  A failed read is raised as an error.
  */
 bool
 stream_read_parallel(Relation index, const HybridMetaPageData *meta, EntryVisitor visit,
@@ -273,7 +285,7 @@ stream_read_parallel(Relation index, const HybridMetaPageData *meta, EntryVisito
 	for (int t = 0; t < threads; t++)
 		if (slices[t].outcome != SLICE_OK && (failed == NULL || slices[t].outcome > failed->outcome))
 			failed = &slices[t];
-	if (failed && failed->outcome == SLICE_NOT_UNIFORM)
+	if (failed && failed->outcome == SLICE_FALL_BACK)
 		return false;
 	if (failed)
 		report_failure(index, failed);

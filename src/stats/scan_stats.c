@@ -117,7 +117,7 @@ slot_scans(const StatsSlot *slot)
 }
 
 static StatsSlot *
-find_slot(StatsTable *table, Oid index_oid, bool create)
+find_slot_in(StatsTable *table, Oid database, Oid index_oid, bool create)
 {
 	StatsSlot  *oldest = NULL;
 
@@ -125,7 +125,7 @@ find_slot(StatsTable *table, Oid index_oid, bool create)
 	{
 		StatsSlot  *slot = &table->slots[i];
 
-		if (slot->index == index_oid && slot->database == MyDatabaseId)
+		if (slot->index == index_oid && slot->database == database)
 			return slot;
 		if (oldest == NULL || slot->last_used < oldest->last_used)
 			oldest = slot;
@@ -133,9 +133,15 @@ find_slot(StatsTable *table, Oid index_oid, bool create)
 	if (!create)
 		return NULL;
 	memset(oldest, 0, sizeof(StatsSlot));
-	oldest->database = MyDatabaseId;
+	oldest->database = database;
 	oldest->index = index_oid;
 	return oldest;
+}
+
+static StatsSlot *
+find_slot(StatsTable *table, Oid index_oid, bool create)
+{
+	return find_slot_in(table, MyDatabaseId, index_oid, create);
 }
 
 void
@@ -199,13 +205,13 @@ scan_stats_copy_loaded(Oid index_oid, double milliseconds)
 
 /* Called under the store's lock: the stats lock comes after it. */
 void
-scan_stats_copy_evicted(Oid index_oid)
+scan_stats_copy_evicted(Oid database, Oid index_oid)
 {
 	StatsTable *table = stats_table();
 	StatsSlot  *slot;
 
 	table_lock(table, LW_EXCLUSIVE);
-	slot = find_slot(table, index_oid, true);
+	slot = find_slot_in(table, database, index_oid, true);
 	slot->copy_evictions++;
 	table_unlock(table);
 }

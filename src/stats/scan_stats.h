@@ -24,6 +24,6 @@ extern void scan_stats_record(Oid index_oid, ScanPath path, double milliseconds)
 extern void scan_stats_fallback(Oid index_oid);
 extern void scan_stats_gpu_search(Oid index_oid, int batch_size, double kernel_ms);
 extern void scan_stats_copy_loaded(Oid index_oid, double milliseconds);
-extern void scan_stats_copy_evicted(Oid index_oid);
+extern void scan_stats_copy_evicted(Oid database, Oid index_oid);
 
 #endif							/* HYBRIDSEARCH_SCAN_STATS_H */

@@ -54,7 +54,11 @@ hybridsearch_prewarm(PG_FUNCTION_ARGS)
 	Relation	index = hybrid_open_readable(PG_GETARG_OID(0));
 	int64		rows = search_prewarm(index);
 
-	if (rows < 0)
+	if (rows < 0 && !hybridsearch_cpu_cache)
+		ereport(NOTICE,
+				(errmsg("hybridsearch.cpu_cache is off, so no dense copy of \"%s\" is kept and its scans read its pages",
+						RelationGetRelationName(index))));
+	else if (rows < 0)
 		ereport(NOTICE,
 				(errmsg("hybrid index \"%s\" does not fit the memory for dense copies, so its scans read its pages",
 						RelationGetRelationName(index)),
@@ -158,7 +162,7 @@ wait_for_gpu_worker(void)
 
 /* Load one index of this database, logging what happened. */
 static void
-prewarm_one(const char *name)
+load_one(const char *name)
 {
 	instr_time	start;
 	instr_time	elapsed;
@@ -190,6 +194,26 @@ prewarm_one(const char *name)
 							 name, rows, INSTR_TIME_GET_MILLISEC(elapsed))));
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+}
+
+/* Load one index; an error (not a hybrid index, say) is logged, and the next goes on. */
+static void
+prewarm_one(const char *name)
+{
+	MemoryContext context = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		load_one(name);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
 }
 
 void

@@ -77,7 +77,7 @@ copy_key(Relation index, bool half)
 	return key;
 }
 
-static int
+static pg_noinline int
 find_copy(StoreArena *arena, const CopyKey *key)
 {
 	for (int i = 0; i < STORE_MAX_COPIES; i++)

@@ -307,7 +307,7 @@ eviction_victim(StoreArena *arena, int keep)
 static void
 evict(StoreArena *arena, int slot)
 {
-	scan_stats_copy_evicted(arena->copies[slot].index_oid);
+	scan_stats_copy_evicted(arena->copies[slot].key.database, arena->copies[slot].index_oid);
 	arena_release(arena, slot);
 }
 

@@ -4,10 +4,11 @@
  *	  fixed-size extents, in shared memory with the preload, else in the
  *	  backend's own memory.  For the store's files only.
  *
- * The table's lock guards the headers' states, pins, chains and the free
- * list; each copy also has a lock of its own, held exclusively by whoever
- * brings the copy up to date (appends, dead flags) and shared while a scan
- * builds its view.  A private arena needs no locks.
+ * The table's lock guards the headers' states, pins, counts, chains and the
+ * free list (a scan builds its view under it); each copy also has a lock of
+ * its own, held by whoever brings the copy up to date (appends, dead
+ * flags), so that one backend does that work while the others wait for it.
+ * A private arena needs no locks.
  */
 #ifndef HYBRIDSEARCH_STORE_ARENA_H
 #define HYBRIDSEARCH_STORE_ARENA_H

@@ -136,7 +136,8 @@ sub drop_indexes
 }
 
 $node_main = PostgreSQL::Test::Cluster->new('exactness');
-$node_main->init;
+# data checksums: the parallel loads verify them
+$node_main->init(extra => ['--data-checksums']);
 # The preload gives scans one shared copy per index; 128 MB of it keeps the
 # small indexes and makes the largest (20000 x 4000) stream its pages.
 $node_main->append_conf('postgresql.conf', qq{

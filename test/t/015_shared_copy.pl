@@ -188,7 +188,8 @@ exact('after the restart', "SELECT knn_check('a', '<=>', $q_a, 10, 'true')");
 is(stat_of('a_cos', 'copy_state, copy_loads'), 'ready|1', 'the copy was loaded anew after the restart');
 
 # --- prewarm -------------------------------------------------------------------
-$node->append_conf('postgresql.conf', "hybridsearch.prewarm = 'postgres:public.a_cos, postgres:no_such_idx'");
+$node->append_conf('postgresql.conf',
+	"hybridsearch.prewarm = 'postgres:a_pkey, postgres:no_such_idx, postgres:public.a_cos'");
 $node->restart;
 my $loaded = 0;
 for (1 .. 100)
@@ -202,6 +203,8 @@ ok($node->log_contains(qr/hybridsearch prewarm: index "public.a_cos": \d+ rows i
 	'the prewarm worker logged the load');
 ok($node->log_contains(qr/hybridsearch prewarm: index "no_such_idx" does not exist/),
 	'and a name that does not resolve');
+ok($node->log_contains(qr/ERROR:  "a_pkey" is not a hybrid index/),
+	'and an index of another kind, going on with the next');
 is($node->safe_psql('postgres', "SELECT hybridsearch_prewarm('big_ip') IS NULL"), 't',
 	'hybridsearch_prewarm of an index too large returns NULL');
 is($node->safe_psql('postgres', "SELECT hybridsearch_prewarm('a_cos')"),

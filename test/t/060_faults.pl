@@ -13,7 +13,8 @@
 #     without a GPU): the cluster restarts, the worker comes back, scans stay
 #     exact.
 #  4. Tight memory: maintenance_work_mem = 1MB for CREATE INDEX and VACUUM,
-#     hybridsearch.cpu_cache_size = 1MB (copies evicted between scans) and 0,
+#     hybridsearch.shared_cache_size = 2MB (copies evicted between scans) and 0
+#     (private copies of at most 1MB, also evicted),
 #     hybridsearch.gpu_memory_limit = 1MB with a 2 MB index: every answer
 #     exact, the GPU path falls back with a WARNING.
 use strict;
@@ -289,15 +290,20 @@ verify_indexes($node, 'maintenance_work_mem = 1MB', qw(items_l2 items_cos items_
 compare_plans($run, 'maintenance_work_mem = 1MB', '', items_checks(index_prefix => 'items_mem'));
 $node->safe_psql('postgres', 'DROP INDEX items_mem_l2, items_mem_cos');
 
-my $cache_checks = "SET hybridsearch.device = cpu;\n";
-for my $size ('1MB', '0')
+# The two indexes' dense copies take over 2 MB together: a 2 MB shared cache
+# (one extent) evicts one for the other between queries; 0 keeps no shared
+# copies, and private ones of at most 1 MB are evicted the same way.
+my $cache_checks = "SET hybridsearch.device = cpu; SET hybridsearch.cpu_cache_size = '1MB';\n";
+for my $size ('2MB', '0')
 {
-	# one session, so that copies would live across queries; the dense
-	# copies of the two indexes here take over 1MB together
+	$node->adjust_conf('postgresql.conf', 'hybridsearch.shared_cache_size', undef);
+	$node->append_conf('postgresql.conf', "hybridsearch.shared_cache_size = '$size'");
+	$node->restart;
 	compare_plans(session_runner(HybridSearchTest::Session->new($node)),
-		"cpu_cache_size = $size", $cache_checks . "SET hybridsearch.cpu_cache_size = '$size';",
-		items_checks(), items_checks());
+		"shared_cache_size = $size", $cache_checks, items_checks(), items_checks());
 }
+$node->adjust_conf('postgresql.conf', 'hybridsearch.shared_cache_size', undef);
+$node->restart;
 
 # an index of 2000 x 256 dimensions, 2 MB, over the limit on a GPU too
 my $v256 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 256) WHERE n > 0)::float8[]::vector';
