@@ -8,10 +8,11 @@
 #
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
-# PARTS is a comma-separated list of kernels, suites, split, bench, clients
-# and crossover (default suites,bench,crossover); ROWS x DIMS the
-# benchmark's size (default 1000000 x 768; clients uses ROWS / 10, since
-# every client backend holds its own dense copy).
+# PARTS is a comma-separated list of kernels, suites, split, bench, clients,
+# sharedcopy and crossover (default suites,bench,crossover); ROWS x DIMS the
+# benchmark's size (default 1000000 x 768; clients uses ROWS / 10).
+# "sharedcopy" runs test/bench-shared-copy.sh at ROWS x DIMS: cold and
+# prewarmed first queries, new connections, 64 clients' memory.
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
@@ -46,9 +47,7 @@ mkdir -p /tmp/pgroot
 cp cuda/libhybridsearch_cuda.so /tmp/pgroot/usr/lib/postgresql/15/lib/
 export PGUP_CONF="shared_preload_libraries='hybridsearch'"
 source <(.device/pg-up) || { echo "pg-up failed"; exit 1; }
-# large indexes: the backends' dense copies must fit, or each scan reloads
-psql -X -q -c "ALTER SYSTEM SET hybridsearch.cpu_cache_size = '16GB'" \
-    -c "ALTER SYSTEM SET max_parallel_workers_per_gather = 8" -c "SELECT pg_reload_conf()" >/dev/null
+psql -X -q -c "ALTER SYSTEM SET max_parallel_workers_per_gather = 8" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 2
 psql -X -c "CREATE EXTENSION IF NOT EXISTS hybridsearch" -c "SELECT * FROM hybridsearch_gpu_status()" \
     | tee "$out/gpu-status.txt"
@@ -92,6 +91,12 @@ fi
 if want clients; then
 echo "== queries per second by clients: $((rows / 10)) x $dims"
 bash test/gpu/bench-clients.sh "$((rows / 10))" "$dims" "$out/clients.md"
+fi
+
+if want sharedcopy; then
+echo "== shared copy: $rows x $dims"
+PGDATA=/tmp/pgdata PGLOG=/tmp/pg.log PG_AS=pg bash test/bench-shared-copy.sh "$rows" "$dims" 2>&1 |
+    tee "$out/sharedcopy.md"
 fi
 
 if want crossover; then
