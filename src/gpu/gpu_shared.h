@@ -8,7 +8,9 @@
  * the worker's latch; the worker marks it RUNNING, answers, marks it DONE
  * and sets the backend's latch.  A backend that leaves while its request
  * runs (cancel, error) marks the slot abandoned, and the worker frees it.
- * Everything here is protected by the mutex.
+ * Everything here is protected by the mutex.  The CUDA calls themselves
+ * run in the worker's child process, the CUDA host (cuda_host.h), which
+ * shares none of this.
  */
 #ifndef HYBRIDSEARCH_GPU_SHARED_H
 #define HYBRIDSEARCH_GPU_SHARED_H
@@ -57,7 +59,10 @@ typedef enum GpuFault
 	GPU_FAULT_OUT_OF_MEMORY,
 	GPU_FAULT_KERNEL_ERROR,
 	GPU_FAULT_DRIVER_RESET,
-	GPU_FAULT_WORKER_EXIT
+	GPU_FAULT_WORKER_EXIT,
+	GPU_FAULT_CUDA_SEGFAULT,	/* the CUDA host process dies of SIGSEGV */
+	GPU_FAULT_CUDA_ABORT,		/* the CUDA host process aborts */
+	GPU_FAULT_CUDA_HANG			/* the CUDA host process stops answering */
 } GpuFault;
 
 /* Which matrix: an index's relfilenode, in one database, at one precision. */
@@ -121,6 +126,7 @@ extern void gpu_shared_init(void);
 extern void gpu_worker_register(void);
 extern bool gpu_parse_devices(const char *value, int *devices, int *count);
 extern void gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes);
+extern void gpu_shared_set_status(bool ready, const char *status);
 
 /* Segment layout of a search: query[dim], then distances[k], then rows[k]. */
 #define GPU_SEARCH_SEGMENT_SIZE(dim, k) \
