@@ -8,8 +8,8 @@
 #
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
-# PARTS is a comma-separated list of kernels, suites, split, bench, clients
-# and crossover (default suites,bench,crossover); ROWS x DIMS the
+# PARTS is a comma-separated list of kernels, suites, split, bench, clients,
+# crossover and stress (default suites,bench,crossover); ROWS x DIMS the
 # benchmark's size (default 1000000 x 768; clients uses ROWS / 10, since
 # every client backend holds its own dense copy).
 #
@@ -19,7 +19,9 @@
 # "split" runs the suites again with every index copy split in 3 parts per
 # GPU (hybridsearch.gpu_parts_per_device), the multi-GPU path, on however
 # many GPUs there are.  "kernels" runs kernel_check's argument, split and
-# timing groups (E, P, M) on the CUDA module alone.
+# timing groups (E, P, M) on the CUDA module alone.  "stress" runs
+# test/gpu/stress.sh (STRESS_SECONDS, default 300; it restarts the server
+# with core files on, and prints one summary line).
 # Logs and tables go to $OUT (or /tmp/gpu-out).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -92,6 +94,11 @@ fi
 if want clients; then
 echo "== queries per second by clients: $((rows / 10)) x $dims"
 bash test/gpu/bench-clients.sh "$((rows / 10))" "$dims" "$out/clients.md"
+fi
+
+if want stress; then
+echo "== stress: searches, part changes, evictions, COPY, parallel scans, VACUUM, cancels"
+bash test/gpu/stress.sh "${STRESS_SECONDS:-300}" 100000 256
 fi
 
 if want crossover; then
