@@ -83,18 +83,10 @@ gpu_resident_drop(ResidentMatrix *entry)
 	hash_search(matrices, &key, HASH_REMOVE, NULL);
 }
 
-void
-gpu_resident_drop_all(void)
-{
-	HASH_SEQ_STATUS status;
-	ResidentMatrix *entry;
-
-	hash_seq_init(&status, matrices);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		gpu_resident_drop(entry);
-}
-
-/* The CUDA host died and took the matrices with it: only the table is left. */
+/*
+ * The CUDA host stopped or died and took the matrices with it: only the
+ * table is left to empty.
+ */
 void
 gpu_resident_forget_all(void)
 {

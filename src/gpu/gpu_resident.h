@@ -35,7 +35,6 @@ extern int	gpu_resident_append(ResidentMatrix *entry, const float *rows, int64 f
 								int64 count, char *message);
 extern bool gpu_resident_make_room(ResidentMatrix *keep, Size needed, Size limit);
 extern void gpu_resident_drop(ResidentMatrix *entry);
-extern void gpu_resident_drop_all(void);
 extern void gpu_resident_forget_all(void);
 extern void gpu_resident_publish(void);
 

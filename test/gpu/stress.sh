@@ -239,25 +239,23 @@ for _ in $(seq 1 300); do
     [ "$(psql -X -At -c "SELECT worker_pid IS NOT NULL FROM hybridsearch_gpu_status()" 2>/dev/null)" = t ] && break
     sleep 0.2
 done
-exact=$(psql -X -q -At -v ON_ERROR_STOP=1 2>"$out/stress-exact.err" <<'SQL'
+# answers TABLE OPERATOR OP: the top 10 of queries 1 to 100, as "id:distance" lists
+answers() {
+    echo "INSERT INTO $1 SELECT q, $3, (SELECT array_agg(id::text || ':' || d::text) FROM (
+        SELECT id, embedding $2 s.embedding AS d FROM stress_items ORDER BY embedding $2 s.embedding LIMIT 10) x)
+        FROM stress_queries s WHERE q <= 100;"
+}
+exact=$(psql -X -q -At -v ON_ERROR_STOP=1 2>"$out/stress-exact.err" <<SQL
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SET extra_float_digits = 3;
 CREATE TEMP TABLE by_index (q int, op int, answer text[]);
 CREATE TEMP TABLE by_seq (LIKE by_index);
 SET enable_seqscan = off;
-INSERT INTO by_index SELECT q, 1, (SELECT array_agg(id::text || ':' || d::text) FROM (
-        SELECT id, embedding <=> s.embedding AS d FROM stress_items ORDER BY embedding <=> s.embedding LIMIT 10) x)
-FROM stress_queries s WHERE q <= 100;
-INSERT INTO by_index SELECT q, 2, (SELECT array_agg(id::text || ':' || d::text) FROM (
-        SELECT id, embedding <-> s.embedding AS d FROM stress_items ORDER BY embedding <-> s.embedding LIMIT 10) x)
-FROM stress_queries s WHERE q <= 100;
+$(answers by_index '<=>' 1)
+$(answers by_index '<->' 2)
 SET enable_seqscan = on; SET enable_indexscan = off; SET enable_bitmapscan = off;
-INSERT INTO by_seq SELECT q, 1, (SELECT array_agg(id::text || ':' || d::text) FROM (
-        SELECT id, embedding <=> s.embedding AS d FROM stress_items ORDER BY embedding <=> s.embedding LIMIT 10) x)
-FROM stress_queries s WHERE q <= 100;
-INSERT INTO by_seq SELECT q, 2, (SELECT array_agg(id::text || ':' || d::text) FROM (
-        SELECT id, embedding <-> s.embedding AS d FROM stress_items ORDER BY embedding <-> s.embedding LIMIT 10) x)
-FROM stress_queries s WHERE q <= 100;
+$(answers by_seq '<=>' 1)
+$(answers by_seq '<->' 2)
 SELECT count(*) FILTER (WHERE i.answer = s.answer) || '/' || count(*) FROM by_index i JOIN by_seq s USING (q, op);
 COMMIT;
 SQL

@@ -25,15 +25,13 @@ my $postmaster = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()
 
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION hybridsearch;
-	CREATE TABLE items (id int PRIMARY KEY, embedding vector(8));
-	SELECT setseed(0.25);
-	INSERT INTO items
-	SELECT i, (SELECT array_agg(random()::real) FROM generate_series(1, 8) WHERE i > 0)::vector
+	CREATE TABLE items AS
+	SELECT i AS id, ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)]::real[]::vector(4) AS embedding
 	FROM generate_series(1, 3000) i;
 	CREATE INDEX items_l2 ON items USING hybrid (embedding vector_l2_ops);
 });
 
-my $query = '[0.5,0.1,0.9,0.3,0.7,0.2,0.4,0.6]';
+my $query = '[0.5,-0.1,0.9,0.3]';
 my $listing = qq{SELECT string_agg(id::text || ':' || (embedding <-> '$query')::text, ',')
 	FROM (SELECT id, embedding FROM items ORDER BY embedding <-> '$query' LIMIT 50) s};
 my $reference = $node->safe_psql('postgres', "SET enable_indexscan = off; $listing");
