@@ -278,6 +278,7 @@ cuda_host_child_main(HostChannel *channel, int request_fd, int reply_fd, pid_t w
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != worker)
 		_exit(1);
+	prctl(PR_SET_NAME, "hs cuda host");	/* what top and ps -o comm show */
 	reset_signals();
 	setpgid(0, 0);				/* signals the postmaster sends the worker's group */
 	shared_left = unmap_shared(channel);
