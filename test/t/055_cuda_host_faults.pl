@@ -149,6 +149,9 @@ is($out, $reference, 'an unfaulted scan afterwards is exact');
 if ($has_gpu)
 {
 	is($err, '', 'with a GPU, unfaulted scans use it again (the rows are sent again)');
+	ok($node->safe_psql('postgres',
+			q{SELECT gpu_scans > 0 FROM hybridsearch_stats WHERE index = 'items_l2'::regclass}) eq 't',
+		'with a GPU, hybridsearch_stats counts GPU scans');
 }
 else
 {
