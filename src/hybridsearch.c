@@ -49,6 +49,9 @@ static const struct config_enum_entry fault_options[] = {
 	{"kernel_error", GPU_FAULT_KERNEL_ERROR, false},
 	{"driver_reset", GPU_FAULT_DRIVER_RESET, false},
 	{"worker_exit", GPU_FAULT_WORKER_EXIT, false},
+	{"cuda_segfault", GPU_FAULT_CUDA_SEGFAULT, false},
+	{"cuda_abort", GPU_FAULT_CUDA_ABORT, false},
+	{"cuda_hang", GPU_FAULT_CUDA_HANG, false},
 	{NULL, 0, false}
 };
 
@@ -156,7 +159,7 @@ define_settings(void)
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hybridsearch.gpu_timeout",
 							"How long a backend waits for the GPU worker before using the CPU.",
-							NULL,
+							"The worker's own value also bounds each CUDA call: past it, the worker kills its CUDA host process and starts another.",
 							&hybridsearch_gpu_timeout_ms, 30000, 10, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomEnumVariable("hybridsearch.gpu_fault",

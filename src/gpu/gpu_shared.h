@@ -8,7 +8,9 @@
  * the worker's latch; the worker marks it RUNNING, answers, marks it DONE
  * and sets the backend's latch.  A backend that leaves while its request
  * runs (cancel, error) marks the slot abandoned, and the worker frees it.
- * Everything here is protected by the mutex.
+ * Everything here is protected by the mutex.  The CUDA calls themselves
+ * run in the worker's child process, the CUDA host (cuda_host.h), which
+ * shares none of this.
  */
 #ifndef HYBRIDSEARCH_GPU_SHARED_H
 #define HYBRIDSEARCH_GPU_SHARED_H
@@ -25,8 +27,6 @@
 #define GPU_MAX_DEVICES			HS_GPU_MAX_DEVICES
 #define GPU_MAX_PARTS_PER_DEVICE 8
 #define GPU_MAX_PARTS			HS_GPU_MAX_PARTS
-/* an append whose rows left the shared copy (beside hs_gpu.h's codes) */
-#define HS_GPU_NOT_IN_STORE		(-100)
 /* what the worker's status says while it opens its devices */
 #define GPU_STATUS_OPENING		"the GPU worker is opening the devices"
 /* rows of one append request: bounded so its segment stays modest */
@@ -61,7 +61,10 @@ typedef enum GpuFault
 	GPU_FAULT_OUT_OF_MEMORY,
 	GPU_FAULT_KERNEL_ERROR,
 	GPU_FAULT_DRIVER_RESET,
-	GPU_FAULT_WORKER_EXIT
+	GPU_FAULT_WORKER_EXIT,
+	GPU_FAULT_CUDA_SEGFAULT,	/* the CUDA host process dies of SIGSEGV */
+	GPU_FAULT_CUDA_ABORT,		/* the CUDA host process aborts */
+	GPU_FAULT_CUDA_HANG			/* the CUDA host process stops answering */
 } GpuFault;
 
 /* Which matrix: an index's relfilenode, in one database, at one precision. */
@@ -125,6 +128,7 @@ extern void gpu_shared_init(void);
 extern void gpu_worker_register(void);
 extern bool gpu_parse_devices(const char *value, int *devices, int *count);
 extern void gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes);
+extern void gpu_shared_set_status(bool ready, const char *status);
 
 /* Segment layout of a search: query[dim], then distances[k], then rows[k]. */
 #define GPU_SEARCH_SEGMENT_SIZE(dim, k) \

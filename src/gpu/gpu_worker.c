@@ -1,32 +1,27 @@
 /*
  * gpu_worker.c
- *	  The GPU worker: the one process that loads the CUDA module, holds the
- *	  CUDA context and keeps indexes' rows resident in GPU memory.
+ *	  The GPU worker: the one process that serves backends' GPU requests,
+ *	  through its CUDA host process, which holds the CUDA context and the
+ *	  index copies resident in GPU memory.
  *
  * Started by the preload (shared_preload_libraries = 'hybridsearch').  It
  * connects to no database and runs no SQL: backends send it rows and
  * queries through request slots (gpu_shared.h).  Each round it takes every
  * submitted request, applies appends, groups the searches of the same
  * matrix, metric and k into one launch, and answers.  Matrices are evicted
- * least recently used first beyond hybridsearch.gpu_memory_limit.  Without
- * the CUDA module or a device it still runs and answers every request with
- * the reason, so backends fall back to the CPU with that reason.
+ * least recently used first beyond hybridsearch.gpu_memory_limit
+ * (gpu_resident.h).
  *
- * Every index copy is split in stripes over the devices of
- * hybridsearch.gpu_devices, hybridsearch.gpu_parts_per_device parts on
- * each: row r lives in part r % parts, on device parts[r % parts].  Stripes
- * keep the parts within one row of each other whatever the appends, so
- * every GPU holds an equal share and the row numbering stays the backends'
- * own.  A search runs on every part at once and merges their top k in the
- * CUDA module (hs_gpu_search_parts).
+ * The worker never loads the CUDA module: a child process does every CUDA
+ * call (cuda_host.h), so a crash or hang in CUDA code costs the GPU
+ * copies and a restart of that child, never the server.  Without the
+ * module or a device the child still runs and the worker answers every
+ * request with the reason, so backends fall back to the CPU with it.
  */
 #include "postgres.h"
 
-#include <dlfcn.h>
+#include <signal.h>
 
-#include "access/htup_details.h"
-#include "catalog/pg_type.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -35,54 +30,18 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
-#include "storage/shmem.h"
 #include "tcop/tcopprot.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/memutils.h"
-#include "utils/varlena.h"
 
+#include "gpu/cuda_host.h"
+#include "gpu/cuda_host_channel.h"
+#include "gpu/gpu_resident.h"
 #include "gpu/gpu_shared.h"
-#include "hs_gpu.h"
 #include "hybridsearch.h"
 #include "store/store.h"
 
 PGDLLEXPORT void hybridsearch_gpu_worker_main(Datum arg);
 
-PG_FUNCTION_INFO_V1(hybridsearch_gpu_status);
-
-GpuShared  *gpu_shared = NULL;
-
-/* The CUDA module's entry points, found with dlsym. */
-typedef struct CudaModule
-{
-	void	   *handle;
-	int			(*device_count) (int *count, char *errbuf, size_t errlen);
-	int			(*open) (int device, char *errbuf, size_t errlen);
-	void		(*close) (void);
-	hs_gpu_matrix *(*matrix_create) (int device, int dim, int half, char *errbuf, size_t errlen);
-	int			(*matrix_append) (hs_gpu_matrix *m, const float *rows, int64_t nrows,
-								  char *errbuf, size_t errlen);
-	int64_t		(*matrix_rows) (const hs_gpu_matrix *m);
-	size_t		(*matrix_bytes) (const hs_gpu_matrix *m);
-	void		(*matrix_free) (hs_gpu_matrix *m);
-	int			(*search_parts) (hs_gpu_matrix *const *parts, int nparts, int metric,
-								 const float *queries, int nqueries, int k, float *out_distances,
-								 int64_t *out_rows, float *kernel_ms, char *errbuf, size_t errlen);
-} CudaModule;
-
-typedef struct ResidentMatrix
-{
-	GpuMatrixKey key;			/* hash key */
-	uint32		epoch;
-	int			nparts;			/* row r is in parts[r % nparts] */
-	hs_gpu_matrix *parts[GPU_MAX_PARTS];
-	uint64		last_used;
-} ResidentMatrix;
-
-static CudaModule cuda;
 static bool device_open = false;
 static int	device_count = 0;	/* the devices open */
 static int	devices[GPU_MAX_DEVICES];
@@ -90,196 +49,6 @@ static int	nparts = 1;			/* parts of every new matrix */
 /* the settings the devices were opened with */
 static char *opened_devices = NULL;
 static int	opened_parts_per_device = 1;
-static HTAB *matrices = NULL;
-static uint64 use_clock = 0;
-
-void
-gpu_shared_request(void)
-{
-	RequestAddinShmemSpace(MAXALIGN(sizeof(GpuShared)));
-}
-
-void
-gpu_shared_init(void)
-{
-	bool		found;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	gpu_shared = ShmemInitStruct("hybridsearch_gpu", sizeof(GpuShared), &found);
-	if (!found)
-	{
-		memset(gpu_shared, 0, sizeof(GpuShared));
-		SpinLockInit(&gpu_shared->mutex);
-		gpu_shared->worker_procno = -1;
-		strlcpy(gpu_shared->status, "the GPU worker has not started", GPU_MESSAGE_LEN);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-void
-gpu_worker_register(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
-	worker.bgw_restart_time = 1;
-	strlcpy(worker.bgw_library_name, "hybridsearch", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "hybridsearch_gpu_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "hybridsearch GPU worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "hybridsearch GPU worker", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
-}
-
-/*
- * hybridsearch.gpu_devices: "all" (count = 0, meaning every visible device)
- * or distinct device numbers separated by commas.  False when malformed.
- */
-bool
-gpu_parse_devices(const char *value, int *list, int *count)
-{
-	char	   *copy = pstrdup(value);
-	List	   *items;
-	ListCell   *cell;
-	bool		ok;
-	bool		all;
-
-	*count = 0;
-	ok = SplitIdentifierString(copy, ',', &items);
-	all = ok && list_length(items) == 1 && pg_strcasecmp(linitial(items), "all") == 0;
-	foreach(cell, ok && !all ? items : NIL)
-	{
-		char	   *end;
-		long		device = strtol(lfirst(cell), &end, 10);
-
-		ok = (*end == '\0' && end != (char *) lfirst(cell) && device >= 0 &&
-			  device < GPU_MAX_DEVICES && *count < GPU_MAX_DEVICES);
-		for (int i = 0; ok && i < *count; i++)
-			ok = (list[i] != device);
-		if (!ok)
-			break;
-		list[(*count)++] = (int) device;
-	}
-	ok = all || (ok && *count > 0);
-	list_free(items);
-	pfree(copy);
-	return ok;
-}
-
-/* Rows and device bytes resident for an index, for hybridsearch_stats. */
-void
-gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes)
-{
-	*rows = 0;
-	*bytes = 0;
-	if (gpu_shared == NULL)
-		return;
-	SpinLockAcquire(&gpu_shared->mutex);
-	for (int i = 0; i < gpu_shared->resident_count; i++)
-	{
-		GpuResident *resident = &gpu_shared->resident[i];
-
-		if (resident->key.database == database && RelFileNodeEquals(resident->key.node, node))
-		{
-			*rows += resident->rows;
-			*bytes += resident->bytes;
-		}
-	}
-	SpinLockRelease(&gpu_shared->mutex);
-}
-
-/*
- * hybridsearch_gpu_status(): whether the worker runs (its pid), whether
- * its device is ready, why not, and what it holds.  Without the preload
- * every column says so.
- */
-Datum
-hybridsearch_gpu_status(PG_FUNCTION_ARGS)
-{
-	TupleDesc	tupdesc;
-	Datum		values[7];
-	bool		nulls[7] = {0};
-	Datum		device_numbers[GPU_MAX_DEVICES];
-	int			shown_devices = 0;
-	int			parts = 0;
-	int			procno = -1;
-	bool		ready = false;
-	char		status[GPU_MESSAGE_LEN] = "hybridsearch is not in shared_preload_libraries";
-	int64		matrices_resident = 0;
-	int64		bytes = 0;
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (gpu_shared)
-	{
-		SpinLockAcquire(&gpu_shared->mutex);
-		procno = gpu_shared->worker_procno;
-		ready = gpu_shared->ready;
-		strlcpy(status, gpu_shared->status, sizeof(status));
-		matrices_resident = gpu_shared->resident_count;
-		for (int i = 0; i < gpu_shared->resident_count; i++)
-			bytes += gpu_shared->resident[i].bytes;
-		shown_devices = gpu_shared->device_count;
-		for (int i = 0; i < shown_devices; i++)
-			device_numbers[i] = Int32GetDatum(gpu_shared->devices[i]);
-		parts = gpu_shared->parts;
-		SpinLockRelease(&gpu_shared->mutex);
-	}
-	values[0] = Int32GetDatum(procno >= 0 ? ProcGlobal->allProcs[procno].pid : 0);
-	nulls[0] = (procno < 0);
-	values[1] = BoolGetDatum(ready);
-	values[2] = CStringGetTextDatum(status);
-	values[3] = Int64GetDatum(matrices_resident);
-	values[4] = Int64GetDatum(bytes);
-	values[5] = PointerGetDatum(construct_array(device_numbers, shown_devices, INT4OID,
-												sizeof(int32), true, TYPALIGN_INT));
-	values[6] = Int32GetDatum(parts);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-}
-
-static void
-set_status(bool ready, const char *status)
-{
-	SpinLockAcquire(&gpu_shared->mutex);
-	gpu_shared->ready = ready;
-	strlcpy(gpu_shared->status, status, GPU_MESSAGE_LEN);
-	SpinLockRelease(&gpu_shared->mutex);
-	ereport(LOG, (errmsg("hybridsearch GPU worker: %s", status)));
-}
-
-static bool
-load_module(char *message)
-{
-	char		path[MAXPGPATH];
-
-	snprintf(path, sizeof(path), "%s/libhybridsearch_cuda.so", pkglib_path);
-	cuda.handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (cuda.handle == NULL)
-	{
-		snprintf(message, GPU_MESSAGE_LEN, "the CUDA module could not be loaded: %s", dlerror());
-		return false;
-	}
-	cuda.device_count = dlsym(cuda.handle, "hs_gpu_device_count");
-	cuda.open = dlsym(cuda.handle, "hs_gpu_open");
-	cuda.close = dlsym(cuda.handle, "hs_gpu_close");
-	cuda.matrix_create = dlsym(cuda.handle, "hs_gpu_matrix_create");
-	cuda.matrix_append = dlsym(cuda.handle, "hs_gpu_matrix_append");
-	cuda.matrix_rows = dlsym(cuda.handle, "hs_gpu_matrix_rows");
-	cuda.matrix_bytes = dlsym(cuda.handle, "hs_gpu_matrix_bytes");
-	cuda.matrix_free = dlsym(cuda.handle, "hs_gpu_matrix_free");
-	cuda.search_parts = dlsym(cuda.handle, "hs_gpu_search_parts");
-	if (!cuda.device_count || !cuda.open || !cuda.close || !cuda.matrix_create ||
-		!cuda.matrix_append || !cuda.matrix_rows || !cuda.matrix_bytes || !cuda.matrix_free ||
-		!cuda.search_parts)
-	{
-		snprintf(message, GPU_MESSAGE_LEN, "the CUDA module %s lacks an entry point", path);
-		dlclose(cuda.handle);
-		cuda.handle = NULL;
-		return false;
-	}
-	return true;
-}
 
 /* devices[] and device_count from hybridsearch.gpu_devices; false and why not */
 static bool
@@ -287,7 +56,7 @@ choose_devices(char *message)
 {
 	int			visible;
 
-	if (cuda.device_count(&visible, message, GPU_MESSAGE_LEN) != HS_GPU_OK)
+	if (cuda_host_device_count(&visible, message) != HS_GPU_OK)
 		return false;
 	if (visible < 1)
 	{
@@ -342,25 +111,29 @@ describe_devices(char *message)
 }
 
 static void
+set_status(bool ready, const char *status)
+{
+	gpu_shared_set_status(ready, status);
+	ereport(LOG, (errmsg("hybridsearch GPU worker: %s", status)));
+}
+
+/* Start a CUDA host if none runs, load the module in it and open the devices. */
+static void
 open_devices(void)
 {
 	char		message[GPU_MESSAGE_LEN];
 
-	if (cuda.handle == NULL && !load_module(message))
-	{
-		set_status(false, message);
-		return;
-	}
-	if (!choose_devices(message))
+	if ((!cuda_host_running() && !cuda_host_start(message)) ||
+		cuda_host_load(message) != HS_GPU_OK || !choose_devices(message))
 	{
 		set_status(false, message);
 		return;
 	}
 	for (int i = 0; i < device_count; i++)
 	{
-		if (cuda.open(devices[i], message, sizeof(message)) != HS_GPU_OK)
+		if (cuda_host_open(devices[i], message) != HS_GPU_OK)
 		{
-			cuda.close();
+			cuda_host_close();
 			set_status(false, message);
 			return;
 		}
@@ -372,144 +145,66 @@ open_devices(void)
 	set_status(true, message);
 }
 
-static int64
-matrix_rows(ResidentMatrix *entry)
-{
-	int64		rows = 0;
-
-	for (int p = 0; p < entry->nparts; p++)
-		rows += cuda.matrix_rows(entry->parts[p]);
-	return rows;
-}
-
-static Size
-matrix_bytes(ResidentMatrix *entry)
-{
-	Size		bytes = 0;
-
-	for (int p = 0; p < entry->nparts; p++)
-		bytes += cuda.matrix_bytes(entry->parts[p]);
-	return bytes;
-}
-
-/* Publish the resident matrices for hybridsearch_stats. */
+/* Nothing is open and nothing resident: what a new CUDA host starts from. */
 static void
-publish_resident(void)
+forget_devices(void)
 {
-	HASH_SEQ_STATUS status;
-	ResidentMatrix *entry;
-	int			count = 0;
-
-	SpinLockAcquire(&gpu_shared->mutex);
-	hash_seq_init(&status, matrices);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (count < GPU_RESIDENT_MAX)
-		{
-			gpu_shared->resident[count].key = entry->key;
-			gpu_shared->resident[count].rows = matrix_rows(entry);
-			gpu_shared->resident[count].bytes = matrix_bytes(entry);
-			count++;
-		}
-	}
-	gpu_shared->resident_count = count;
-	SpinLockRelease(&gpu_shared->mutex);
-}
-
-static void
-drop_matrix(ResidentMatrix *entry)
-{
-	GpuMatrixKey key = entry->key;
-
-	for (int p = 0; p < entry->nparts; p++)
-		cuda.matrix_free(entry->parts[p]);
-	hash_search(matrices, &key, HASH_REMOVE, NULL);
-}
-
-static void
-drop_all_matrices(void)
-{
-	HASH_SEQ_STATUS status;
-	ResidentMatrix *entry;
-
-	hash_seq_init(&status, matrices);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		drop_matrix(entry);
-}
-
-/* After a sticky CUDA error or new settings: start over with fresh contexts. */
-static void
-reset_devices(const char *reason)
-{
-	drop_all_matrices();
-	publish_resident();
-	if (device_open)
-		cuda.close();
+	gpu_resident_forget_all();
+	gpu_resident_publish();
 	device_open = false;
 	publish_devices();
-	ereport(LOG, (errmsg("hybridsearch GPU worker: reopening the devices after: %s", reason)));
-	open_devices();
-}
-
-static Size
-resident_bytes(void)
-{
-	HASH_SEQ_STATUS status;
-	ResidentMatrix *entry;
-	Size		total = 0;
-
-	hash_seq_init(&status, matrices);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		total += matrix_bytes(entry);
-	return total;
 }
 
 /*
- * Evict least recently used matrices other than keep until needed fits.
- * The limit is per GPU: every matrix is spread evenly over the devices.
+ * After a sticky CUDA error or new settings: start over in a new CUDA
+ * host, so nothing of the old contexts, buffers or threads survives.
  */
-static bool
-make_room(ResidentMatrix *keep, Size needed)
+static void
+reset_devices(const char *reason)
 {
-	Size		limit = (Size) hybridsearch_gpu_memory_limit_mb * 1024 * 1024 * device_count;
-
-	if (hybridsearch_gpu_memory_limit_mb <= 0)
-		return true;
-	while (resident_bytes() + needed > limit)
-	{
-		HASH_SEQ_STATUS status;
-		ResidentMatrix *entry;
-		ResidentMatrix *oldest = NULL;
-
-		hash_seq_init(&status, matrices);
-		while ((entry = hash_seq_search(&status)) != NULL)
-			if (entry != keep && (oldest == NULL || entry->last_used < oldest->last_used))
-				oldest = entry;
-		if (oldest == NULL)
-			return false;
-		drop_matrix(oldest);
-	}
-	return true;
+	ereport(LOG, (errmsg("hybridsearch GPU worker: restarting the CUDA host process after: %s",
+						 reason)));
+	cuda_host_stop();
+	forget_devices();
+	open_devices();
 }
 
-/* Out of device memory: drop every other matrix; false if there was none. */
-static bool
-drop_other_matrices(ResidentMatrix *keep)
+/*
+ * A CUDA host that died took its matrices with it: forget them, say so,
+ * and start another when its back-off has passed.
+ */
+static void
+watch_host(void)
 {
-	HASH_SEQ_STATUS status;
-	ResidentMatrix *entry;
-	bool		dropped = false;
+	char		message[GPU_MESSAGE_LEN];
 
-	hash_seq_init(&status, matrices);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	if (cuda_host_take_death(message))
 	{
-		if (entry != keep)
-		{
-			drop_matrix(entry);
-			dropped = true;
-		}
+		forget_devices();
+		gpu_shared_set_status(false, message); /* cuda_host.c logged it */
 	}
-	return dropped;
+	if (cuda_host_restart_due() == 0)
+		open_devices();
+}
+
+static void
+fail(GpuSlot *request, const char *message)
+{
+	request->outcome = GPU_OUTCOME_FAILED;
+	strlcpy(request->message, message, GPU_MESSAGE_LEN);
+}
+
+/* A fault of the CUDA host: it receives the request and dies, or hangs. */
+static void
+act_out_host_fault(GpuSlot *request)
+{
+	char		message[GPU_MESSAGE_LEN];
+	HostFault	fault = request->fault == GPU_FAULT_CUDA_SEGFAULT ? HOST_FAULT_SEGFAULT :
+		request->fault == GPU_FAULT_CUDA_ABORT ? HOST_FAULT_ABORT : HOST_FAULT_HANG;
+
+	if (cuda_host_fault(fault, message) == HS_GPU_OK)
+		strlcpy(message, "the CUDA host process survived an injected fault", GPU_MESSAGE_LEN);
+	fail(request, message);
 }
 
 /* The faults a test asked for; true when one was acted out. */
@@ -539,185 +234,126 @@ act_out_fault(GpuSlot *request)
 		case GPU_FAULT_WORKER_EXIT:
 			ereport(LOG, (errmsg("hybridsearch GPU worker: exiting (injected fault)")));
 			proc_exit(1);
+		case GPU_FAULT_CUDA_SEGFAULT:
+		case GPU_FAULT_CUDA_ABORT:
+		case GPU_FAULT_CUDA_HANG:
+			act_out_host_fault(request);
+			return true;
 	}
-	request->outcome = GPU_OUTCOME_FAILED;
-	strlcpy(request->message, message, GPU_MESSAGE_LEN);
+	fail(request, message);
 	return true;
 }
 
-static void
-fail(GpuSlot *request, const char *message)
+/* hybridsearch.gpu_memory_limit over every open device; 0 for none. */
+static Size
+memory_limit(void)
 {
-	request->outcome = GPU_OUTCOME_FAILED;
-	strlcpy(request->message, message, GPU_MESSAGE_LEN);
-}
-
-/* The matrix of a request's key at its epoch, or NULL. */
-static ResidentMatrix *
-current_matrix(GpuSlot *request)
-{
-	ResidentMatrix *entry = hash_search(matrices, &request->key, HASH_FIND, NULL);
-
-	if (entry && entry->epoch != request->epoch)
-	{
-		drop_matrix(entry);
-		entry = NULL;
-	}
-	if (entry)
-		entry->last_used = ++use_clock;
-	return entry;
-}
-
-/* A matrix of nparts empty parts over the devices; NULL and why not. */
-static ResidentMatrix *
-create_matrix(GpuSlot *request, char *message)
-{
-	hs_gpu_matrix *parts[GPU_MAX_PARTS];
-	ResidentMatrix *entry;
-	bool		found;
-
-	for (int p = 0; p < nparts; p++)
-	{
-		parts[p] = cuda.matrix_create(devices[p % device_count], request->key.dim,
-									  request->key.half, message, GPU_MESSAGE_LEN);
-		if (parts[p] == NULL)
-		{
-			while (--p >= 0)
-				cuda.matrix_free(parts[p]);
-			return NULL;
-		}
-	}
-	entry = hash_search(matrices, &request->key, HASH_ENTER, &found);
-	entry->epoch = request->epoch;
-	entry->nparts = nparts;
-	memcpy(entry->parts, parts, sizeof(hs_gpu_matrix *) * nparts);
-	entry->last_used = ++use_clock;
-	return entry;
-}
-
-/* Append rows to one part; out of device memory, evict the others once. */
-static int
-append_part(ResidentMatrix *entry, int part, const float *rows, int64 count, char *message)
-{
-	int			status = cuda.matrix_append(entry->parts[part], rows, count, message,
-											GPU_MESSAGE_LEN);
-
-	if (status == HS_GPU_ENOMEM && drop_other_matrices(entry))
-		status = cuda.matrix_append(entry->parts[part], rows, count, message, GPU_MESSAGE_LEN);
-	return status;
+	if (hybridsearch_gpu_memory_limit_mb <= 0)
+		return 0;
+	return (Size) hybridsearch_gpu_memory_limit_mb * 1024 * 1024 * device_count;
 }
 
 /*
- * Append rows [first, first + count) of the index, row-major fp32, to
- * their stripes: part p takes the rows whose number is p modulo nparts.
+ * Append rows [first_row, first_row + row_count) of the request's index,
+ * which the worker holds at rows (row-major fp32, in its own memory), to
+ * the resident copy; NEED_ROWS when that copy holds another number of rows.
  */
-static int
-append_stripes(ResidentMatrix *entry, const float *rows, int64 first, int64 count,
-			   char *message)
-{
-	int			dim = entry->key.dim;
-	int			parts = entry->nparts;
-	float	   *stripe;
-	int			status = HS_GPU_OK;
-
-	if (parts == 1)
-		return append_part(entry, 0, rows, count, message);
-	stripe = palloc(sizeof(float) * dim * (count / parts + 1));
-	for (int p = 0; p < parts && status == HS_GPU_OK; p++)
-	{
-		int64		len = 0;
-
-		for (int64 r = (p - first % parts + parts) % parts; r < count; r += parts)
-			memcpy(stripe + (Size) dim * len++, rows + (Size) dim * r, sizeof(float) * dim);
-		status = append_part(entry, p, stripe, len, message);
-	}
-	pfree(stripe);
-	return status;
-}
-
-/*
- * Append a request's rows straight from the index's shared copy (store.h),
- * in chunks: no backend copies them.  HS_GPU_NOT_IN_STORE when the copy is
- * no longer there.
- */
-static int
-append_from_store(ResidentMatrix *entry, GpuSlot *request, char *message)
-{
-	int			dim = request->key.dim;
-	int64		chunk_rows = Max(1, GPU_APPEND_BYTES / ((int64) sizeof(float) * dim));
-	float	   *rows = palloc(sizeof(float) * dim * Min(chunk_rows, request->row_count));
-	int			status = HS_GPU_OK;
-
-	for (int64 done = 0; done < request->row_count && status == HS_GPU_OK; done += chunk_rows)
-	{
-		int64		count = Min(chunk_rows, request->row_count - done);
-
-		if (!store_read_rows(request->key.database, request->key.node, request->key.half != 0,
-							 request->epoch, request->first_row + done, count, rows))
-			status = HS_GPU_NOT_IN_STORE;
-		else
-			status = append_stripes(entry, rows, request->first_row + done, count, message);
-	}
-	pfree(rows);
-	return status;
-}
-
 static void
-handle_append(GpuSlot *request)
+append_rows(GpuSlot *request, const float *rows)
 {
-	ResidentMatrix *entry = current_matrix(request);
+	ResidentMatrix *entry = gpu_resident_find(&request->key, request->epoch);
 	char		message[GPU_MESSAGE_LEN];
-	dsm_segment *segment;
 	Size		bytes = sizeof(float) * request->key.dim * request->row_count /
 		(request->key.half ? 2 : 1);
 	int			status;
 
-	if (entry == NULL && (entry = create_matrix(request, message)) == NULL)
+	if (entry == NULL &&
+		(entry = gpu_resident_create(&request->key, request->epoch, nparts, devices,
+									 device_count, message)) == NULL)
 	{
 		fail(request, message);
 		return;
 	}
-	request->resident_rows = matrix_rows(entry);
+	request->resident_rows = gpu_resident_rows(entry);
 	if (request->first_row != request->resident_rows)
 	{
 		request->outcome = GPU_OUTCOME_NEED_ROWS;
 		return;
 	}
-	if (!make_room(entry, bytes))
+	if (!gpu_resident_make_room(entry, bytes, memory_limit()))
 	{
 		fail(request, "the index needs more GPU memory than hybridsearch.gpu_memory_limit allows");
 		return;
 	}
-	if (request->segment == DSM_HANDLE_INVALID)
-		status = append_from_store(entry, request, message);
-	else
-	{
-		segment = dsm_attach(request->segment);
-		if (segment == NULL)
-		{
-			fail(request, "the requesting backend has gone");
-			return;
-		}
-		status = append_stripes(entry, dsm_segment_address(segment), request->first_row,
-								request->row_count, message);
-		dsm_detach(segment);
-	}
-	if (status == HS_GPU_NOT_IN_STORE)
-	{
-		fail(request, "the index's shared copy was evicted while the GPU copy was filled");
-		return;
-	}
+	status = gpu_resident_append(entry, rows, request->first_row, request->row_count, message);
 	if (status != HS_GPU_OK)
 	{
 		fail(request, message);
 		if (status == HS_GPU_ECUDA)
 			reset_devices(message);
-		else
-			drop_matrix(entry); /* some parts may have taken their rows */
+		else if (status != CUDA_HOST_DIED)
+			gpu_resident_drop(entry);	/* some parts may have taken their rows */
 		return;
 	}
-	request->resident_rows = matrix_rows(entry);
+	request->resident_rows = gpu_resident_rows(entry);
 	request->outcome = GPU_OUTCOME_OK;
+}
+
+/*
+ * The rows of an append from the index's shared copy (store.h), read here
+ * chunk by chunk: no backend copies them.
+ */
+static void
+append_from_store(GpuSlot *request)
+{
+	int			dim = request->key.dim;
+	int64		chunk_rows = Max(1, GPU_APPEND_BYTES / ((int64) sizeof(float) * dim));
+	float	   *rows = palloc(sizeof(float) * dim * Min(chunk_rows, Max(request->row_count, 1)));
+
+	request->outcome = GPU_OUTCOME_OK;
+	for (int64 done = 0; done < request->row_count && request->outcome == GPU_OUTCOME_OK;
+		 done += chunk_rows)
+	{
+		GpuSlot		chunk = *request;
+
+		chunk.first_row = request->first_row + done;
+		chunk.row_count = Min(chunk_rows, request->row_count - done);
+		if (!store_read_rows(request->key.database, request->key.node, request->key.half != 0,
+							 request->epoch, chunk.first_row, chunk.row_count, rows))
+		{
+			fail(request, "the index's shared copy was evicted while its GPU copy was filled");
+			break;
+		}
+		append_rows(&chunk, rows);
+		request->outcome = chunk.outcome;
+		request->resident_rows = chunk.resident_rows;
+		strlcpy(request->message, chunk.message, GPU_MESSAGE_LEN);
+	}
+	pfree(rows);
+}
+
+/*
+ * The rows of an append: from the shared copy, or (private copies) in the
+ * requesting backend's segment.
+ */
+static void
+handle_append(GpuSlot *request)
+{
+	dsm_segment *segment;
+
+	if (request->segment == DSM_HANDLE_INVALID)
+	{
+		append_from_store(request);
+		return;
+	}
+	segment = dsm_attach(request->segment);
+	if (segment == NULL)
+	{
+		fail(request, "the requesting backend has gone");
+		return;
+	}
+	append_rows(request, dsm_segment_address(segment));
+	dsm_detach(segment);
 }
 
 /* Searches of one matrix, metric and k, in one launch. */
@@ -725,7 +361,7 @@ static void
 handle_search_batch(GpuSlot **batch, int count)
 {
 	GpuSlot    *first = batch[0];
-	ResidentMatrix *entry = current_matrix(first);
+	ResidentMatrix *entry = gpu_resident_find(&first->key, first->epoch);
 	int			dim = first->key.dim;
 	int			k = first->k;
 	float	   *queries = palloc(sizeof(float) * dim * count);
@@ -742,7 +378,7 @@ handle_search_batch(GpuSlot **batch, int count)
 	{
 		GpuSlot    *request = batch[i];
 
-		request->resident_rows = entry ? matrix_rows(entry) : 0;
+		request->resident_rows = entry ? gpu_resident_rows(entry) : 0;
 		if (entry == NULL || request->resident_rows < request->row_count)
 		{
 			request->outcome = GPU_OUTCOME_NEED_ROWS;
@@ -760,9 +396,8 @@ handle_search_batch(GpuSlot **batch, int count)
 	}
 	if (searched > 0)
 	{
-		status = cuda.search_parts(entry->parts, entry->nparts, first->metric, queries, searched,
-								   k, distances, (int64_t *) rows, &kernel_ms, message,
-								   sizeof(message));
+		status = cuda_host_search(entry->parts, entry->nparts, first->metric, queries, searched,
+								  dim, k, distances, rows, &kernel_ms, message);
 		for (int i = 0; i < searched; i++)
 		{
 			char	   *base = dsm_segment_address(segments[i]);
@@ -855,8 +490,7 @@ serve_requests(void)
 		}
 		handle_search_batch(batch, size);
 	}
-	if (matrices)
-		publish_resident();
+	gpu_resident_publish();
 
 	SpinLockAcquire(&gpu_shared->mutex);
 	for (int i = 0; i < count; i++)
@@ -895,7 +529,7 @@ announce(void)
 	gpu_shared->worker_procno = MyProc->pgprocno;
 	gpu_shared->incarnation++;
 	gpu_shared->ready = false;
-	strlcpy(gpu_shared->status, "the GPU worker is opening the devices", GPU_MESSAGE_LEN);
+	strlcpy(gpu_shared->status, GPU_STATUS_OPENING, GPU_MESSAGE_LEN);
 	gpu_shared->resident_count = 0;
 	for (int i = 0; i < GPU_SLOTS; i++)
 	{
@@ -941,17 +575,14 @@ reopen_if_devices_changed(void)
 void
 hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 {
-	HASHCTL		ctl;
-
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	/* the CUDA host's exit is reaped with waitpid; a dead host's pipe must not kill us */
+	pqsignal(SIGCHLD, SIG_DFL);
+	pqsignal(SIGPIPE, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(GpuMatrixKey);
-	ctl.entrysize = sizeof(ResidentMatrix);
-	matrices = hash_create("hybridsearch GPU matrices", 64, &ctl, HASH_ELEM | HASH_BLOBS);
-
+	gpu_resident_init();
 	on_shmem_exit(depart, 0);
 	announce();
 	open_devices();
@@ -960,8 +591,10 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 
 	for (;;)
 	{
+		long		restart = cuda_host_restart_due();
+
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1000, PG_WAIT_EXTENSION);
+						 restart < 0 ? 1000 : Min(restart, 1000), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -971,5 +604,6 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 			reopen_if_devices_changed();
 		}
 		serve_requests();
+		watch_host();
 	}
 }

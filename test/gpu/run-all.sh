@@ -9,8 +9,8 @@
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
 # PARTS is a comma-separated list of kernels, suites, split, bench, clients,
-# sharedcopy and crossover (default suites,bench,crossover); ROWS x DIMS the
-# benchmark's size (default 1000000 x 768; clients uses ROWS / 10).
+# sharedcopy, crossover and stress (default suites,bench,crossover); ROWS x
+# DIMS the benchmark's size (default 1000000 x 768; clients uses ROWS / 10).
 # "sharedcopy" runs test/bench-shared-copy.sh at ROWS x DIMS: cold and
 # prewarmed first queries, new connections, 64 clients' memory.
 #
@@ -20,7 +20,9 @@
 # "split" runs the suites again with every index copy split in 3 parts per
 # GPU (hybridsearch.gpu_parts_per_device), the multi-GPU path, on however
 # many GPUs there are.  "kernels" runs kernel_check's argument, split and
-# timing groups (E, P, M) on the CUDA module alone.
+# timing groups (E, P, M) on the CUDA module alone.  "stress" runs
+# test/gpu/stress.sh (STRESS_SECONDS, default 300; it restarts the server
+# with core files on, and prints one summary line).
 # Logs and tables go to $OUT (or /tmp/gpu-out).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -97,6 +99,11 @@ if want sharedcopy; then
 echo "== shared copy: $rows x $dims"
 PGDATA=/tmp/pgdata PGLOG=/tmp/pg.log PG_AS=pg bash test/bench-shared-copy.sh "$rows" "$dims" 2>&1 |
     tee "$out/sharedcopy.md"
+fi
+
+if want stress; then
+echo "== stress: searches, part changes, evictions, COPY, parallel scans, VACUUM, cancels"
+bash test/gpu/stress.sh "${STRESS_SECONDS:-300}" 100000 256
 fi
 
 if want crossover; then

@@ -1,0 +1,205 @@
+/*
+ * fake_cuda.c
+ *	  A stand-in for cuda/libhybridsearch_cuda.so that computes on the CPU:
+ *	  one "device", matrices in host memory, exact top k by brute force.
+ *
+ * It lets a machine without a GPU run the GPU worker's whole request path
+ * (its CUDA host process, the channel, striped appends, batched searches
+ * over parts, eviction, NEED_ROWS after a host restart) with real answers:
+ *
+ *   cc -O2 -shared -fPIC -Icuda -o libhybridsearch_cuda.so test/gpu/fake_cuda.c -lm
+ *   cp libhybridsearch_cuda.so $(pg_config --pkglibdir)/
+ *
+ * then the suites with hybridsearch.device = gpu see a ready GPU.  Only the
+ * entry points the worker uses exist; distances follow hs_gpu.h.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_gpu.h"
+
+struct hs_gpu_matrix
+{
+	int			dim;
+	int64_t		rows;
+	int64_t		cap;
+	float	   *data;
+};
+
+typedef struct Hit
+{
+	float		d;
+	int64_t		row;
+} Hit;
+
+int
+hs_gpu_device_count(int *count, char *errbuf, size_t errlen)
+{
+	(void) errbuf;
+	(void) errlen;
+	*count = 1;
+	return HS_GPU_OK;
+}
+
+int
+hs_gpu_open(int device, char *errbuf, size_t errlen)
+{
+	if (device == 0)
+		return HS_GPU_OK;
+	snprintf(errbuf, errlen, "fake cuda: no device %d", device);
+	return HS_GPU_EINVAL;
+}
+
+void
+hs_gpu_close(void)
+{
+}
+
+hs_gpu_matrix *
+hs_gpu_matrix_create(int device, int dim, int half, char *errbuf, size_t errlen)
+{
+	hs_gpu_matrix *m = calloc(1, sizeof(hs_gpu_matrix));
+
+	(void) device;
+	(void) half;
+	if (m == NULL)
+		snprintf(errbuf, errlen, "fake cuda: out of host memory");
+	else
+		m->dim = dim;
+	return m;
+}
+
+int
+hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows, char *errbuf,
+					 size_t errlen)
+{
+	if (m->rows + nrows > m->cap)
+	{
+		int64_t		cap = m->cap * 2 > m->rows + nrows ? m->cap * 2 : m->rows + nrows;
+		float	   *data = realloc(m->data, sizeof(float) * m->dim * cap);
+
+		if (data == NULL)
+		{
+			snprintf(errbuf, errlen, "fake cuda: out of host memory");
+			return HS_GPU_ENOMEM;
+		}
+		m->data = data;
+		m->cap = cap;
+	}
+	memcpy(m->data + m->rows * m->dim, rows, sizeof(float) * m->dim * nrows);
+	m->rows += nrows;
+	return HS_GPU_OK;
+}
+
+int64_t
+hs_gpu_matrix_rows(const hs_gpu_matrix *m)
+{
+	return m->rows;
+}
+
+size_t
+hs_gpu_matrix_bytes(const hs_gpu_matrix *m)
+{
+	return sizeof(float) * m->dim * m->cap;
+}
+
+void
+hs_gpu_matrix_free(hs_gpu_matrix *m)
+{
+	free(m->data);
+	free(m);
+}
+
+static float
+distance(int metric, const float *a, const float *b, int dim)
+{
+	double		dot = 0,
+				aa = 0,
+				bb = 0,
+				l1 = 0,
+				l2 = 0;
+
+	for (int i = 0; i < dim; i++)
+	{
+		dot += (double) a[i] * b[i];
+		aa += (double) a[i] * a[i];
+		bb += (double) b[i] * b[i];
+		l1 += fabs((double) a[i] - b[i]);
+		l2 += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+	}
+	switch (metric)
+	{
+		case HS_GPU_L2:
+			return (float) sqrt(l2);
+		case HS_GPU_NEG_IP:
+			return (float) -dot;
+		case HS_GPU_COSINE:
+			if (aa == 0 || bb == 0)
+				return NAN;
+			return (float) (1.0 - fmax(-1.0, fmin(1.0, dot / sqrt(aa * bb))));
+		default:
+			return (float) l1;
+	}
+}
+
+/* distance ascending, then row; NaN after every number; empty slots last */
+static int
+hit_order(const void *x, const void *y)
+{
+	const Hit  *a = x;
+	const Hit  *b = y;
+	int			ra = a->row < 0 ? 2 : isnan(a->d);
+	int			rb = b->row < 0 ? 2 : isnan(b->d);
+
+	if (ra != rb)
+		return ra - rb;
+	if (ra == 0 && a->d != b->d)
+		return a->d < b->d ? -1 : 1;
+	return (a->row > b->row) - (a->row < b->row);
+}
+
+int
+hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const float *queries,
+					int nqueries, int k, float *out_distances, int64_t *out_rows,
+					float *kernel_ms, char *errbuf, size_t errlen)
+{
+	int64_t		total = 0;
+	Hit		   *hits;
+
+	for (int p = 0; p < nparts; p++)
+		total += parts[p]->rows;
+	hits = malloc(sizeof(Hit) * (total + k));
+	if (hits == NULL)
+	{
+		snprintf(errbuf, errlen, "fake cuda: out of host memory");
+		return HS_GPU_ENOMEM;
+	}
+	for (int q = 0; q < nqueries; q++)
+	{
+		int64_t		n = 0;
+
+		for (int p = 0; p < nparts; p++)
+			for (int64_t r = 0; r < parts[p]->rows; r++)
+			{
+				hits[n].d = distance(metric, queries + (size_t) q * parts[p]->dim,
+									 parts[p]->data + r * parts[p]->dim, parts[p]->dim);
+				hits[n++].row = r * nparts + p;
+			}
+		for (int i = 0; i < k; i++)
+		{
+			hits[n + i].d = INFINITY;
+			hits[n + i].row = -1;
+		}
+		qsort(hits, n + k, sizeof(Hit), hit_order);
+		for (int i = 0; i < k; i++)
+		{
+			out_distances[(size_t) q * k + i] = hits[i].row < 0 ? INFINITY : hits[i].d;
+			out_rows[(size_t) q * k + i] = hits[i].row;
+		}
+	}
+	free(hits);
+	*kernel_ms = 0.0f;
+	return HS_GPU_OK;
+}
