@@ -320,3 +320,217 @@ COMMENT ON OPERATOR >= (halfvec, halfvec) IS 'greater than or equal: element-wis
 COMMENT ON OPERATOR > (halfvec, halfvec) IS 'greater than: element-wise order, then length';
 COMMENT ON OPERATOR CLASS halfvec_ops USING btree IS 'default btree operator class of halfvec: element-wise order, then length';
 COMMENT ON OPERATOR FAMILY halfvec_ops USING btree IS 'btree operator family of halfvec (operator class halfvec_ops)';
+
+-- sparsevec: the type
+
+CREATE TYPE sparsevec;
+
+CREATE FUNCTION sparsevec_in(cstring, oid, integer) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_out(sparsevec) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_typmod_in(cstring[]) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_recv(internal, oid, integer) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_send(sparsevec) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE sparsevec (
+	INPUT     = sparsevec_in,
+	OUTPUT    = sparsevec_out,
+	TYPMOD_IN = sparsevec_typmod_in,
+	RECEIVE   = sparsevec_recv,
+	SEND      = sparsevec_send,
+	STORAGE   = external
+);
+
+COMMENT ON TYPE sparsevec IS 'sparse vector, pgvector-compatible: {index:value,...}/dimensions, up to 1000000000 dimensions and 16000 non-zero elements';
+COMMENT ON FUNCTION sparsevec_in(cstring, oid, integer) IS 'text input function of type sparsevec';
+COMMENT ON FUNCTION sparsevec_out(sparsevec) IS 'text output function of type sparsevec';
+COMMENT ON FUNCTION sparsevec_typmod_in(cstring[]) IS 'type modifier input function of type sparsevec: sparsevec(n), n from 1 to 1000000000';
+COMMENT ON FUNCTION sparsevec_recv(internal, oid, integer) IS 'binary input function of type sparsevec (pgvector''s layout)';
+COMMENT ON FUNCTION sparsevec_send(sparsevec) IS 'binary output function of type sparsevec (pgvector''s layout)';
+
+-- sparsevec: functions
+
+CREATE FUNCTION l2_distance(sparsevec, sparsevec) RETURNS float8
+	AS 'MODULE_PATHNAME', 'sparsevec_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION inner_product(sparsevec, sparsevec) RETURNS float8
+	AS 'MODULE_PATHNAME', 'sparsevec_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cosine_distance(sparsevec, sparsevec) RETURNS float8
+	AS 'MODULE_PATHNAME', 'sparsevec_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION l1_distance(sparsevec, sparsevec) RETURNS float8
+	AS 'MODULE_PATHNAME', 'sparsevec_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION l2_norm(sparsevec) RETURNS float8
+	AS 'MODULE_PATHNAME', 'sparsevec_l2_norm' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION l2_normalize(sparsevec) RETURNS sparsevec
+	AS 'MODULE_PATHNAME', 'sparsevec_l2_normalize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_l2_squared_distance(sparsevec, sparsevec) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_negative_inner_product(sparsevec, sparsevec) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION l2_distance(sparsevec, sparsevec) IS 'Euclidean (L2) distance; operator <->';
+COMMENT ON FUNCTION inner_product(sparsevec, sparsevec) IS 'inner (dot) product; operator <#> gives its negative';
+COMMENT ON FUNCTION cosine_distance(sparsevec, sparsevec) IS '1 - cosine similarity, NaN if either vector is zero; operator <=>';
+COMMENT ON FUNCTION l1_distance(sparsevec, sparsevec) IS 'taxicab (L1) distance; operator <+>';
+COMMENT ON FUNCTION l2_norm(sparsevec) IS 'Euclidean (L2) norm, accumulated in double precision';
+COMMENT ON FUNCTION l2_normalize(sparsevec) IS 'the vector scaled to Euclidean norm 1; the zero vector stays zero';
+COMMENT ON FUNCTION sparsevec_l2_squared_distance(sparsevec, sparsevec) IS 'squared Euclidean (L2) distance';
+COMMENT ON FUNCTION sparsevec_negative_inner_product(sparsevec, sparsevec) IS 'negative inner product; operator <#>';
+
+-- sparsevec: comparison
+
+CREATE FUNCTION sparsevec_lt(sparsevec, sparsevec) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_le(sparsevec, sparsevec) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_eq(sparsevec, sparsevec) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_ne(sparsevec, sparsevec) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_ge(sparsevec, sparsevec) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_gt(sparsevec, sparsevec) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_cmp(sparsevec, sparsevec) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION sparsevec_lt(sparsevec, sparsevec) IS 'implementation of operator < on sparsevecs';
+COMMENT ON FUNCTION sparsevec_le(sparsevec, sparsevec) IS 'implementation of operator <= on sparsevecs';
+COMMENT ON FUNCTION sparsevec_eq(sparsevec, sparsevec) IS 'implementation of operator = on sparsevecs';
+COMMENT ON FUNCTION sparsevec_ne(sparsevec, sparsevec) IS 'implementation of operator <> on sparsevecs';
+COMMENT ON FUNCTION sparsevec_ge(sparsevec, sparsevec) IS 'implementation of operator >= on sparsevecs';
+COMMENT ON FUNCTION sparsevec_gt(sparsevec, sparsevec) IS 'implementation of operator > on sparsevecs';
+COMMENT ON FUNCTION sparsevec_cmp(sparsevec, sparsevec) IS 'btree comparison function of sparsevecs: the order of the dense vectors, then length';
+
+-- sparsevec: casts
+
+CREATE FUNCTION sparsevec(sparsevec, integer, boolean) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vector_to_sparsevec(vector, integer, boolean) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_to_vector(sparsevec, integer, boolean) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_to_sparsevec(halfvec, integer, boolean) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION sparsevec_to_halfvec(sparsevec, integer, boolean) RETURNS halfvec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_sparsevec(integer[], integer, boolean) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_sparsevec(real[], integer, boolean) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_sparsevec(double precision[], integer, boolean) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_sparsevec(numeric[], integer, boolean) RETURNS sparsevec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (sparsevec AS sparsevec)
+	WITH FUNCTION sparsevec(sparsevec, integer, boolean) AS IMPLICIT;
+CREATE CAST (sparsevec AS vector)
+	WITH FUNCTION sparsevec_to_vector(sparsevec, integer, boolean) AS ASSIGNMENT;
+CREATE CAST (vector AS sparsevec)
+	WITH FUNCTION vector_to_sparsevec(vector, integer, boolean) AS IMPLICIT;
+CREATE CAST (sparsevec AS halfvec)
+	WITH FUNCTION sparsevec_to_halfvec(sparsevec, integer, boolean) AS ASSIGNMENT;
+CREATE CAST (halfvec AS sparsevec)
+	WITH FUNCTION halfvec_to_sparsevec(halfvec, integer, boolean) AS IMPLICIT;
+CREATE CAST (integer[] AS sparsevec)
+	WITH FUNCTION array_to_sparsevec(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (real[] AS sparsevec)
+	WITH FUNCTION array_to_sparsevec(real[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (double precision[] AS sparsevec)
+	WITH FUNCTION array_to_sparsevec(double precision[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS sparsevec)
+	WITH FUNCTION array_to_sparsevec(numeric[], integer, boolean) AS ASSIGNMENT;
+
+COMMENT ON FUNCTION sparsevec(sparsevec, integer, boolean) IS 'cast function of sparsevec to sparsevec(n): checks the number of dimensions';
+COMMENT ON FUNCTION vector_to_sparsevec(vector, integer, boolean) IS 'cast function of vector to sparsevec: keeps the elements other than zero';
+COMMENT ON FUNCTION sparsevec_to_vector(sparsevec, integer, boolean) IS 'cast function of sparsevec to vector (at most 16000 dimensions)';
+COMMENT ON FUNCTION halfvec_to_sparsevec(halfvec, integer, boolean) IS 'cast function of halfvec to sparsevec: keeps the elements other than zero';
+COMMENT ON FUNCTION sparsevec_to_halfvec(sparsevec, integer, boolean) IS 'cast function of sparsevec to halfvec (at most 16000 dimensions, values rounded to half)';
+COMMENT ON FUNCTION array_to_sparsevec(integer[], integer, boolean) IS 'cast function of integer[] to sparsevec';
+COMMENT ON FUNCTION array_to_sparsevec(real[], integer, boolean) IS 'cast function of real[] to sparsevec';
+COMMENT ON FUNCTION array_to_sparsevec(double precision[], integer, boolean) IS 'cast function of double precision[] to sparsevec';
+COMMENT ON FUNCTION array_to_sparsevec(numeric[], integer, boolean) IS 'cast function of numeric[] to sparsevec';
+COMMENT ON CAST (sparsevec AS sparsevec) IS 'applies the type modifier sparsevec(n) (implicit)';
+COMMENT ON CAST (sparsevec AS vector) IS 'the dense vector (assignment)';
+COMMENT ON CAST (vector AS sparsevec) IS 'the elements other than zero (implicit)';
+COMMENT ON CAST (sparsevec AS halfvec) IS 'the dense vector in half precision (assignment)';
+COMMENT ON CAST (halfvec AS sparsevec) IS 'the elements other than zero (implicit)';
+COMMENT ON CAST (integer[] AS sparsevec) IS 'a one-dimensional array without NULLs as a sparsevec (assignment)';
+COMMENT ON CAST (real[] AS sparsevec) IS 'a one-dimensional array without NULLs as a sparsevec (assignment)';
+COMMENT ON CAST (double precision[] AS sparsevec) IS 'a one-dimensional array without NULLs as a sparsevec (assignment)';
+COMMENT ON CAST (numeric[] AS sparsevec) IS 'a one-dimensional array without NULLs as a sparsevec (assignment)';
+
+-- sparsevec: operators and the btree operator class
+
+CREATE OPERATOR <-> (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = l2_distance,
+	COMMUTATOR = '<->'
+);
+CREATE OPERATOR <#> (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_negative_inner_product,
+	COMMUTATOR = '<#>'
+);
+CREATE OPERATOR <=> (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = cosine_distance,
+	COMMUTATOR = '<=>'
+);
+CREATE OPERATOR <+> (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = l1_distance,
+	COMMUTATOR = '<+>'
+);
+CREATE OPERATOR < (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_lt,
+	COMMUTATOR = > , NEGATOR = >= ,
+	RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+CREATE OPERATOR <= (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_le,
+	COMMUTATOR = >= , NEGATOR = > ,
+	RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+CREATE OPERATOR = (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_eq,
+	COMMUTATOR = = , NEGATOR = <> ,
+	RESTRICT = eqsel, JOIN = eqjoinsel
+);
+CREATE OPERATOR <> (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_ne,
+	COMMUTATOR = <> , NEGATOR = = ,
+	RESTRICT = eqsel, JOIN = eqjoinsel
+);
+CREATE OPERATOR >= (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_ge,
+	COMMUTATOR = <= , NEGATOR = < ,
+	RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+CREATE OPERATOR > (
+	LEFTARG = sparsevec, RIGHTARG = sparsevec, PROCEDURE = sparsevec_gt,
+	COMMUTATOR = < , NEGATOR = <= ,
+	RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+CREATE OPERATOR CLASS sparsevec_ops
+	DEFAULT FOR TYPE sparsevec USING btree AS
+	OPERATOR 1 < ,
+	OPERATOR 2 <= ,
+	OPERATOR 3 = ,
+	OPERATOR 4 >= ,
+	OPERATOR 5 > ,
+	FUNCTION 1 sparsevec_cmp(sparsevec, sparsevec);
+
+COMMENT ON OPERATOR <-> (sparsevec, sparsevec) IS 'Euclidean (L2) distance';
+COMMENT ON OPERATOR <#> (sparsevec, sparsevec) IS 'negative inner product';
+COMMENT ON OPERATOR <=> (sparsevec, sparsevec) IS 'cosine distance: 1 - cosine similarity, NaN if either vector is zero';
+COMMENT ON OPERATOR <+> (sparsevec, sparsevec) IS 'taxicab (L1) distance';
+COMMENT ON OPERATOR < (sparsevec, sparsevec) IS 'less than: the order of the dense vectors, then length';
+COMMENT ON OPERATOR <= (sparsevec, sparsevec) IS 'less than or equal: the order of the dense vectors, then length';
+COMMENT ON OPERATOR = (sparsevec, sparsevec) IS 'equal: same dimensions and elements';
+COMMENT ON OPERATOR <> (sparsevec, sparsevec) IS 'not equal';
+COMMENT ON OPERATOR >= (sparsevec, sparsevec) IS 'greater than or equal: the order of the dense vectors, then length';
+COMMENT ON OPERATOR > (sparsevec, sparsevec) IS 'greater than: the order of the dense vectors, then length';
+COMMENT ON OPERATOR CLASS sparsevec_ops USING btree IS 'default btree operator class of sparsevec: the order of the dense vectors, then length';
+COMMENT ON OPERATOR FAMILY sparsevec_ops USING btree IS 'btree operator family of sparsevec (operator class sparsevec_ops)';
