@@ -73,16 +73,19 @@ writable_state(FunctionCallInfo fcinfo, int dim, const char *caller)
 	int			count;
 	float8	   *values = state_values(state, &count, caller);
 
-	if (values[0] == 0.0 && count == 1)
+	/* a state without sums (the initial {0}) gets dim of them */
+	if (count == 1)
 	{
 		MemoryContext aggcontext;
 		MemoryContext old;
+		float8		rows = values[0];
 
 		if (!AggCheckCallContext(fcinfo, &aggcontext))
 			aggcontext = CurrentMemoryContext;
 		old = MemoryContextSwitchTo(aggcontext);
 		state = state_new(dim);
 		MemoryContextSwitchTo(old);
+		state_values(state, &count, caller)[0] = rows;
 	}
 	else if (!AggCheckCallContext(fcinfo, NULL))
 		state = PG_GETARG_ARRAYTYPE_P_COPY(0);
