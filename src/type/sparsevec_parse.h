@@ -21,9 +21,13 @@
 #define SPARSEVEC_MAX_DIM 1000000000
 #define SPARSEVEC_MAX_NNZ 16000
 
-/* Bytes sparsevec_format_text() may write for nnz elements, NUL included. */
+/*
+ * Bytes sparsevec_format_text() may write for nnz elements, NUL included:
+ * per element up to 10 digits, ":", a value (FLOAT_SHORTEST_DECIMAL_LEN
+ * less its NUL) and ","; then "{", "}", "/", 10 digits and the NUL.
+ */
 #define SPARSEVEC_TEXT_MAX_LEN(nnz) \
-	((size_t) (nnz) * (11 + FLOAT_SHORTEST_DECIMAL_LEN) + 13)
+	((size_t) (nnz) * (11 + FLOAT_SHORTEST_DECIMAL_LEN) + 14)
 
 /* Bytes of the binary form's header: int32 dim, nnz, unused. */
 #define SPARSEVEC_BINARY_HEADER_LEN 12
