@@ -55,3 +55,5 @@ SELECT vector_combine('{1,1e308}', '{1,1e308}');
 -- arguments are not modified
 SELECT s, vector_combine(s, s), s FROM (VALUES ('{1,2,3}'::float8[])) t(s);
 SELECT vector_avg(vector_combine(vector_accum('{0}', '[1,2]'), vector_accum('{0}', '[3,4]')));
+-- a state without sums takes the row's, whatever its count, as in pgvector
+SELECT vector_accum('{5}', '[1,2,3]'), halfvec_accum('{5}', '[1,2]');
