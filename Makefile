@@ -66,7 +66,7 @@ bench-distance: test/bench_distance
 	./test/bench_distance
 
 # libFuzzer targets (test/fuzz/fuzz_*.c) over the parsers in
-# src/type/vector_parse.c, with AddressSanitizer and UndefinedBehaviorSanitizer;
+# src/type/vector_parse.c and src/type/sparsevec_parse.c, with AddressSanitizer and UndefinedBehaviorSanitizer;
 # vector_out's float formatting comes from PostgreSQL's libpgcommon (and
 # libpgport), as in the server.  test/fuzz/run-fuzz runs them.
 FUZZ_CC ?= clang
@@ -76,10 +76,12 @@ FUZZ_SRCS = $(filter-out test/fuzz/fuzz_common.c,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_TARGETS = $(FUZZ_SRCS:test/fuzz/fuzz_%.c=test/fuzz/%_fuzzer)
 EXTRA_CLEAN += $(FUZZ_TARGETS)
 
+FUZZ_PARSERS = src/type/vector_parse.c src/type/sparsevec_parse.c
+
 test/fuzz/%_fuzzer: test/fuzz/fuzz_%.c test/fuzz/fuzz_common.c \
-		test/fuzz/fuzz_common.h src/type/vector_parse.c src/type/vector_parse.h
+		test/fuzz/fuzz_common.h $(FUZZ_PARSERS) $(FUZZ_PARSERS:.c=.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -isystem $(includedir_server) -o $@ \
-		$< test/fuzz/fuzz_common.c src/type/vector_parse.c \
+		$< test/fuzz/fuzz_common.c $(FUZZ_PARSERS) \
 		$(pkglibdir)/libpgcommon_shlib.a $(pkglibdir)/libpgport_shlib.a -lm
 
 .PHONY: fuzz

@@ -50,8 +50,8 @@ INSERT INTO bad_input_cases (area, query) VALUES
     ('nonfinite', $$SELECT ('[3.4028234e38]'::vector + '[1e31]')::text$$),
     ('nonfinite', $$SELECT sum(v)::text FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v)$$),
     ('nonfinite', $$SELECT avg(v)::text FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v)$$),
-    ('nonfinite', $$SELECT l2_normalize('[3e38,3e38]')::text$$),
-    ('nonfinite', $$SELECT vector_norm('[3e38,3e38]')::text$$),
+    ('nonfinite', $$SELECT l2_normalize('[3e38,3e38]'::vector)::text$$),
+    ('nonfinite', $$SELECT vector_norm('[3e38,3e38]'::vector)::text$$),
     -- distances are float8 results: they may overflow to Infinity
     ('nonfinite', $$SELECT ('[3e38,3e38]'::vector <-> '[-3e38,-3e38]')::text$$),
     ('nonfinite', $$SELECT ('[3e38]'::vector <#> '[3e38]')::text$$),
@@ -78,10 +78,10 @@ INSERT INTO bad_input_cases (area, query) VALUES
     ('dimensions', $$SELECT '[1]'::vector(99999999999)::text$$),
     ('dimensions', $$SELECT '[1]'::vector(1, 2)::text$$),
     ('dimensions', $$SELECT '[1,2]'::vector(3)::text$$),
-    ('dimensions', $$SELECT subvector('[1,2,3]', 2147483647, 2147483647)::text$$),
-    ('dimensions', $$SELECT subvector('[1,2,3]', -2147483648, 2147483647)::text$$),
-    ('dimensions', $$SELECT subvector('[1,2,3]', 0, 2)::text$$),
-    ('dimensions', $$SELECT subvector('[1,2,3]', 2, -1)::text$$);
+    ('dimensions', $$SELECT subvector('[1,2,3]'::vector, 2147483647, 2147483647)::text$$),
+    ('dimensions', $$SELECT subvector('[1,2,3]'::vector, -2147483648, 2147483647)::text$$),
+    ('dimensions', $$SELECT subvector('[1,2,3]'::vector, 0, 2)::text$$),
+    ('dimensions', $$SELECT subvector('[1,2,3]'::vector, 2, -1)::text$$);
 
 -- dimension mismatches in every binary function and operator
 INSERT INTO bad_input_cases (area, query)
@@ -90,8 +90,8 @@ SELECT 'mismatch', format('SELECT (%s)::text', e) FROM (VALUES
     ($$'[1,2,3]'::vector <=> '[1,2]'$$), ($$'[1,2,3]'::vector <+> '[1,2]'$$),
     ($$'[1,2,3]'::vector + '[1,2]'$$), ($$'[1,2,3]'::vector - '[1,2]'$$),
     ($$'[1,2,3]'::vector * '[1,2]'$$),
-    ($$l2_distance('[1,2,3]', '[1,2]')$$), ($$inner_product('[1,2,3]', '[1,2]')$$),
-    ($$cosine_distance('[1,2,3]', '[1,2]')$$), ($$l1_distance('[1,2,3]', '[1,2]')$$),
+    ($$l2_distance('[1,2,3]'::vector, '[1,2]')$$), ($$inner_product('[1,2,3]'::vector, '[1,2]')$$),
+    ($$cosine_distance('[1,2,3]'::vector, '[1,2]')$$), ($$l1_distance('[1,2,3]'::vector, '[1,2]')$$),
     ($$vector_negative_inner_product('[1,2,3]', '[1,2]')$$),
     ($$vector_add('[1,2,3]', '[1,2]')$$), ($$vector_sub('[1,2,3]', '[1,2]')$$),
     ($$vector_mul('[1,2,3]', '[1,2]')$$),

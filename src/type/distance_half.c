@@ -26,7 +26,8 @@ half_row_scale(const float *row, int n)
 	return ldexpf(1.0f, 15 - exponent);
 }
 
-static float
+/* The float an IEEE half stands for, exactly. */
+float
 half_to_float(uint16_t h)
 {
 	uint32_t	sign = (uint32_t) (h & 0x8000) << 16;
@@ -48,7 +49,11 @@ half_to_float(uint16_t h)
 	return result;
 }
 
-static uint16_t
+/*
+ * The IEEE half nearest value, ties to even; magnitudes from 65520 up
+ * become infinity, NaN stays NaN.
+ */
+uint16_t
 float_to_half(float value)
 {
 	uint32_t	bits;

@@ -16,6 +16,8 @@
 
 /* The largest finite and the smallest normal IEEE half value. */
 #define HALF_MAX_VALUE 65504.0f
+/* The smallest magnitude that rounds to infinity in half precision. */
+#define HALF_OVERFLOW_AT 65520.0f
 #define HALF_MIN_NORMAL 6.103515625e-05f
 
 typedef struct HalfKernels
@@ -34,6 +36,8 @@ typedef struct HalfKernels
 extern const HalfKernels *half_kernels;
 
 extern void distance_half_init(void);
+extern float half_to_float(uint16_t h);
+extern uint16_t float_to_half(float value);
 extern void half_row_to_float(const uint16_t *h, float inv_scale, float *dst, int n);
 extern float half_row_scale(const float *row, int n);
 

@@ -39,11 +39,14 @@ vector_new(int dim)
 }
 
 /*
- * Raise pgvector's error for a failed parse or check.  literal is the text
- * input, for the errors that quote it; NULL for the others.
+ * Raise pgvector's error for a failed parse or check of a value of type
+ * type_name ("vector" or "halfvec", which share their forms and messages).
+ * literal is the text input, for the errors that quote it; NULL for the
+ * others.
  */
-static void
-report_vector_error(const VectorParseResult *result, const char *literal)
+void
+vector_report_error(const VectorParseResult *result, const char *literal,
+					const char *type_name)
 {
 	switch (result->error)
 	{
@@ -52,39 +55,39 @@ report_vector_error(const VectorParseResult *result, const char *literal)
 		case VECTOR_BAD_SYNTAX:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", literal)));
+					 errmsg("invalid input syntax for type %s: \"%s\"", type_name, literal)));
 		case VECTOR_NO_OPENING_BRACKET:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", literal),
+					 errmsg("invalid input syntax for type %s: \"%s\"", type_name, literal),
 					 errdetail("Vector contents must start with \"[\".")));
 		case VECTOR_JUNK_AFTER_END:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", literal),
+					 errmsg("invalid input syntax for type %s: \"%s\"", type_name, literal),
 					 errdetail("Junk after closing right brace.")));
 		case VECTOR_OUT_OF_RANGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("\"%s\" is out of range for type vector",
+					 errmsg("\"%s\" is out of range for type %s",
 							pnstrdup(literal + result->token_start,
-									 result->token_len))));
+									 result->token_len), type_name)));
 		case VECTOR_NAN:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("NaN not allowed in vector")));
+					 errmsg("NaN not allowed in %s", type_name)));
 		case VECTOR_INFINITE:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("infinite value not allowed in vector")));
+					 errmsg("infinite value not allowed in %s", type_name)));
 		case VECTOR_TOO_FEW_DIMS:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("vector must have at least 1 dimension")));
+					 errmsg("%s must have at least 1 dimension", type_name)));
 		case VECTOR_TOO_MANY_DIMS:
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("vector cannot have more than %d dimensions", VECTOR_MAX_DIM)));
+					 errmsg("%s cannot have more than %d dimensions", type_name, VECTOR_MAX_DIM)));
 		case VECTOR_WRONG_DIMS:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
@@ -105,13 +108,19 @@ report_vector_error(const VectorParseResult *result, const char *literal)
 		case VECTOR_TYPMOD_TOO_SMALL:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("dimensions for type vector must be at least 1")));
+					 errmsg("dimensions for type %s must be at least 1", type_name)));
 		case VECTOR_TYPMOD_TOO_LARGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("dimensions for type vector cannot exceed %d", VECTOR_MAX_DIM)));
+					 errmsg("dimensions for type %s cannot exceed %d", type_name, VECTOR_MAX_DIM)));
 	}
 	elog(ERROR, "unexpected vector error %d", (int) result->error);
+}
+
+static void
+report_vector_error(const VectorParseResult *result, const char *literal)
+{
+	vector_report_error(result, literal, "vector");
 }
 
 /* Raise error, one that needs no details but the dimension counts. */
@@ -179,18 +188,24 @@ vector_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf);
 }
 
-Datum
-vector_typmod_in(PG_FUNCTION_ARGS)
+/* The n of vector(n) or halfvec(n), checked. */
+int32
+vector_typmod_from_array(ArrayType *modifiers, const char *type_name)
 {
-	ArrayType  *modifiers = PG_GETARG_ARRAYTYPE_P(0);
 	int32	   *values;
 	int			count;
 	VectorParseResult parsed;
 
 	values = ArrayGetIntegerTypmods(modifiers, &count);
 	vector_parse_typmod(values, count, &parsed);
-	report_vector_error(&parsed, NULL);
-	PG_RETURN_INT32(parsed.typmod);
+	vector_report_error(&parsed, NULL, type_name);
+	return parsed.typmod;
+}
+
+Datum
+vector_typmod_in(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(vector_typmod_from_array(PG_GETARG_ARRAYTYPE_P(0), "vector"));
 }
 
 /* Binary input: int16 dim, int16 unused (0), float4 values, network order. */
@@ -258,20 +273,21 @@ array_element_to_float(Oid element_type, Datum element)
 	return 0.0f;				/* keep compiler quiet */
 }
 
-/* Cast integer[], real[], double precision[] or numeric[] to vector. */
-Datum
-array_to_vector(PG_FUNCTION_ARGS)
+/*
+ * The elements of a one-dimensional integer[], real[], double precision[]
+ * or numeric[] without NULLs, as float4 (no check of their values); the
+ * count in *count.  Shared by the casts of arrays to vector and halfvec.
+ */
+float *
+vector_array_to_floats(ArrayType *array, int *count)
 {
-	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
 	Oid			element_type = ARR_ELEMTYPE(array);
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
 	Datum	   *elements;
 	bool	   *nulls;
-	int			count;
-	Vector	   *result;
+	float	   *values;
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
@@ -284,18 +300,35 @@ array_to_vector(PG_FUNCTION_ARGS)
 
 	get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, element_type, typlen, typbyval, typalign,
-					  &elements, &nulls, &count);
+					  &elements, &nulls, count);
+	values = palloc(sizeof(float) * Max(*count, 1));
+	for (int i = 0; i < *count; i++)
+		values[i] = array_element_to_float(element_type, elements[i]);
+	pfree(elements);
+	pfree(nulls);
+	return values;
+}
+
+/* Cast integer[], real[], double precision[] or numeric[] to vector. */
+Datum
+array_to_vector(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	int			count;
+	float	   *values = vector_array_to_floats(array, &count);
+	Vector	   *result;
+
 	vector_check_dim_limit(count);
 	vector_check_typmod_dim(typmod, count);
 
 	result = vector_new(count);
 	for (int i = 0; i < count; i++)
 	{
-		result->x[i] = array_element_to_float(element_type, elements[i]);
+		result->x[i] = values[i];
 		vector_check_element(result->x[i]);
 	}
-	pfree(elements);
-	pfree(nulls);
+	pfree(values);
 	PG_RETURN_VECTOR_P(result);
 }
 

@@ -32,6 +32,8 @@ PG_FUNCTION_INFO_V1(vector_ne);
 PG_FUNCTION_INFO_V1(vector_ge);
 PG_FUNCTION_INFO_V1(vector_gt);
 PG_FUNCTION_INFO_V1(vector_cmp);
+PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
+PG_FUNCTION_INFO_V1(vector_spherical_distance);
 
 /*
  * DISTANCE_FUNCTION(name, helper) defines a SQL distance function that
@@ -53,6 +55,41 @@ DISTANCE_FUNCTION(inner_product, distance_inner_product)
 DISTANCE_FUNCTION(vector_negative_inner_product, distance_negative_inner_product)
 DISTANCE_FUNCTION(cosine_distance, distance_cosine)
 DISTANCE_FUNCTION(l1_distance, distance_l1)
+
+Datum
+vector_l2_squared_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	vector_check_same_dims(a, b);
+	PG_RETURN_FLOAT8((double) distance_kernels->l2_squared(a->x, b->x, a->dim));
+}
+
+/*
+ * Angular distance of unit vectors, acos(a . b) / pi, the inner product
+ * clamped to [-1, 1] against rounding (pgvector's spherical k-means
+ * distance).
+ */
+double
+spherical_from_dot(double dot)
+{
+	if (dot > 1.0)
+		dot = 1.0;
+	else if (dot < -1.0)
+		dot = -1.0;
+	return acos(dot) / M_PI;
+}
+
+Datum
+vector_spherical_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	vector_check_same_dims(a, b);
+	PG_RETURN_FLOAT8(spherical_from_dot(distance_inner_product(a->x, b->x, a->dim)));
+}
 
 Datum
 vector_dims(PG_FUNCTION_ARGS)
@@ -101,44 +138,56 @@ l2_normalize(PG_FUNCTION_ARGS)
 }
 
 /*
- * subvector(v, start, count): count elements from 1-based position start,
- * clipped to the vector like substring(); an empty result is an error.
+ * The elements subvector(v, start, count) takes from a vector of dim
+ * elements: count from 1-based position start, clipped to the vector like
+ * substring().  Returns the count, 0 when nothing is left (an error for
+ * the caller); *first is the 0-based first element.
  */
-Datum
-subvector(PG_FUNCTION_ARGS)
+int
+subvector_range(int dim, int32 start, int32 count, int *first)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	int32		start = PG_GETARG_INT32(1);
-	int32		count = PG_GETARG_INT32(2);
 	int32		end;
-	Vector	   *result;
 
 	if (count < 1)
-		vector_check_dim_limit(0);
-
+		return 0;
 	/* start + count > dim, written so it cannot overflow */
-	if (start > a->dim - count)
-		end = a->dim + 1;
+	if (start > dim - count)
+		end = dim + 1;
 	else
 		end = start + count;
 	if (start < 1)
 		start = 1;
-	else if (start > a->dim)
-		vector_check_dim_limit(0);
-	if (end <= start)
-		vector_check_dim_limit(0);
+	else if (start > dim)
+		return 0;
+	*first = start - 1;
+	return Max(end - start, 0);
+}
 
-	result = vector_new(end - start);
-	memcpy(result->x, a->x + start - 1, sizeof(float) * (end - start));
+Datum
+subvector(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	int			first = 0;
+	int			count = subvector_range(a->dim, PG_GETARG_INT32(1),
+										PG_GETARG_INT32(2), &first);
+	Vector	   *result;
+
+	vector_check_dim_limit(count);
+	result = vector_new(count);
+	memcpy(result->x, a->x + first, sizeof(float) * count);
 	PG_RETURN_VECTOR_P(result);
 }
 
-typedef enum ElementwiseOp
+/* One element of a + b, a - b or a * b, in float4. */
+float
+elementwise_value(float a, float b, ElementwiseOp op)
 {
-	ELEMENTWISE_ADD,
-	ELEMENTWISE_SUB,
-	ELEMENTWISE_MUL
-} ElementwiseOp;
+	if (op == ELEMENTWISE_ADD)
+		return a + b;
+	if (op == ELEMENTWISE_SUB)
+		return a - b;
+	return a * b;
+}
 
 /*
  * Element-wise arithmetic; a result that overflows float4 (or a product
@@ -153,18 +202,11 @@ elementwise(const Vector *a, const Vector *b, ElementwiseOp op)
 	result = vector_new(a->dim);
 	for (int i = 0; i < a->dim; i++)
 	{
-		float		value;
+		float		value = elementwise_value(a->x[i], b->x[i], op);
 
-		if (op == ELEMENTWISE_ADD)
-			value = a->x[i] + b->x[i];
-		else if (op == ELEMENTWISE_SUB)
-			value = a->x[i] - b->x[i];
-		else
-		{
-			value = a->x[i] * b->x[i];
-			if (value == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
-				float_underflow_error();
-		}
+		if (op == ELEMENTWISE_MUL && value == 0.0f &&
+			a->x[i] != 0.0f && b->x[i] != 0.0f)
+			float_underflow_error();
 		if (isinf(value))
 			float_overflow_error();
 		result->x[i] = value;
@@ -210,22 +252,39 @@ vector_concat(PG_FUNCTION_ARGS)
 /*
  * Total order for btree: element by element, then the shorter vector
  * first, so vectors of different lengths compare without an error.
+ * element(v, i) gives element i of v as float4.
  */
-static int
-vector_compare(const Vector *a, const Vector *b)
+int
+compare_elements(const void *a, int a_dim, const void *b, int b_dim,
+				 float (*element) (const void *v, int i))
 {
-	int			common = Min(a->dim, b->dim);
+	int			common = Min(a_dim, b_dim);
 
 	for (int i = 0; i < common; i++)
 	{
-		if (a->x[i] < b->x[i])
+		float		x = element(a, i);
+		float		y = element(b, i);
+
+		if (x < y)
 			return -1;
-		if (a->x[i] > b->x[i])
+		if (x > y)
 			return 1;
 	}
-	if (a->dim != b->dim)
-		return a->dim < b->dim ? -1 : 1;
+	if (a_dim != b_dim)
+		return a_dim < b_dim ? -1 : 1;
 	return 0;
+}
+
+static float
+vector_element(const void *v, int i)
+{
+	return ((const Vector *) v)->x[i];
+}
+
+static int
+vector_compare(const Vector *a, const Vector *b)
+{
+	return compare_elements(a, a->dim, b, b->dim, vector_element);
 }
 
 #define COMPARISON_FUNCTION(NAME, TEST) \

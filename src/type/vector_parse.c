@@ -66,8 +66,8 @@ skip_spaces(const char *pt)
  * towards zero as float4in does.
  */
 static VectorError
-parse_element(const char *text, const char **pt, float *value,
-			  VectorParseResult *result)
+parse_element(const char *text, const char **pt, float overflow_at,
+			  float *value, VectorParseResult *result)
 {
 	char	   *end;
 
@@ -77,7 +77,8 @@ parse_element(const char *text, const char **pt, float *value,
 	*value = strtof(*pt, &end);
 	if (end == *pt)
 		return VECTOR_BAD_SYNTAX;
-	if (errno == ERANGE && isinf(*value))
+	if ((errno == ERANGE && isinf(*value)) ||
+		(!isinf(*value) && fabsf(*value) >= overflow_at))
 	{
 		result->token_start = *pt - text;
 		result->token_len = end - *pt;
@@ -89,7 +90,7 @@ parse_element(const char *text, const char **pt, float *value,
 
 /* The elements of "[x, y, ...]", counted in result->dim. */
 static VectorError
-parse_text_elements(const char *text, float *values,
+parse_text_elements(const char *text, float overflow_at, float *values,
 					VectorParseResult *result)
 {
 	const char *pt = skip_spaces(text);
@@ -108,7 +109,8 @@ parse_text_elements(const char *text, float *values,
 		if (result->dim == VECTOR_MAX_DIM)
 			return VECTOR_TOO_MANY_DIMS;
 		pt = skip_spaces(pt);
-		error = parse_element(text, &pt, &values[result->dim], result);
+		error = parse_element(text, &pt, overflow_at, &values[result->dim],
+							  result);
 		if (error != VECTOR_OK)
 			return error;
 		result->dim++;
@@ -132,9 +134,22 @@ void
 vector_parse_text(const char *text, int typmod, float *values,
 				  VectorParseResult *result)
 {
+	vector_parse_text_bounded(text, typmod, INFINITY, values, result);
+}
+
+/*
+ * vector_parse_text() for a narrower element type: a finite element whose
+ * magnitude reaches overflow_at (the first value that rounds to infinity in
+ * that type) is VECTOR_OUT_OF_RANGE, checked element by element as the
+ * text is read, as pgvector does for halfvec.
+ */
+void
+vector_parse_text_bounded(const char *text, int typmod, float overflow_at,
+						  float *values, VectorParseResult *result)
+{
 	memset(result, 0, sizeof(*result));
 	result->typmod = typmod;
-	result->error = parse_text_elements(text, values, result);
+	result->error = parse_text_elements(text, overflow_at, values, result);
 	if (result->error == VECTOR_OK)
 		result->error = vector_typmod_dim_error(typmod, result->dim);
 }
@@ -226,6 +241,34 @@ vector_parse_binary_values(const unsigned char *data, size_t len,
 		result->error = vector_element_error(values[i]);
 		if (result->error != VECTOR_OK)
 			return;
+	}
+}
+
+/*
+ * Read the result->dim IEEE half values (network order) that follow the
+ * header vector_parse_binary_header() accepted, as halfvec's binary form
+ * has them.  Stops at the first value missing or not finite: exponent bits
+ * all ones is infinity (mantissa 0) or NaN.
+ */
+void
+vector_parse_binary_half_values(const unsigned char *data, size_t len,
+								uint16_t *values, VectorParseResult *result)
+{
+	for (int i = 0; i < result->dim; i++)
+	{
+		if (len - result->consumed < sizeof(values[i]))
+		{
+			result->error = VECTOR_SHORT_DATA;
+			return;
+		}
+		values[i] = (uint16_t) ((uint16_t) data[result->consumed] << 8 |
+								data[result->consumed + 1]);
+		result->consumed += sizeof(values[i]);
+		if ((values[i] & 0x7c00) == 0x7c00)
+		{
+			result->error = (values[i] & 0x03ff) ? VECTOR_NAN : VECTOR_INFINITE;
+			return;
+		}
 	}
 }
 

@@ -1,7 +1,8 @@
 /*
  * vector_parse.h
- *	  The vector type's text, binary and type-modifier forms: parsing,
- *	  validation and text output in plain C.
+ *	  The text, binary and type-modifier forms of vector and halfvec (which
+ *	  share them; halfvec's elements are IEEE half): parsing, validation
+ *	  and text output in plain C.
  *
  * No PostgreSQL server headers, no allocation, no error raising: the
  * extension (vector.c) and the fuzz targets (test/fuzz) run this same
@@ -32,7 +33,7 @@ typedef enum VectorError
 	VECTOR_BAD_SYNTAX,			/* text: not of the form [x,y,...] */
 	VECTOR_NO_OPENING_BRACKET,	/* text: does not start with "[" */
 	VECTOR_JUNK_AFTER_END,		/* text: goes on after the closing "]" */
-	VECTOR_OUT_OF_RANGE,		/* text: an element overflows float4 */
+	VECTOR_OUT_OF_RANGE,		/* text: an element overflows its type */
 	VECTOR_NAN,
 	VECTOR_INFINITE,
 	VECTOR_TOO_FEW_DIMS,		/* fewer than 1 dimension */
@@ -62,6 +63,9 @@ extern VectorError vector_element_error(float value);
 
 extern void vector_parse_text(const char *text, int typmod, float *values,
 							  VectorParseResult *result);
+extern void vector_parse_text_bounded(const char *text, int typmod,
+									  float overflow_at, float *values,
+									  VectorParseResult *result);
 extern size_t vector_format_text(const float *values, int dim, char *buf);
 
 extern void vector_parse_binary_header(const unsigned char *data, size_t len,
@@ -69,6 +73,10 @@ extern void vector_parse_binary_header(const unsigned char *data, size_t len,
 extern void vector_parse_binary_values(const unsigned char *data, size_t len,
 									   float *values,
 									   VectorParseResult *result);
+
+extern void vector_parse_binary_half_values(const unsigned char *data,
+											size_t len, uint16_t *values,
+											VectorParseResult *result);
 
 extern void vector_parse_typmod(const int32_t *modifiers, int count,
 								VectorParseResult *result);

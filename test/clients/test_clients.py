@@ -14,14 +14,13 @@ cluster).  Every test works in a schema of its own, dropped afterwards.
 
     /opt/hybridsearch-test-venv/bin/python -m pytest -v test/clients
 """
-import itertools
 import math
 
 import numpy as np
 import psycopg
 import pytest
 import sqlalchemy
-from psycopg import errors, sql
+from psycopg import errors
 from psycopg.types import TypeInfo
 from pgvector import Vector as PgVector
 from pgvector.psycopg import register_vector
@@ -130,37 +129,6 @@ def index_am(cur, index):
     return cur.execute(
         "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam"
         " WHERE c.oid = %s::regclass", (index,)).fetchone()[0]
-
-
-# --- the server ------------------------------------------------------------
-
-@pytest.fixture(scope='session')
-def extension():
-    with psycopg.connect(autocommit=True) as conn:
-        conn.execute('CREATE EXTENSION IF NOT EXISTS hybridsearch')
-    return 'hybridsearch'
-
-
-_schemas = itertools.count(1)
-
-
-@pytest.fixture
-def schema(extension):
-    """A fresh schema for one test; the search path puts it first."""
-    name = 'clients_t%d' % next(_schemas)
-    with psycopg.connect(autocommit=True) as conn:
-        conn.execute(sql.SQL('DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}')
-                     .format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(autocommit=True) as conn:
-        conn.execute(sql.SQL('DROP SCHEMA {} CASCADE').format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def conn(schema):
-    with psycopg.connect(autocommit=True, options='-c search_path=%s,public' % schema) as c:
-        register_vector(c)
-        yield c
 
 
 # --- psycopg 3 ------------------------------------------------------------

@@ -1,7 +1,7 @@
 /*
  * fuzz_common.c
- *	  Properties every vector a parser accepts must have, whatever the
- *	  form it came in.
+ *	  Properties every vector (and sparse vector) a parser accepts must
+ *	  have, whatever the form it came in.
  */
 #include <string.h>
 
@@ -39,4 +39,41 @@ fuzz_check_accepted(const float *values, int dim, int typmod)
 	vector_parse_text(text, dim + 1, reparsed, &result);
 	FUZZ_CHECK(result.error == VECTOR_WRONG_DIMS);
 	FUZZ_CHECK(result.dim == dim && result.typmod == dim + 1);
+}
+
+static char sparse_text[SPARSEVEC_TEXT_MAX_LEN(SPARSEVEC_MAX_NNZ)];
+static SparsevecElement sparse_reparsed[SPARSEVEC_MAX_NNZ];
+
+/*
+ * A sparse vector accepted in any form: counts within the limits, indices
+ * ascending inside the vector, values finite and not zero, and
+ * sparsevec_out's text form reads back to the same elements, bit for bit.
+ */
+void
+fuzz_check_sparse_accepted(const int32_t *indices, const float *values,
+						   int nnz, int dim)
+{
+	SparsevecParseResult result;
+	size_t		len;
+
+	FUZZ_CHECK(sparsevec_dim_error(dim) == SPARSEVEC_OK);
+	FUZZ_CHECK(sparsevec_nnz_error(nnz, dim) == SPARSEVEC_OK);
+	for (int i = 0; i < nnz; i++)
+	{
+		FUZZ_CHECK(sparsevec_index_error(indices[i], i > 0 ? indices[i - 1] : -1, dim) == SPARSEVEC_OK);
+		FUZZ_CHECK(sparsevec_element_error(values[i]) == SPARSEVEC_OK);
+		FUZZ_CHECK(values[i] != 0);
+	}
+
+	len = sparsevec_format_text(indices, values, nnz, dim, sparse_text);
+	FUZZ_CHECK(len < SPARSEVEC_TEXT_MAX_LEN(nnz));
+	FUZZ_CHECK(strlen(sparse_text) == len);
+	sparsevec_parse_text(sparse_text, dim, sparse_reparsed, &result);
+	FUZZ_CHECK(result.error == SPARSEVEC_OK);
+	FUZZ_CHECK(result.dim == dim && result.nnz == nnz);
+	for (int i = 0; i < nnz; i++)
+	{
+		FUZZ_CHECK(sparse_reparsed[i].index == indices[i]);
+		FUZZ_CHECK(memcmp(&sparse_reparsed[i].value, &values[i], sizeof(float)) == 0);
+	}
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "type/sparsevec_parse.h"
 #include "type/vector_parse.h"
 
 #define FUZZ_CHECK(cond) \
@@ -25,5 +26,7 @@
 	} while (0)
 
 extern void fuzz_check_accepted(const float *values, int dim, int typmod);
+extern void fuzz_check_sparse_accepted(const int32_t *indices,
+									   const float *values, int nnz, int dim);
 
 #endif							/* HYBRIDSEARCH_FUZZ_COMMON_H */

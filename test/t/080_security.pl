@@ -64,16 +64,16 @@ CREATE TABLE s.recv (v vector);
 \\copy s.recv FROM '$tmp/v.bin' WITH (FORMAT binary)
 SELECT v FROM s.recv},
 	'vector_send(vector)' => q{SELECT vector_send('[1,2]')},
-	'l2_distance(vector,vector)' => q{SELECT l2_distance('[1,2]', '[3,4]')},
-	'inner_product(vector,vector)' => q{SELECT inner_product('[1,2]', '[3,4]')},
-	'cosine_distance(vector,vector)' => q{SELECT cosine_distance('[1,2]', '[3,4]')},
-	'l1_distance(vector,vector)' => q{SELECT l1_distance('[1,2]', '[3,4]')},
+	'l2_distance(vector,vector)' => q{SELECT l2_distance('[1,2]'::vector, '[3,4]')},
+	'inner_product(vector,vector)' => q{SELECT inner_product('[1,2]'::vector, '[3,4]')},
+	'cosine_distance(vector,vector)' => q{SELECT cosine_distance('[1,2]'::vector, '[3,4]')},
+	'l1_distance(vector,vector)' => q{SELECT l1_distance('[1,2]'::vector, '[3,4]')},
 	'vector_negative_inner_product(vector,vector)' =>
 	  q{SELECT vector_negative_inner_product('[1,2]', '[3,4]')},
-	'vector_dims(vector)' => q{SELECT vector_dims('[1,2]')},
+	'vector_dims(vector)' => q{SELECT vector_dims('[1,2]'::vector)},
 	'vector_norm(vector)' => q{SELECT vector_norm('[3,4]')},
-	'l2_normalize(vector)' => q{SELECT l2_normalize('[3,4]')},
-	'subvector(vector,integer,integer)' => q{SELECT subvector('[1,2,3]', 2, 2)},
+	'l2_normalize(vector)' => q{SELECT l2_normalize('[3,4]'::vector)},
+	'subvector(vector,integer,integer)' => q{SELECT subvector('[1,2,3]'::vector, 2, 2)},
 	'vector_add(vector,vector)' => q{SELECT vector_add('[1,2]', '[3,4]')},
 	'vector_sub(vector,vector)' => q{SELECT vector_sub('[1,2]', '[3,4]')},
 	'vector_mul(vector,vector)' => q{SELECT vector_mul('[1,2]', '[3,4]')},
@@ -93,6 +93,61 @@ SELECT v FROM s.recv},
 	'array_to_vector(numeric[],integer,boolean)' =>
 	  q{SELECT array_to_vector('{1,2}'::numeric[], -1, false)},
 	'vector_to_float4(vector,integer,boolean)' => q{SELECT vector_to_float4('[1,2]', -1, false)},
+	'vector_l2_squared_distance(vector,vector)' => q{SELECT vector_l2_squared_distance('[1,2]', '[3,4]')},
+	'vector_spherical_distance(vector,vector)' => q{SELECT vector_spherical_distance('[1,0]', '[0,1]')},
+	'binary_quantize(vector)' => q{SELECT binary_quantize('[1,-2]'::vector)},
+	'hamming_distance(bit,bit)' => q{SELECT hamming_distance(B'10', B'11')},
+	'jaccard_distance(bit,bit)' => q{SELECT jaccard_distance(B'10', B'11')},
+	'halfvec_in(cstring,oid,integer)' => q{SELECT halfvec_in('[1,2]', 0, -1)},
+	'halfvec_out(halfvec)' => q{SELECT halfvec_out('[1,2]')},
+	'halfvec_typmod_in(cstring[])' => q{SELECT halfvec_typmod_in('{3}')},
+	'halfvec_recv(internal,oid,integer)' =>
+	  qq{\\copy (SELECT '[1,2]'::halfvec) TO '$tmp/h.bin' WITH (FORMAT binary)
+CREATE TABLE s.hrecv (v halfvec);
+\\copy s.hrecv FROM '$tmp/h.bin' WITH (FORMAT binary)
+SELECT v FROM s.hrecv},
+	'halfvec_send(halfvec)' => q{SELECT halfvec_send('[1,2]')},
+	(map { ("$_(halfvec,halfvec)" => "SELECT $_('[1,2]'::halfvec, '[3,4]')") }
+	  qw(l2_distance inner_product cosine_distance l1_distance halfvec_add halfvec_sub halfvec_mul
+	  halfvec_concat halfvec_l2_squared_distance halfvec_negative_inner_product halfvec_spherical_distance)),
+	(map { ("halfvec_$_(halfvec,halfvec)" => "SELECT halfvec_$_('[1,2]', '[1,3]')") } qw(lt le eq ne ge gt cmp)),
+	'vector_dims(halfvec)' => q{SELECT vector_dims('[1,2]'::halfvec)},
+	'l2_norm(halfvec)' => q{SELECT l2_norm('[3,4]'::halfvec)},
+	'l2_normalize(halfvec)' => q{SELECT l2_normalize('[3,4]'::halfvec)},
+	'binary_quantize(halfvec)' => q{SELECT binary_quantize('[1,-2]'::halfvec)},
+	'subvector(halfvec,integer,integer)' => q{SELECT subvector('[1,2,3]'::halfvec, 2, 2)},
+	'halfvec_accum(double precision[],halfvec)' => q{SELECT halfvec_accum('{0}', '[1,2]')},
+	'halfvec_avg(double precision[])' => q{SELECT halfvec_avg('{2,4,6}')},
+	'avg(halfvec)' => q{SELECT avg(v) FROM (VALUES ('[1,2]'::halfvec), ('[3,4]')) t(v)},
+	'sum(halfvec)' => q{SELECT sum(v) FROM (VALUES ('[1,2]'::halfvec), ('[3,4]')) t(v)},
+	'halfvec(halfvec,integer,boolean)' => q{SELECT halfvec('[1,2]', 2, false)},
+	'halfvec_to_vector(halfvec,integer,boolean)' => q{SELECT halfvec_to_vector('[1,2]', -1, false)},
+	'vector_to_halfvec(vector,integer,boolean)' => q{SELECT vector_to_halfvec('[1,2]', -1, false)},
+	'halfvec_to_float4(halfvec,integer,boolean)' => q{SELECT halfvec_to_float4('[1,2]', -1, false)},
+	(map { ("array_to_halfvec($_\[],integer,boolean)" => "SELECT array_to_halfvec('{1,2}'::$_\[], -1, false)") }
+	  ('integer', 'real', 'double precision', 'numeric')),
+	'sparsevec_in(cstring,oid,integer)' => q{SELECT sparsevec_in('{1:1}/2', 0, -1)},
+	'sparsevec_out(sparsevec)' => q{SELECT sparsevec_out('{1:1}/2')},
+	'sparsevec_typmod_in(cstring[])' => q{SELECT sparsevec_typmod_in('{3}')},
+	'sparsevec_recv(internal,oid,integer)' =>
+	  qq{\\copy (SELECT '{1:1}/2'::sparsevec) TO '$tmp/s.bin' WITH (FORMAT binary)
+CREATE TABLE s.srecv (v sparsevec);
+\\copy s.srecv FROM '$tmp/s.bin' WITH (FORMAT binary)
+SELECT v FROM s.srecv},
+	'sparsevec_send(sparsevec)' => q{SELECT sparsevec_send('{1:1}/2')},
+	(map { ("$_(sparsevec,sparsevec)" => "SELECT $_('{1:1}/2'::sparsevec, '{2:3}/2')") }
+	  qw(l2_distance inner_product cosine_distance l1_distance
+	  sparsevec_l2_squared_distance sparsevec_negative_inner_product)),
+	(map { ("sparsevec_$_(sparsevec,sparsevec)" => "SELECT sparsevec_$_('{1:1}/2', '{2:3}/2')") } qw(lt le eq ne ge gt cmp)),
+	'l2_norm(sparsevec)' => q{SELECT l2_norm('{1:3,2:4}/2'::sparsevec)},
+	'l2_normalize(sparsevec)' => q{SELECT l2_normalize('{1:3,2:4}/2'::sparsevec)},
+	'sparsevec(sparsevec,integer,boolean)' => q{SELECT sparsevec('{1:1}/2', 2, false)},
+	'vector_to_sparsevec(vector,integer,boolean)' => q{SELECT vector_to_sparsevec('[1,0]', -1, false)},
+	'sparsevec_to_vector(sparsevec,integer,boolean)' => q{SELECT sparsevec_to_vector('{1:1}/2', -1, false)},
+	'halfvec_to_sparsevec(halfvec,integer,boolean)' => q{SELECT halfvec_to_sparsevec('[1,0]', -1, false)},
+	'sparsevec_to_halfvec(sparsevec,integer,boolean)' => q{SELECT sparsevec_to_halfvec('{1:1}/2', -1, false)},
+	(map { ("array_to_sparsevec($_\[],integer,boolean)" => "SELECT array_to_sparsevec('{1,0}'::$_\[], -1, false)") }
+	  ('integer', 'real', 'double precision', 'numeric')),
 	'hybrid_handler(internal)' => q{CREATE TABLE s.mine (id int, v vector(2));
 INSERT INTO s.mine SELECT n, ARRAY[n, 1]::real[] FROM generate_series(1, 20) n;
 CREATE INDEX mine_idx ON s.mine USING hybrid (v);
@@ -120,15 +175,18 @@ for my $f ('hybrid_handler(internal)', grep { $_ ne 'hybrid_handler(internal)' }
 	ok($ok && $out ne '', "plain calls $f") or diag($err);
 }
 
+# operator and argument type, e.g. "<-> halfvec"
 my @operators = split /\n/, $node->safe_psql('postgres', q{
-	SELECT o.oprname FROM pg_depend d
+	SELECT o.oprname || ' ' || o.oprleft::regtype FROM pg_depend d
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'hybridsearch'
 	JOIN pg_operator o ON o.oid = d.objid
 	WHERE d.classid = 'pg_operator'::regclass AND d.deptype = 'e' ORDER BY o.oid});
-is(scalar @operators, 14, 'the extension owns 14 operators');
+is(scalar @operators, 40, 'the extension owns 40 operators');
+my %operand = (vector => q{'[1,2]'::vector}, halfvec => q{'[1,2]'::halfvec},
+	sparsevec => q{'{1:1}/2'::sparsevec}, bit => q{B'10'});
 {
 	my ($ok, $out, $err) = as_plain(join("\n",
-			map { "SELECT '[1,2]'::vector $_ '[3,4]'::vector;" } @operators));
+			map { my ($op, $type) = split / /; "SELECT $operand{$type} $op $operand{$type};" } @operators));
 	is(scalar(split /\n/, $out), scalar @operators, "plain uses every operator: @operators")
 	  or diag($err);
 }
