@@ -9,8 +9,9 @@
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
 # PARTS is a comma-separated list of kernels, suites, split, bench, clients,
-# sharedcopy, crossover and stress (default suites,bench,crossover); ROWS x
-# DIMS the benchmark's size (default 1000000 x 768; clients uses ROWS / 10).
+# sharedcopy, crossover, faults and stress (default suites,bench,crossover);
+# ROWS x DIMS the benchmark's size (default 1000000 x 768; clients uses
+# ROWS / 10).  "faults" runs TAP 050 and 055 alone.
 # "sharedcopy" runs test/bench-shared-copy.sh at ROWS x DIMS: cold and
 # prewarmed first queries, new connections, 64 clients' memory.
 #
@@ -93,6 +94,15 @@ fi
 if want clients; then
 echo "== queries per second by clients: $((rows / 10)) x $dims"
 bash test/gpu/bench-clients.sh "$((rows / 10))" "$dims" "$out/clients.md"
+fi
+
+if want faults; then
+echo "== TAP 050 and 055 (GPU fallbacks, CUDA host faults) with hybridsearch.device = gpu"
+chown -R pg "$root"
+runuser -u pg -- env PATH="$PATH" LD_LIBRARY_PATH="$LD_LIBRARY_PATH" PERL5LIB="$PERL5LIB" \
+    PG_REGRESS="$PG_REGRESS" TEMP_CONFIG="$conf" TESTDIR="$root" \
+    prove test/t/050_gpu_fallback.pl test/t/055_cuda_host_faults.pl >"$out/faults.log" 2>&1
+grep -E '^(test/t|Files=|Result:|not ok)' "$out/faults.log"
 fi
 
 if want sharedcopy; then
