@@ -11,7 +11,8 @@
 # indexes with hybridsearch.device = gpu; hybridsearch.gpu_parts_per_device
 # cycled 1 -> 2 -> 3 -> 1 with reloads every 15 s (each a new CUDA host);
 # small indexes created, searched and dropped under a gpu_memory_limit that
-# holds about two of them, so copies are evicted; a loop of binary COPYs of
+# holds the three searched indexes and about two small ones, so copies are
+# evicted; a loop of binary COPYs of
 # ROWS rows; parallel sequential scans with 8 workers; updates, deletes and
 # VACUUM; a session whose searches are cancelled mid-wait by
 # statement_timeout (1 to 20 ms).  Meanwhile a watcher reads the CUDA
@@ -87,7 +88,7 @@ ALTER SYSTEM SET hybridsearch.gpu_min_rows = 0;
 ALTER SYSTEM SET max_parallel_workers_per_gather = 8;
 ALTER SYSTEM SET max_parallel_workers = 16;
 -- about two of the churned indexes (20000 x DIMS fp32) per GPU
-ALTER SYSTEM SET hybridsearch.gpu_memory_limit = '$(( (20000 * dims * 4 * 5 / 2 + 1048575) / 1048576 ))MB';
+ALTER SYSTEM SET hybridsearch.gpu_memory_limit = '$(( ((3 * rows + 20000 * 5 / 2) * dims * 4 + 1048575) / 1048576 ))MB';
 SELECT pg_reload_conf();
 SQL
 
