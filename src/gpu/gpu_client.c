@@ -65,6 +65,30 @@ report_fallback(Relation index, const char *reason)
  * auto takes it from gpu_min_rows rows on when the worker has a device;
  * gpu always tries, and a missing GPU is then a fallback with a WARNING.
  */
+static bool
+gpu_ready(char *status)
+{
+	bool		ready;
+
+	SpinLockAcquire(&gpu_shared->mutex);
+	ready = gpu_shared->ready && gpu_shared->worker_procno >= 0;
+	strlcpy(status, gpu_shared->status, GPU_MESSAGE_LEN);
+	SpinLockRelease(&gpu_shared->mutex);
+	return ready;
+}
+
+/* Whether a scan of rows rows would take the GPU now, for the planner: no WARNING. */
+bool
+gpu_would_route(int64 rows)
+{
+	char		status[GPU_MESSAGE_LEN];
+
+	if (hybridsearch_device == DEVICE_CPU || gpu_shared == NULL ||
+		(hybridsearch_device == DEVICE_AUTO && rows < hybridsearch_gpu_min_rows))
+		return false;
+	return gpu_ready(status);
+}
+
 bool
 gpu_route(Relation index, int64 rows)
 {
@@ -81,10 +105,7 @@ gpu_route(Relation index, int64 rows)
 			report_fallback(index, "hybridsearch is not in shared_preload_libraries, so no GPU worker runs");
 		return false;
 	}
-	SpinLockAcquire(&gpu_shared->mutex);
-	ready = gpu_shared->ready && gpu_shared->worker_procno >= 0;
-	strlcpy(status, gpu_shared->status, sizeof(status));
-	SpinLockRelease(&gpu_shared->mutex);
+	ready = gpu_ready(status);
 
 	/* an injected fault goes to the worker, which acts it out */
 	if (ready || hybridsearch_gpu_fault != GPU_FAULT_NONE)

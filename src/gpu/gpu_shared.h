@@ -127,6 +127,7 @@ extern void gpu_shared_request(void);
 extern void gpu_shared_init(void);
 extern void gpu_worker_register(void);
 extern bool gpu_parse_devices(const char *value, int *devices, int *count);
+extern bool gpu_would_route(int64 rows);
 extern void gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes);
 extern void gpu_shared_set_status(bool ready, const char *status);
 

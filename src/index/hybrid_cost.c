@@ -2,14 +2,26 @@
  * hybrid_cost.c
  *	  Cost estimate of hybrid index scans.
  *
- * A scan computes every distance up front (startup cost: one distance per
- * entry) and then returns rows one by one.  It reads a dense copy kept in
- * memory in step with the index, not the index's pages, so the pages weigh
- * only lightly: they are read when the server first loads its copy.
- * Charging them in full made the planner prefer a sequential scan whenever
- * the vectors live in TOAST (768 dimensions and up), where the heap itself
- * is small but each row's vector costs a TOAST fetch the planner does not
- * see.
+ * A scan does its work up front: one distance pass over the index's rows
+ * (startup cost), then returns rows in distance order, cheaply each.  What
+ * the pass costs depends on where it will run and on the state of the
+ * index's copy, which the estimate looks up:
+ *   - on the GPU (routing as a scan would decide): a kernel of a few ms,
+ *     plus the upload of the rows the worker does not hold yet;
+ *   - on the CPU over a loaded shared copy: rows x dimensions at the SIMD
+ *     pass's speed on hybridsearch.cpu_threads threads; plus, in a backend
+ *     that has not read this copy before, mapping its pages;
+ *   - a copy still to be loaded: the load (the index's bytes, read on
+ *     threads) comes first;
+ *   - no copy (it does not fit, or hybridsearch.cpu_cache is off): a pass
+ *     over the index's pages.
+ * The constants were measured on the 2-core development machine (AMD EPYC,
+ * 100000 x 768, test/bench-shared-copy.sh and test/bench-planner.sh,
+ * 2026-12-01) and on the H200 host, and are converted to the planner's
+ * units at COST_PER_MS, calibrated so that with PostgreSQL's default cost
+ * settings the btree-and-sort plan of a selective filter and the hybrid
+ * scan cross where their run times cross (doc/tuning.md, "The planner").
+ *
  * Without an ORDER BY on a distance there is nothing the index can do, so
  * such paths cost infinity and are never chosen for plain filters; nor
  * with two distances in the ORDER BY, whose ties the scan could not order.
@@ -18,20 +30,93 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "utils/float.h"
+#include "utils/rel.h"
 #include "utils/selfuncs.h"
 
+#include "gpu/gpu_shared.h"
+#include "hybridsearch.h"
 #include "index/hybrid.h"
+#include "store/store.h"
+#include "threads.h"
 
-/*
- * A distance costs less than a generic operator call: vectorised, threaded
- * and without function-call overhead per row.
- */
-#define DISTANCE_COST_FACTOR 0.5
+/* planner cost units per millisecond of a scan's own work */
+#define COST_PER_MS				170.0
 
-/* share of the index's pages a scan reads, amortised over scans */
-#define PAGE_COST_FACTOR 0.01
+/* the CPU pass: ns per vector element per thread (fp32; half reads less) */
+#define PASS_NS_PER_ELEMENT		0.26
+#define HALF_PASS_FACTOR		0.75
+/* bytes per ms per thread: loading a copy, streaming the pages */
+#define LOAD_BYTES_PER_MS		0.93e6
+#define STREAM_BYTES_PER_MS		4.2e6
+/* bytes per ms a backend maps of a copy it reads for the first time */
+#define MAP_BYTES_PER_MS		17.0e6
+/* the GPU: one search, and uploading rows the worker lacks */
+#define GPU_SEARCH_MS			2.0
+#define GPU_UPLOAD_BYTES_PER_MS	1.9e6
+
+#define ROWS_PER_THREAD_MIN		4096
+
+/* Milliseconds a CPU pass (and what must come before it) takes. */
+static double
+cpu_pass_ms(CopyCostState state, double rows, int dim, bool half, double bytes)
+{
+	int			threads = work_threads((int64) rows, ROWS_PER_THREAD_MIN);
+	double		pass = rows * dim * PASS_NS_PER_ELEMENT * 1e-6 / threads *
+		(half ? HALF_PASS_FACTOR : 1.0);
+
+	switch (state)
+	{
+		case COPY_COST_MAPPED:
+			return pass;
+		case COPY_COST_UNMAPPED:
+			return pass + bytes / MAP_BYTES_PER_MS;
+		case COPY_COST_LOAD:
+			return pass + bytes / (LOAD_BYTES_PER_MS * threads);
+		case COPY_COST_STREAM:
+			return bytes / (STREAM_BYTES_PER_MS * threads);
+	}
+	return pass;
+}
+
+/* Milliseconds of a GPU search, with the load and upload it needs first. */
+static double
+gpu_search_ms(Relation index, CopyCostState state, double rows, double bytes)
+{
+	int64		resident_rows;
+	int64		resident_bytes;
+	double		ms = GPU_SEARCH_MS;
+
+	if (state == COPY_COST_LOAD)
+		ms += bytes / (LOAD_BYTES_PER_MS * work_threads((int64) rows, ROWS_PER_THREAD_MIN));
+	gpu_resident_usage(MyDatabaseId, index->rd_node, &resident_rows, &resident_bytes);
+	if (resident_rows < rows)
+		ms += bytes * (1.0 - resident_rows / rows) / GPU_UPLOAD_BYTES_PER_MS;
+	return ms;
+}
+
+/* The distance pass's cost in planner units, from the index's state now. */
+static Cost
+pass_cost(Oid index_oid)
+{
+	Relation	index = index_open(index_oid, NoLock);
+	HybridMetaPageData meta = hybrid_read_meta(index);
+	HybridPrecision precision = hybrid_index_precision(index);
+	double		rows = Max(meta.entries - meta.null_entries, 1);
+	double		bytes = (double) meta.stream_end;
+	CopyCostState state = store_cost_state(index, &meta, precision);
+	double		ms;
+
+	if (state != COPY_COST_STREAM && gpu_would_route((int64) rows))
+		ms = gpu_search_ms(index, state, rows, bytes);
+	else
+		ms = cpu_pass_ms(state, rows, Max(meta.dim, 1), precision == PRECISION_HALF, bytes);
+	index_close(index, NoLock);
+	return ms * COST_PER_MS;
+}
 
 void
 hybrid_costestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
@@ -41,7 +126,6 @@ hybrid_costestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
 {
 	IndexOptInfo *index = path->indexinfo;
 	double		entries = Max(index->tuples, 1.0);
-	double		index_pages = Max(index->pages, 1);
 
 	/* one ORDER BY distance: the scan cannot order ties by a second one */
 	if (list_length(path->indexorderbys) != 1)
@@ -54,10 +138,9 @@ hybrid_costestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
 		return;
 	}
 
-	*startup_cost = index_pages * seq_page_cost * PAGE_COST_FACTOR +
-		entries * cpu_operator_cost * DISTANCE_COST_FACTOR;
+	*startup_cost = pass_cost(index->indexoid);
 	*total_cost = *startup_cost + entries * cpu_index_tuple_cost;
 	*selectivity = 1.0;
 	*correlation = 0.0;
-	*pages = index_pages;
+	*pages = Max(index->pages, 1);
 }

@@ -30,7 +30,11 @@ typedef struct HeldPin
 	MemoryContextCallback callback;
 } HeldPin;
 
+#define MAPPED_REMEMBERED		64
+
 static int	loading_slot = -1;	/* the copy this backend is loading */
+static uint64 mapped_ids[MAPPED_REMEMBERED];	/* copies this backend has read */
+static int	mapped_next = 0;
 static uint64 loading_id = 0;
 static bool exit_hook_set = false;
 static List *held_pins = NIL;	/* HeldPin *, in TopMemoryContext */
@@ -192,6 +196,25 @@ hold_pin(int slot, uint64 id, MemoryContext scan_context)
 	pin->callback.func = release_pin;
 	pin->callback.arg = pin;
 	MemoryContextRegisterResetCallback(scan_context, &pin->callback);
+}
+
+static void
+remember_mapped(uint64 id)
+{
+	for (int i = 0; i < MAPPED_REMEMBERED; i++)
+		if (mapped_ids[i] == id)
+			return;
+	mapped_ids[mapped_next] = id;
+	mapped_next = (mapped_next + 1) % MAPPED_REMEMBERED;
+}
+
+static bool
+was_mapped(uint64 id)
+{
+	for (int i = 0; i < MAPPED_REMEMBERED; i++)
+		if (mapped_ids[i] == id)
+			return true;
+	return false;
 }
 
 /* Whether a copy can hold the index at all, so that loading is worth it. */
@@ -396,7 +419,36 @@ store_pin(Relation index, const HybridMetaPageData *meta, HybridPrecision precis
 	if (created ? !load_new(arena, slot, index, meta) :
 		!bring_up_to_date(arena, slot, index, meta))
 		return NULL;
+	remember_mapped(arena->copies[slot].id);
 	return copy_view(arena, slot, scan_context);
+}
+
+/*
+ * What a scan would find, without changing anything: whether the copy is
+ * loaded, and whether this backend has read it before (a backend's first
+ * read of a copy faults in its mappings of the copy's pages).
+ */
+CopyCostState
+store_cost_state(Relation index, const HybridMetaPageData *meta, HybridPrecision precision)
+{
+	StoreArena *arena;
+	bool		half = (precision == PRECISION_HALF);
+	CopyKey		key = copy_key(index, half);
+	CopyCostState state = COPY_COST_LOAD;
+	int			slot;
+
+	if (!hybridsearch_cpu_cache)
+		return COPY_COST_STREAM;
+	arena = store_arena();
+	if (!could_fit(arena, meta, half))
+		return COPY_COST_STREAM;
+	arena_lock(arena, false);
+	slot = find_copy(arena, &key);
+	if (slot >= 0 && arena->copies[slot].state == COPY_READY &&
+		arena->copies[slot].epoch == meta->epoch)
+		state = was_mapped(arena->copies[slot].id) ? COPY_COST_MAPPED : COPY_COST_UNMAPPED;
+	arena_unlock(arena);
+	return state;
 }
 
 /* DROP INDEX: its copies go (at once, or when their last scan ends). */

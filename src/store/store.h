@@ -201,6 +201,18 @@ extern void store_forget_index(Oid index_oid);
 extern bool store_read_rows(Oid database, RelFileNode node, bool half, uint32 epoch,
 							int64 first, int64 count, float *dest);
 
+/* What a scan of an index would find, for the planner (hybrid_cost.c). */
+typedef enum CopyCostState
+{
+	COPY_COST_MAPPED,			/* loaded, and this backend has read it */
+	COPY_COST_UNMAPPED,			/* loaded; this backend maps it on first read */
+	COPY_COST_LOAD,				/* the scan loads it */
+	COPY_COST_STREAM			/* no copy: the scan streams the pages */
+} CopyCostState;
+
+extern CopyCostState store_cost_state(Relation index, const HybridMetaPageData *meta,
+									  HybridPrecision precision);
+
 /* What the server holds for an index, for hybridsearch_stats. */
 typedef struct CopyUsage
 {
