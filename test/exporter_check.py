@@ -32,6 +32,9 @@ INDEX_METRICS = {
     'gpu_resident_bytes': ('gpu_resident_bytes', 1),
     'mean_gpu_batch': ('mean_gpu_batch', 1),
     'mean_gpu_kernel_seconds': ('mean_gpu_kernel_ms', 1e-3),
+    'copy_loads': ('copy_loads', 1), 'copy_evictions': ('copy_evictions', 1),
+    'last_load_seconds': ('last_load_ms', 1e-3),
+    'streamed_scans': ('streamed_scans', 1),
 }
 GPU_METRICS = ('worker_up', 'ready', 'resident_indexes', 'resident_bytes',
                'devices', 'parts_per_index')
@@ -105,7 +108,8 @@ def main():
                   len(values) == 1 and same(values[0], want),
                   f'exported {values}, hybridsearch_stats says {want}')
         scans = (find('hybridsearch_index_cpu_scans', index=index) +
-                 find('hybridsearch_index_gpu_scans', index=index))
+                 find('hybridsearch_index_gpu_scans', index=index) +
+                 find('hybridsearch_index_streamed_scans', index=index))
         check(f'{index} scans counted', sum(scans) == int(scans_run.get(index, -1)),
               f'exported {scans}, the test ran {scans_run.get(index)}')
 
