@@ -574,14 +574,3 @@ COMMENT ON OPERATOR >= (sparsevec, sparsevec) IS 'greater than or equal: the ord
 COMMENT ON OPERATOR > (sparsevec, sparsevec) IS 'greater than: the order of the dense vectors, then length';
 COMMENT ON OPERATOR CLASS sparsevec_ops USING btree IS 'default btree operator class of sparsevec: the order of the dense vectors, then length';
 COMMENT ON OPERATOR FAMILY sparsevec_ops USING btree IS 'btree operator family of sparsevec (operator class sparsevec_ops)';
-
--- The planner (issue 18): a distance over a stored vector costs far more
--- than a plain operator (it reads the vector, often from TOAST, and loops
--- over its dimensions), so plans that compute one per row (a btree filter
--- and a sort, a sequential scan) are costed as such against a hybrid index
--- scan; calibrated with test/bench-planner.sh (doc/tuning.md).
-ALTER FUNCTION l2_distance(vector, vector) COST 100;
-ALTER FUNCTION inner_product(vector, vector) COST 100;
-ALTER FUNCTION vector_negative_inner_product(vector, vector) COST 100;
-ALTER FUNCTION cosine_distance(vector, vector) COST 100;
-ALTER FUNCTION l1_distance(vector, vector) COST 100;

@@ -48,7 +48,9 @@ echo "| selectivity % | chosen plan | chosen ms | hybrid ms | btree ms | chosen 
 echo "|--:|---|--:|--:|--:|--:|"
 for c in 1 5 10 20 30 50 100 300 1000; do
     chosen_sql="SELECT id FROM pt_items WHERE category < $c ORDER BY embedding <=> '$q' LIMIT 10"
-    plan=$(psql -X -At -c "EXPLAIN (COSTS OFF) $chosen_sql" | grep -q 'pt_items_embedding_idx' && echo hybrid || echo btree/seq)
+    explained=$(psql -X -At -c "EXPLAIN (COSTS OFF) $chosen_sql")
+    plan=btree/seq
+    [[ $explained == *pt_items_embedding_idx* ]] && plan=hybrid
     chosen=$(for _ in $(seq "$reps"); do timed "SELECT 1" "$chosen_sql"; done | median)
     hybrid=$(for _ in $(seq "$reps"); do
         timed "$forced" "SELECT id FROM pt_items WHERE category + 0 < $c ORDER BY embedding <=> '$q' LIMIT 10"; done | median)

@@ -9,8 +9,7 @@
  *   - on the GPU (routing as a scan would decide): a kernel of a few ms,
  *     plus the upload of the rows the worker does not hold yet;
  *   - on the CPU over a loaded shared copy: rows x dimensions at the SIMD
- *     pass's speed on hybridsearch.cpu_threads threads; plus, in a backend
- *     that has not read this copy before, mapping its pages;
+ *     pass's speed on hybridsearch.cpu_threads threads;
  *   - a copy still to be loaded: the load (the index's bytes, read on
  *     threads) comes first;
  *   - no copy (it does not fit, or hybridsearch.cpu_cache is off): a pass
@@ -21,6 +20,10 @@
  * units at COST_PER_MS, calibrated so that with PostgreSQL's default cost
  * settings the btree-and-sort plan of a selective filter and the hybrid
  * scan cross where their run times cross (doc/tuning.md, "The planner").
+ * A backend's first read of a loaded copy also maps its pages (about 17
+ * ms for 300 MB); it is left out: the estimate would then hang on which
+ * backend plans, and the crossover stays within 1.5 times of the better
+ * plan without it (doc/benchmarks.md, "The planner").
  *
  * Without an ORDER BY on a distance there is nothing the index can do, so
  * such paths cost infinity and are never chosen for plain filters; nor
@@ -44,7 +47,7 @@
 #include "threads.h"
 
 /* planner cost units per millisecond of a scan's own work */
-#define COST_PER_MS				170.0
+#define COST_PER_MS				100.0
 
 /* the CPU pass: ns per vector element per thread (fp32; half reads less) */
 #define PASS_NS_PER_ELEMENT		0.26
@@ -52,8 +55,6 @@
 /* bytes per ms per thread: loading a copy, streaming the pages */
 #define LOAD_BYTES_PER_MS		0.93e6
 #define STREAM_BYTES_PER_MS		4.2e6
-/* bytes per ms a backend maps of a copy it reads for the first time */
-#define MAP_BYTES_PER_MS		17.0e6
 /* the GPU: one search, and uploading rows the worker lacks */
 #define GPU_SEARCH_MS			2.0
 #define GPU_UPLOAD_BYTES_PER_MS	1.9e6
@@ -70,10 +71,8 @@ cpu_pass_ms(CopyCostState state, double rows, int dim, bool half, double bytes)
 
 	switch (state)
 	{
-		case COPY_COST_MAPPED:
+		case COPY_COST_READY:
 			return pass;
-		case COPY_COST_UNMAPPED:
-			return pass + bytes / MAP_BYTES_PER_MS;
 		case COPY_COST_LOAD:
 			return pass + bytes / (LOAD_BYTES_PER_MS * threads);
 		case COPY_COST_STREAM:

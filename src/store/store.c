@@ -30,11 +30,7 @@ typedef struct HeldPin
 	MemoryContextCallback callback;
 } HeldPin;
 
-#define MAPPED_REMEMBERED		64
-
 static int	loading_slot = -1;	/* the copy this backend is loading */
-static uint64 mapped_ids[MAPPED_REMEMBERED];	/* copies this backend has read */
-static int	mapped_next = 0;
 static uint64 loading_id = 0;
 static bool exit_hook_set = false;
 static List *held_pins = NIL;	/* HeldPin *, in TopMemoryContext */
@@ -196,25 +192,6 @@ hold_pin(int slot, uint64 id, MemoryContext scan_context)
 	pin->callback.func = release_pin;
 	pin->callback.arg = pin;
 	MemoryContextRegisterResetCallback(scan_context, &pin->callback);
-}
-
-static void
-remember_mapped(uint64 id)
-{
-	for (int i = 0; i < MAPPED_REMEMBERED; i++)
-		if (mapped_ids[i] == id)
-			return;
-	mapped_ids[mapped_next] = id;
-	mapped_next = (mapped_next + 1) % MAPPED_REMEMBERED;
-}
-
-static bool
-was_mapped(uint64 id)
-{
-	for (int i = 0; i < MAPPED_REMEMBERED; i++)
-		if (mapped_ids[i] == id)
-			return true;
-	return false;
 }
 
 /* Whether a copy can hold the index at all, so that loading is worth it. */
@@ -419,15 +396,10 @@ store_pin(Relation index, const HybridMetaPageData *meta, HybridPrecision precis
 	if (created ? !load_new(arena, slot, index, meta) :
 		!bring_up_to_date(arena, slot, index, meta))
 		return NULL;
-	remember_mapped(arena->copies[slot].id);
 	return copy_view(arena, slot, scan_context);
 }
 
-/*
- * What a scan would find, without changing anything: whether the copy is
- * loaded, and whether this backend has read it before (a backend's first
- * read of a copy faults in its mappings of the copy's pages).
- */
+/* What a scan would find, without changing anything: is the copy loaded? */
 CopyCostState
 store_cost_state(Relation index, const HybridMetaPageData *meta, HybridPrecision precision)
 {
@@ -446,7 +418,7 @@ store_cost_state(Relation index, const HybridMetaPageData *meta, HybridPrecision
 	slot = find_copy(arena, &key);
 	if (slot >= 0 && arena->copies[slot].state == COPY_READY &&
 		arena->copies[slot].epoch == meta->epoch)
-		state = was_mapped(arena->copies[slot].id) ? COPY_COST_MAPPED : COPY_COST_UNMAPPED;
+		state = COPY_COST_READY;
 	arena_unlock(arena);
 	return state;
 }

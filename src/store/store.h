@@ -204,8 +204,7 @@ extern bool store_read_rows(Oid database, RelFileNode node, bool half, uint32 ep
 /* What a scan of an index would find, for the planner (hybrid_cost.c). */
 typedef enum CopyCostState
 {
-	COPY_COST_MAPPED,			/* loaded, and this backend has read it */
-	COPY_COST_UNMAPPED,			/* loaded; this backend maps it on first read */
+	COPY_COST_READY,			/* loaded */
 	COPY_COST_LOAD,				/* the scan loads it */
 	COPY_COST_STREAM			/* no copy: the scan streams the pages */
 } CopyCostState;

@@ -287,7 +287,10 @@ $node->safe_psql('postgres', qq{
 	DELETE FROM items WHERE id % 5 = 0;
 	VACUUM items;});
 verify_indexes($node, 'maintenance_work_mem = 1MB', qw(items_l2 items_cos items_mem_l2 items_mem_cos));
-compare_plans($run, 'maintenance_work_mem = 1MB', '', items_checks(index_prefix => 'items_mem'));
+# the older indexes' copies are loaded, so the planner would take them: hide
+# them in a transaction the script leaves open (it rolls back)
+compare_plans($run, 'maintenance_work_mem = 1MB', 'BEGIN; DROP INDEX items_l2, items_cos;',
+	items_checks(index_prefix => 'items_mem'));
 $node->safe_psql('postgres', 'DROP INDEX items_mem_l2, items_mem_cos');
 
 # The two indexes' dense copies take over 2 MB together: a 2 MB shared cache
