@@ -22,7 +22,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use File::Basename;
 use IPC::Run;
 
 my $root = $ENV{TESTDIR} or die "TESTDIR must name the repository root";
@@ -93,14 +92,14 @@ sub parse
 	return @blocks;
 }
 
-# psql FILE DB ARGS...: output and errors together, and the exit status
+# psql FILE DB ARGS...: its output and messages together, in order
 sub psql_file
 {
 	my ($file, $db, @args) = @_;
 	my $out = '';
 	IPC::Run::run([ 'psql', '-X', '-v', 'ON_ERROR_STOP=0', '-d', $node->connstr($db),
 		@args, '-f', $file ], '<', \undef, '>&', \$out);
-	return ($out, $? >> 8);
+	return $out;
 }
 
 sub errors_in	# the messages of the ERROR lines in TEXT
@@ -125,7 +124,7 @@ for my $file (@files)
 	for my $b (@run)
 	{
 		my $where = "$name:$b->{line}";
-		ok(!$b->{bad_marker}, "$where: marker is '<!-- doc-test: skip (reason) -->'")
+		fail("$where: a doc-test marker must read '<!-- doc-test: skip (reason) -->'")
 			if $b->{bad_marker};
 		if ($b->{skip})
 		{
@@ -151,17 +150,18 @@ for my $file (@files)
 		if ($b->{output})
 		{
 			# aligned output, compared with the block shown after it
-			my ($out) = psql_file($sqlfile, $db, '-q');
+			my $out = psql_file($sqlfile, $db, '-q');
 			$out =~ s/^psql:[^\n]*?:\d+: //mg;
 			@want = errors_in($b->{output}{text}) unless @want;
-			is_deeply([ errors_in($out) ], \@want, "$where: raises the errors it shows");
+			is_deeply([ errors_in($out) ], \@want, "$where: raises the errors it shows")
+				or diag($out);
 			my $norm = sub { join "\n", grep { /\S/ } map { s/\s+$//r } split /\n/, $_[0] };
 			is($norm->($out), $norm->($b->{output}{text}),
 				"$where: output as shown at line $b->{output}{line}");
 			next;
 		}
 		# echoed input, each statement's results after it
-		my ($out) = psql_file($sqlfile, $db, '-a', '-A', '-t', '-F', ' | ');
+		my $out = psql_file($sqlfile, $db, '-a', '-A', '-t', '-F', ' | ');
 		my @got = errors_in(join "\n", grep { /^psql:/ } split /\n/, $out);
 		is_deeply(\@got, \@want, "$where: raises the errors it shows")
 			or diag($out);
