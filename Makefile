@@ -45,16 +45,17 @@ install: install-cuda
 install-cuda: $(CUDA_MODULE)
 	$(INSTALL_SHLIB) $(CUDA_MODULE) '$(DESTDIR)$(pkglibdir)/'
 
-uninstall: uninstall-cuda
-.PHONY: uninstall-cuda
-uninstall-cuda:
-	rm -f '$(DESTDIR)$(pkglibdir)/libhybridsearch_cuda.so'
-
 clean: clean-cuda
 .PHONY: clean-cuda
 clean-cuda:
 	$(MAKE) -C cuda clean
 endif
+
+# Whatever USE_CUDA says now: a build with CUDA may have installed it.
+uninstall: uninstall-cuda
+.PHONY: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/libhybridsearch_cuda.so'
 
 # Stand-alone programs over the same distance code the server runs.
 test/bench_distance: test/bench_distance.c src/type/distance.c src/type/distance.h
