@@ -16,30 +16,20 @@
 
 #define ROWS_PER_THREAD_MIN		4096
 
-static inline int
-order(const ScoredRow *a, const ScoredRow *b)
-{
-	int			by_distance = float8_order(a->distance, b->distance);
-
-	if (by_distance != 0)
-		return by_distance;
-	return (a->row > b->row) - (a->row < b->row);
-}
-
 static ScoredRow
 median_of_three(ScoredRow a, ScoredRow b, ScoredRow c)
 {
-	if (order(&a, &b) > 0)
+	if (scored_order(&a, &b) > 0)
 	{
 		ScoredRow	swap = a;
 
 		a = b;
 		b = swap;
 	}
-	if (order(&b, &c) > 0)
+	if (scored_order(&b, &c) > 0)
 	{
 		b = c;
-		if (order(&a, &b) > 0)
+		if (scored_order(&a, &b) > 0)
 			b = a;
 	}
 	return b;
@@ -61,9 +51,9 @@ select_smallest(ScoredRow *a, int64 n, int64 k)
 
 		while (i <= j)
 		{
-			while (order(&a[i], &pivot) < 0)
+			while (scored_order(&a[i], &pivot) < 0)
 				i++;
-			while (order(&a[j], &pivot) > 0)
+			while (scored_order(&a[j], &pivot) > 0)
 				j--;
 			if (i <= j)
 			{

@@ -17,28 +17,6 @@
 #include "type/distance.h"
 #include "type/vector.h"
 
-/* Order of float8 values as PostgreSQL sorts them: NaN after everything. */
-int
-float8_order(double a, double b)
-{
-	if (isnan(a))
-		return isnan(b) ? 0 : 1;
-	if (isnan(b))
-		return -1;
-	return (a > b) - (a < b);
-}
-
-/* By distance; equal distances by row, so ties always come back alike. */
-static inline int
-scored_order(const ScoredRow *a, const ScoredRow *b)
-{
-	int			order = float8_order(a->distance, b->distance);
-
-	if (order != 0)
-		return order;
-	return (a->row > b->row) - (a->row < b->row);
-}
-
 bool
 row_is_dead(const Search *search, int64 row)
 {

@@ -19,6 +19,8 @@
 #ifndef HYBRIDSEARCH_SOURCE_H
 #define HYBRIDSEARCH_SOURCE_H
 
+#include <math.h>
+
 #include "index/hybrid.h"
 #include "search/search.h"
 #include "stats/scan_stats.h"
@@ -31,6 +33,28 @@ typedef struct ScoredRow
 	double		distance;
 	int64		row;
 } ScoredRow;
+
+/* Order of float8 values as PostgreSQL sorts them: NaN after everything. */
+static inline int
+float8_order(double a, double b)
+{
+	if (isnan(a))
+		return isnan(b) ? 0 : 1;
+	if (isnan(b))
+		return -1;
+	return (a > b) - (a < b);
+}
+
+/* By distance; equal distances by row, so ties always come back alike. */
+static inline int
+scored_order(const ScoredRow *a, const ScoredRow *b)
+{
+	int			order = float8_order(a->distance, b->distance);
+
+	if (order != 0)
+		return order;
+	return (a->row > b->row) - (a->row < b->row);
+}
 
 typedef struct CandidateSource
 {
@@ -94,7 +118,6 @@ extern double search_exact_distance(Search *search, int64 row);
 extern void search_add_candidate(Search *search, int64 row, double exact_distance);
 extern double search_margin(const Search *search, double element_rounding,
 							double element_underflow);
-extern int	float8_order(double a, double b);
 extern void search_use_cpu(Search *search);
 extern bool row_is_dead(const Search *search, int64 row);
 
