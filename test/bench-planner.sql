@@ -1,7 +1,7 @@
 -- The planner's choice against filter selectivity (issue 18): a table of
--- :rows x :dims vectors (default storage) with a category of 1000 values and
--- a btree index on it, a hybrid cosine index; for category < c (c/1000 of
--- the rows) it times three plans of the same top-10 query:
+-- :rows x :dims vectors (default storage) with a category of 10000 values and
+-- a btree index on it, a hybrid cosine index; for category < c (c/10000 of
+-- the rows, 0.01% to 100%) it times three plans of the same top-10 query:
 --   chosen: whatever the planner picks;
 --   hybrid: the hybrid index (the filter made unusable for the btree);
 --   btree:  the btree and a top-N sort (the ORDER BY made unusable for the
@@ -46,12 +46,12 @@ BEGIN
 	RETURN 'btree/seq';
 END $$;
 
-SELECT c AS category_below, round(c / 10.0, 2) AS "selectivity %",
+SELECT c AS category_below, round(c / 100.0, 2) AS "selectivity %",
 	plan AS chosen_plan,
 	round(chosen::numeric, 1) AS chosen_ms, round(hybrid::numeric, 1) AS hybrid_ms,
 	round(btree::numeric, 1) AS btree_ms,
 	round((chosen / least(hybrid, btree))::numeric, 2) AS chosen_over_best
-FROM unnest(ARRAY[1, 5, 10, 20, 30, 50, 100, 300, 1000]) c,
+FROM unnest(ARRAY[1, 10, 50, 100, 200, 300, 500, 1000, 3000, 10000]) c,
 	LATERAL (SELECT embedding AS q FROM pt_queries WHERE n = 1) q,
 	LATERAL (SELECT
 		pg_temp.plan_of(format('SELECT id FROM pt_items WHERE category < %s ORDER BY embedding <=> %L LIMIT 10', c, q)) AS plan,
