@@ -83,14 +83,7 @@ row_distance(const Search *search, int64 row)
 	double		similarity;
 
 	if (!view->half)
-	{
-		const float *values = view_values(view, row);
-
-		if (search->metric == METRIC_COSINE)
-			return distance_cosine_from_dots(distance_kernels->dot(values, search->query, dim),
-											 view_scalar(view, row), search->query_self_dot);
-		return distance_by_metric(search->metric, values, search->query, dim);
-	}
+		return fp32_row_distance(search, row);
 	half = view_values(view, row);
 	inv_scale = view_scalar(view, row);
 	if (inv_scale == 0.0f)

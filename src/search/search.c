@@ -59,9 +59,25 @@ search_margin(const Search *search, double element_rounding, double element_unde
 }
 
 /*
- * The operator's own distance for a row: from the copy's fp32 values (and
- * cosine from the cached dot(row, row), which gives the operator's very
- * bits), or for a half copy from the row's entry in the index's pages.
+ * The operator's distance for a row of an fp32 copy; cosine from the row's
+ * cached dot(row, row), which gives the operator's very bits.  Pure
+ * arithmetic: the CPU pass's threads call it too.
+ */
+double
+fp32_row_distance(const Search *search, int64 row)
+{
+	const CopyView *view = search->view;
+	const float *values = view_values(view, row);
+
+	if (search->metric == METRIC_COSINE)
+		return distance_cosine_from_dots(distance_kernels->dot(values, search->query, view->dim),
+										 view_scalar(view, row), search->query_self_dot);
+	return distance_by_metric(search->metric, values, search->query, view->dim);
+}
+
+/*
+ * The operator's own distance for a row: from the copy's fp32 values, or
+ * for a half copy from the row's entry in the index's pages.
  */
 double
 search_exact_distance(Search *search, int64 row)
@@ -69,14 +85,7 @@ search_exact_distance(Search *search, int64 row)
 	CopyView   *view = search->view;
 
 	if (!view->half)
-	{
-		const float *values = view_values(view, row);
-
-		if (search->metric == METRIC_COSINE)
-			return distance_cosine_from_dots(distance_kernels->dot(values, search->query, view->dim),
-											 view_scalar(view, row), search->query_self_dot);
-		return distance_by_metric(search->metric, values, search->query, view->dim);
-	}
+		return fp32_row_distance(search, row);
 	hybrid_stream_read(search->index, view_position(view, row) + ENTRY_VALUES_OFFSET,
 					   search->exact_buffer, sizeof(float) * view->dim);
 	return distance_by_metric(search->metric, search->exact_buffer, search->query, view->dim);

@@ -114,6 +114,7 @@ extern const CandidateSource stream_source;
 extern const CandidateSource gpu_source;
 
 /* search.c */
+extern double fp32_row_distance(const Search *search, int64 row);
 extern double search_exact_distance(Search *search, int64 row);
 extern void search_add_candidate(Search *search, int64 row, double exact_distance);
 extern double search_margin(const Search *search, double element_rounding,
