@@ -26,7 +26,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "type/distance_half.h"
 #include "gpu/gpu_shared.h"
 #include "search/source.h"
 #include "hybridsearch.h"
@@ -254,14 +253,7 @@ send_rows(Search *search, int64 first, char *message)
 		GpuSlot		request;
 		GpuSlot		answer;
 
-		for (int64 r = 0; r < count; r++)
-		{
-			if (view->half)
-				half_row_to_float(view_values(view, first + r), view_scalar(view, first + r),
-								  buffer + r * dim, dim);
-			else
-				memcpy(buffer + r * dim, view_values(view, first + r), sizeof(float) * dim);
-		}
+		view_rows_as_float(view, first, count, buffer);
 
 		request_init(&request, gpu, GPU_REQUEST_APPEND, segment);
 		request.first_row = first;

@@ -248,7 +248,7 @@ copy_append(StoreArena *arena, int slot, Relation index, uint64 end)
 			if (extent == NULL)
 				return false;
 			((ItemPointer) extent)[i] = entry.tid;
-			((uint8 *) (extent + sizeof(ItemPointerData) * layout.nulls_per_extent))[i] =
+			((uint8 *) (extent + layout.null_flags_offset))[i] =
 				(entry.flags & ENTRY_DEAD) ? ROW_DEAD : 0;
 			nulls++;
 			continue;
@@ -279,7 +279,6 @@ copy_refresh(StoreArena *arena, int slot, Relation index, uint32 generation)
 {
 	CopyHeader *header = &arena->copies[slot];
 	CopyView   *view = copy_view(arena, slot, CurrentMemoryContext);
-	float	   *values = palloc(sizeof(float) * Max(header->dim, 1));
 	int64		row = 0;
 	int64		null = 0;
 	StreamReader reader;
@@ -287,7 +286,7 @@ copy_refresh(StoreArena *arena, int slot, Relation index, uint32 generation)
 	uint64		position;
 
 	stream_reader_begin(&reader, index, 0, header->loaded_to);
-	while (stream_reader_next(&reader, &entry, values, &position))
+	while (stream_reader_next(&reader, &entry, NULL, &position))
 	{
 		bool		dead = (entry.flags & ENTRY_DEAD) != 0;
 		uint8	   *flags;
@@ -296,7 +295,7 @@ copy_refresh(StoreArena *arena, int slot, Relation index, uint32 generation)
 		{
 			int64		per = view->layout.nulls_per_extent;
 
-			flags = (uint8 *) (view->null_extents[null / per] + sizeof(ItemPointerData) * per) +
+			flags = (uint8 *) (view->null_extents[null / per] + view->layout.null_flags_offset) +
 				null % per;
 			null++;
 		}
@@ -314,5 +313,4 @@ copy_refresh(StoreArena *arena, int slot, Relation index, uint32 generation)
 	arena_lock(arena, true);
 	header->generation = generation;
 	arena_unlock(arena);
-	pfree(values);
 }

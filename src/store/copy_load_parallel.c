@@ -59,7 +59,6 @@ reserve_rows(StoreArena *arena, int slot, int64 rows, const CopyLayout *layout)
 	CopyHeader *header = &arena->copies[slot];
 	int64		needed = extents_for(rows, layout->rows_per_extent) - header->row_extents;
 	char	  **extents;
-	int64		n = 0;
 	bool		ok;
 
 	arena_lock(arena, true);
@@ -68,8 +67,7 @@ reserve_rows(StoreArena *arena, int slot, int64 rows, const CopyLayout *layout)
 	if (!ok)
 		return NULL;
 	extents = palloc(sizeof(char *) * Max(header->row_extents, 1));
-	for (int64 e = header->first_row_extent; e >= 0; e = arena->next_extent[e])
-		extents[n++] = arena_extent(arena, e);
+	arena_chain(arena, header->first_row_extent, header->row_extents, extents);
 	return extents;
 }
 

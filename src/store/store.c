@@ -62,19 +62,27 @@ copy_layout(int dim, bool half, CopyLayout *layout)
 	layout->flags_offset = offset;
 	Assert(offset + n <= STORE_EXTENT_BYTES);
 	layout->nulls_per_extent = (int64) (STORE_EXTENT_BYTES / (sizeof(ItemPointerData) + 1));
+	layout->null_flags_offset = sizeof(ItemPointerData) * layout->nulls_per_extent;
+}
+
+static CopyKey
+make_key(Oid database, RelFileNode node, int32 backend, bool half)
+{
+	CopyKey		key;
+
+	memset(&key, 0, sizeof(key));	/* no padding left undefined: keys are compared whole */
+	key.database = database;
+	key.node = node;
+	key.backend = backend;
+	key.half = half;
+	return key;
 }
 
 static CopyKey
 copy_key(Relation index, bool half)
 {
-	CopyKey		key;
-
-	memset(&key, 0, sizeof(key));
-	key.database = MyDatabaseId;
-	key.node = index->rd_node;
-	key.backend = RelationUsesLocalBuffers(index) ? MyBackendId : InvalidBackendId;
-	key.half = half;
-	return key;
+	return make_key(MyDatabaseId, index->rd_node,
+					RelationUsesLocalBuffers(index) ? MyBackendId : InvalidBackendId, half);
 }
 
 static pg_noinline int
@@ -194,19 +202,25 @@ hold_pin(int slot, uint64 id, MemoryContext scan_context)
 	MemoryContextRegisterResetCallback(scan_context, &pin->callback);
 }
 
-/* Whether a copy can hold the index at all, so that loading is worth it. */
-static bool
-could_fit(StoreArena *arena, const HybridMetaPageData *meta, bool half)
+/*
+ * The arena to keep the index's copy in; NULL when there is to be none
+ * (hybridsearch.cpu_cache off, or the index could never fit): its scans
+ * then stream the pages.
+ */
+static StoreArena *
+arena_for(const HybridMetaPageData *meta, bool half)
 {
+	StoreArena *arena;
 	CopyLayout	layout;
 	int64		needed;
-	int64		capacity = arena->shared ? arena->extent_count :
-		(int64) ((Size) hybridsearch_cpu_cache_size_mb * 1024 * 1024 / STORE_EXTENT_BYTES);
 
+	if (!hybridsearch_cpu_cache)
+		return NULL;
+	arena = store_arena();
 	copy_layout(meta->dim, half, &layout);
 	needed = extents_for(meta->entries - meta->null_entries, layout.rows_per_extent) +
 		extents_for(meta->null_entries, layout.nulls_per_extent);
-	return needed <= capacity;
+	return needed <= arena_capacity(arena) ? arena : NULL;
 }
 
 /* Initialise a new header, pinned once, LOADING.  The table lock is held. */
@@ -342,7 +356,6 @@ copy_view(StoreArena *arena, int slot, MemoryContext context)
 {
 	CopyHeader *header = &arena->copies[slot];
 	CopyView   *view = MemoryContextAllocZero(context, sizeof(CopyView));
-	int64		n;
 
 	arena_lock(arena, false);
 	view->slot = slot;
@@ -357,14 +370,8 @@ copy_view(StoreArena *arena, int slot, MemoryContext context)
 	copy_layout(view->dim, view->half, &view->layout);
 	view->row_extents = MemoryContextAlloc(context, sizeof(char *) * Max(header->row_extents, 1));
 	view->null_extents = MemoryContextAlloc(context, sizeof(char *) * Max(header->null_extents, 1));
-	n = 0;
-	for (int64 e = header->first_row_extent; e >= 0 && n < header->row_extents;
-		 e = arena->next_extent[e])
-		view->row_extents[n++] = arena_extent(arena, e);
-	n = 0;
-	for (int64 e = header->first_null_extent; e >= 0 && n < header->null_extents;
-		 e = arena->next_extent[e])
-		view->null_extents[n++] = arena_extent(arena, e);
+	arena_chain(arena, header->first_row_extent, header->row_extents, view->row_extents);
+	arena_chain(arena, header->first_null_extent, header->null_extents, view->null_extents);
 	arena_unlock(arena);
 	return view;
 }
@@ -378,16 +385,13 @@ CopyView *
 store_pin(Relation index, const HybridMetaPageData *meta, HybridPrecision precision,
 		  MemoryContext scan_context)
 {
-	StoreArena *arena;
 	bool		half = (precision == PRECISION_HALF);
+	StoreArena *arena = arena_for(meta, half);
 	CopyKey		key = copy_key(index, half);
 	bool		created;
 	int			slot;
 
-	if (!hybridsearch_cpu_cache)
-		return NULL;
-	arena = store_arena();
-	if (!could_fit(arena, meta, half))
+	if (arena == NULL)
 		return NULL;
 	slot = find_or_start(arena, &key, index, meta, &created);
 	if (slot < 0)
@@ -403,16 +407,13 @@ store_pin(Relation index, const HybridMetaPageData *meta, HybridPrecision precis
 CopyCostState
 store_cost_state(Relation index, const HybridMetaPageData *meta, HybridPrecision precision)
 {
-	StoreArena *arena;
 	bool		half = (precision == PRECISION_HALF);
+	StoreArena *arena = arena_for(meta, half);
 	CopyKey		key = copy_key(index, half);
 	CopyCostState state = COPY_COST_LOAD;
 	int			slot;
 
-	if (!hybridsearch_cpu_cache)
-		return COPY_COST_STREAM;
-	arena = store_arena();
-	if (!could_fit(arena, meta, half))
+	if (arena == NULL)
 		return COPY_COST_STREAM;
 	arena_lock(arena, false);
 	slot = find_copy(arena, &key);
@@ -459,12 +460,10 @@ store_usage(Oid index_oid, CopyUsage *usage)
 	arena_unlock(arena);
 }
 
-/* Rows [first, first + count) of a pinned copy as fp32 rows. */
-static void
-rows_as_float(StoreArena *arena, int slot, int64 first, int64 count, float *dest)
+/* Rows [first, first + count) of a view as fp32 rows (half rows unscaled). */
+void
+view_rows_as_float(const CopyView *view, int64 first, int64 count, float *dest)
 {
-	CopyView   *view = copy_view(arena, slot, CurrentMemoryContext);
-
 	for (int64 r = 0; r < count; r++)
 	{
 		if (view->half)
@@ -473,6 +472,15 @@ rows_as_float(StoreArena *arena, int slot, int64 first, int64 count, float *dest
 		else
 			memcpy(dest + r * view->dim, view_values(view, first + r), sizeof(float) * view->dim);
 	}
+}
+
+/* Rows [first, first + count) of a pinned copy as fp32 rows. */
+static void
+rows_as_float(StoreArena *arena, int slot, int64 first, int64 count, float *dest)
+{
+	CopyView   *view = copy_view(arena, slot, CurrentMemoryContext);
+
+	view_rows_as_float(view, first, count, dest);
 	pfree(view->row_extents);
 	pfree(view->null_extents);
 	pfree(view);
@@ -489,16 +497,11 @@ store_read_rows(Oid database, RelFileNode node, bool half, uint32 epoch, int64 f
 				int64 count, float *dest)
 {
 	StoreArena *arena = store_arena();
-	CopyKey		key;
+	CopyKey		key = make_key(database, node, InvalidBackendId, half);
 	int			slot;
 	uint64		id;
 	bool		found;
 
-	memset(&key, 0, sizeof(key));
-	key.database = database;
-	key.node = node;
-	key.backend = InvalidBackendId;
-	key.half = half;
 	arena_lock(arena, true);
 	slot = find_copy(arena, &key);
 	found = slot >= 0 && arena->copies[slot].state == COPY_READY &&

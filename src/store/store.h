@@ -70,7 +70,8 @@ typedef struct CopyLayout
 	Size		position_offset;	/* uint64, half: stream position of the entry */
 	Size		tid_offset;		/* ItemPointerData */
 	Size		flags_offset;	/* uint8: ROW_* */
-	int64		nulls_per_extent;	/* NULL extents: tids then flags */
+	int64		nulls_per_extent;	/* NULL extents: tids, then their flags */
+	Size		null_flags_offset;	/* uint8: ROW_DEAD */
 } CopyLayout;
 
 /* The norms that bound the fast passes' errors, and the rows outside them. */
@@ -190,7 +191,7 @@ view_null_flags(const CopyView *view, int64 i)
 	int64		per = view->layout.nulls_per_extent;
 
 	return ((const uint8 *) (view->null_extents[i / per] +
-							 sizeof(ItemPointerData) * per))[i % per];
+							 view->layout.null_flags_offset))[i % per];
 }
 
 /* store.c: pinning copies */
@@ -198,6 +199,7 @@ extern void copy_layout(int dim, bool half, CopyLayout *layout);
 extern CopyView *store_pin(Relation index, const HybridMetaPageData *meta,
 						   HybridPrecision precision, MemoryContext scan_context);
 extern void store_forget_index(Oid index_oid);
+extern void view_rows_as_float(const CopyView *view, int64 first, int64 count, float *dest);
 extern bool store_read_rows(Oid database, RelFileNode node, bool half, uint32 epoch,
 							int64 first, int64 count, float *dest);
 

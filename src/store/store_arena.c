@@ -179,6 +179,16 @@ arena_extent(StoreArena *arena, int64 extent)
 	return arena->private_extents[extent];
 }
 
+/* The addresses of a chain's first count extents, into dest. */
+void
+arena_chain(StoreArena *arena, int64 first, int64 count, char **dest)
+{
+	int64		n = 0;
+
+	for (int64 e = first; e >= 0 && n < count; e = arena->next_extent[e])
+		dest[n++] = arena_extent(arena, e);
+}
+
 int64
 extents_for(int64 count, int64 per_extent)
 {
@@ -191,19 +201,23 @@ copy_bytes(const StoreArena *arena pg_attribute_unused(), const CopyHeader *head
 	return STORE_EXTENT_BYTES * (Size) (header->row_extents + header->null_extents);
 }
 
-/* Extents a private arena may still take under hybridsearch.cpu_cache_size. */
-static int64
-private_room(StoreArena *arena)
+/*
+ * Extents the arena may hold in all: the shared one's, or for a private
+ * one what hybridsearch.cpu_cache_size (a session may change it) allows.
+ */
+int64
+arena_capacity(const StoreArena *arena)
 {
-	int64		limit = (int64) ((Size) hybridsearch_cpu_cache_size_mb * 1024 * 1024 / STORE_EXTENT_BYTES);
-
-	return limit - (arena->extent_count - arena->free_count);
+	if (arena->shared)
+		return arena->extent_count;
+	return (int64) ((Size) hybridsearch_cpu_cache_size_mb * 1024 * 1024 / STORE_EXTENT_BYTES);
 }
 
+/* Extents the arena may still take. */
 static int64
 available_extents(StoreArena *arena)
 {
-	return arena->shared ? arena->free_count : private_room(arena);
+	return arena_capacity(arena) - (arena->extent_count - arena->free_count);
 }
 
 /* A private arena's new extent ids: the id arrays grow as needed. */

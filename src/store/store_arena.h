@@ -40,10 +40,12 @@ extern void arena_unlock(StoreArena *arena);
 extern void copy_lock(StoreArena *arena, int slot, bool exclusive);
 extern void copy_unlock(StoreArena *arena, int slot);
 extern char *arena_extent(StoreArena *arena, int64 extent);
+extern void arena_chain(StoreArena *arena, int64 first, int64 count, char **dest);
 extern bool arena_grow(StoreArena *arena, int slot, int64 row_extents, int64 null_extents);
 extern void arena_release(StoreArena *arena, int slot);
 extern int	arena_new_slot(StoreArena *arena);
 extern Size copy_bytes(const StoreArena *arena, const CopyHeader *header);
 extern int64 extents_for(int64 count, int64 per_extent);
+extern int64 arena_capacity(const StoreArena *arena);
 
 #endif							/* HYBRIDSEARCH_STORE_ARENA_H */
