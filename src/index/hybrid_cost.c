@@ -61,11 +61,24 @@
 
 #define ROWS_PER_THREAD_MIN		4096
 
+static int
+pass_threads(double rows)
+{
+	return work_threads((int64) rows, ROWS_PER_THREAD_MIN);
+}
+
+/* Milliseconds loading the copy from the index's bytes takes. */
+static double
+load_ms(double rows, double bytes)
+{
+	return bytes / (LOAD_BYTES_PER_MS * pass_threads(rows));
+}
+
 /* Milliseconds a CPU pass (and what must come before it) takes. */
 static double
 cpu_pass_ms(CopyCostState state, double rows, int dim, bool half, double bytes)
 {
-	int			threads = work_threads((int64) rows, ROWS_PER_THREAD_MIN);
+	int			threads = pass_threads(rows);
 	double		pass = rows * dim * PASS_NS_PER_ELEMENT * 1e-6 / threads *
 		(half ? HALF_PASS_FACTOR : 1.0);
 
@@ -74,7 +87,7 @@ cpu_pass_ms(CopyCostState state, double rows, int dim, bool half, double bytes)
 		case COPY_COST_READY:
 			return pass;
 		case COPY_COST_LOAD:
-			return pass + bytes / (LOAD_BYTES_PER_MS * threads);
+			return pass + load_ms(rows, bytes);
 		case COPY_COST_STREAM:
 			return bytes / (STREAM_BYTES_PER_MS * threads);
 	}
@@ -90,7 +103,7 @@ gpu_search_ms(Relation index, CopyCostState state, double rows, double bytes)
 	double		ms = GPU_SEARCH_MS;
 
 	if (state == COPY_COST_LOAD)
-		ms += bytes / (LOAD_BYTES_PER_MS * work_threads((int64) rows, ROWS_PER_THREAD_MIN));
+		ms += load_ms(rows, bytes);
 	gpu_resident_usage(MyDatabaseId, index->rd_node, &resident_rows, &resident_bytes);
 	if (resident_rows < rows)
 		ms += bytes * (1.0 - resident_rows / rows) / GPU_UPLOAD_BYTES_PER_MS;
