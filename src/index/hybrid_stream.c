@@ -230,7 +230,8 @@ reader_copy(StreamReader *reader, void *dest, Size len)
 
 /*
  * Read the next entry: its header, its values into values (room for the
- * index's dim) and where it starts.  Returns false at the end.
+ * index's dim; NULL skips them, for passes that need the headers alone)
+ * and where it starts.  Returns false at the end.
  */
 bool
 stream_reader_next(StreamReader *reader, EntryHeader *header, float *values,
@@ -251,6 +252,9 @@ stream_reader_next(StreamReader *reader, EntryHeader *header, float *values,
 						stream_offset(*entry_position), *entry_position),
 				 errdetail("Its header gives %u dimensions; the stream ends at " UINT64_FORMAT ".",
 						   header->dim, reader->end)));
-	reader_copy(reader, values, sizeof(float) * header->dim);
+	if (values)
+		reader_copy(reader, values, sizeof(float) * header->dim);
+	else
+		reader->position += sizeof(float) * header->dim;
 	return true;
 }

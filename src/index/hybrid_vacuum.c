@@ -42,11 +42,10 @@ collect_dead(Relation index, HybridMetaPageData *meta, IndexBulkDeleteCallback c
 {
 	StreamReader reader;
 	EntryHeader header;
-	float	   *values = palloc(sizeof(float) * Max(meta->dim, 1));
 	uint64		position;
 
 	stream_reader_begin(&reader, index, 0, meta->stream_end);
-	while (stream_reader_next(&reader, &header, values, &position))
+	while (stream_reader_next(&reader, &header, NULL, &position))
 	{
 		if (header.flags & ENTRY_DEAD)
 			continue;
@@ -64,7 +63,6 @@ collect_dead(Relation index, HybridMetaPageData *meta, IndexBulkDeleteCallback c
 		dead->entries[dead->count].is_null = (header.flags & ENTRY_NULL) != 0;
 		dead->count++;
 	}
-	pfree(values);
 }
 
 /*
