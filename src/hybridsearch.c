@@ -17,6 +17,7 @@
 #include "index/hybrid.h"
 #include "gpu/gpu_shared.h"
 #include "hybridsearch.h"
+#include "search/batch_lane.h"
 #include "stats/scan_stats.h"
 #include "store/store.h"
 
@@ -67,6 +68,7 @@ request_shmem(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	scan_stats_request_shmem();
+	batch_lane_request_shmem();
 	gpu_shared_request();
 	store_request_shmem();
 }
@@ -77,6 +79,7 @@ startup_shmem(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	scan_stats_init_shmem();
+	batch_lane_init_shmem();
 	gpu_shared_init();
 	store_init_shmem();
 }
@@ -118,6 +121,11 @@ define_settings(void)
 							"0 uses every online CPU.",
 							&hybridsearch_cpu_threads, 0, 0, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("hybridsearch.cpu_batching",
+							 "Lets concurrent CPU scans of one index share one pass over its shared copy.",
+							 "Needs the preload. A scan that finds no pass running starts its own at once.",
+							 &hybridsearch_cpu_batching, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("hybridsearch.cpu_cache",
 							 "Keeps dense copies of hybrid indexes in memory between scans.",
 							 "Off streams the index pages on every scan.",

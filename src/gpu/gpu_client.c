@@ -339,36 +339,6 @@ search_worker(Search *search, int k, char *message)
 	return false;
 }
 
-/*
- * The bound on |GPU distance - operator's distance| below pulled_max,
- * expressed as the margin search.h subtracts.  L2 is bounded in squared
- * form, since the GPU may compute |q|^2 + |x|^2 - 2 q.x, whose error is
- * relative to the squared norms rather than to the distance.
- */
-static double
-gpu_margin(Search *search, double pulled_max)
-{
-	double		rounding = search->half ? ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->dim) : 0.0;
-	double		underflow = search->half ? ldexp(1.0, -25) : 0.0;
-	double		margin = search_margin(search, rounding, underflow);
-
-	/* the kernels take norms with rsqrtf: a few ulp each */
-	if (search->metric == METRIC_COSINE)
-		margin += 2.0 * ldexp(1.0, -20);
-
-	if (search->metric == METRIC_L2 && isfinite(pulled_max))
-	{
-		double		n = Max(search->dim, 1);
-		double		summation = n * ldexp(1.0, -24) * 1.01;
-		double		span = search->query_norm + search->bounds.max_norm;
-		double		squared_error = 2.0 * (4.0 * summation + 2.0 * rounding) * span * span;
-		double		floor = pulled_max * pulled_max - squared_error;
-
-		margin = Max(margin, pulled_max - (floor > 0.0 ? sqrt(floor) : 0.0));
-	}
-	return margin;
-}
-
 static void
 detach_segment(void *arg)
 {
@@ -377,22 +347,6 @@ detach_segment(void *arg)
 	if (gpu->segment)
 		dsm_detach(gpu->segment);
 	gpu->segment = NULL;
-}
-
-/* Rows the GPU cannot be trusted with are scored exactly up front. */
-static void
-pull_untrusted(Search *search)
-{
-	for (int64 row = 0; search->bounds.untrusted > 0 && row < search->row_count; row++)
-	{
-		uint8		flags = view_flags(search->view, row);
-
-		if (!(flags & ROW_UNTRUSTED))
-			continue;
-		search->pulled_rows[row / 8] |= (1 << (row % 8));
-		if (!(flags & ROW_DEAD))
-			search_add_candidate(search, row, search_exact_distance(search, row));
-	}
 }
 
 /* Start the GPU source of a search over a pinned copy. */
@@ -419,8 +373,7 @@ gpu_source_begin(Search *search)
 	callback->arg = gpu;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, callback);
 	search->gpu = gpu;
-	search->pulled_rows = palloc0((search->row_count + 7) / 8);
-	pull_untrusted(search);
+	search_pull_untrusted(search);
 	return true;
 }
 
@@ -473,9 +426,9 @@ gpu_pull(Search *search)
 	{
 		int64		row = rows[i];
 
-		if (row >= search->row_count || (search->pulled_rows[row / 8] & (1 << (row % 8))))
+		if (row >= search->row_count || row_pulled(search, row))
 			continue;
-		search->pulled_rows[row / 8] |= (1 << (row % 8));
+		mark_pulled(search, row);
 		if (!row_is_dead(search, row))
 			search_add_candidate(search, row, search_exact_distance(search, row));
 	}
@@ -484,7 +437,7 @@ gpu_pull(Search *search)
 	else
 	{
 		search->pulled_max = distances[k - 1];
-		search->margin = gpu_margin(search, search->pulled_max);
+		search->margin = search_dot_margin(search, search->pulled_max);
 	}
 }
 

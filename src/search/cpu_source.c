@@ -36,7 +36,7 @@ median_of_three(ScoredRow a, ScoredRow b, ScoredRow c)
 }
 
 /* Rearrange a[0 .. n) so that a[0 .. k) holds the k smallest (quickselect). */
-static void
+void
 select_smallest(ScoredRow *a, int64 n, int64 k)
 {
 	int64		lo = 0,
@@ -122,12 +122,6 @@ score_slice(void *arg)
 	return NULL;
 }
 
-static bool
-pulled_before(const Search *search, int64 row)
-{
-	return search->pulled_rows != NULL && (search->pulled_rows[row / 8] & (1 << (row % 8)));
-}
-
 /* The first pull: score every live row not pulled yet. */
 static void
 cpu_begin(Search *search)
@@ -139,7 +133,7 @@ cpu_begin(Search *search)
 	search->scored = palloc_extended(sizeof(ScoredRow) * Max(search->row_count, 1),
 									 MCXT_ALLOC_HUGE);
 	for (int64 row = 0; row < search->row_count; row++)
-		if (!row_is_dead(search, row) && !pulled_before(search, row))
+		if (!row_is_dead(search, row) && !row_pulled(search, row))
 			search->scored[count++].row = row;
 	search->scored_count = count;
 	search->scored_pulled = 0;

@@ -13,6 +13,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "search/batch_lane.h"
+#include "search/batch_pass.h"
+#include "search/blas.h"
 #include "search/source.h"
 #include "type/distance.h"
 #include "type/vector.h"
@@ -56,6 +59,57 @@ search_margin(const Search *search, double element_rounding, double element_unde
 						  2.0 * summation * (search->query_l1 + bounds->max_l1));
 	}
 	return INFINITY;
+}
+
+/*
+ * The margin of a pass that scores rows through dot products (the GPU's
+ * kernels, the batched CPU pass's sgemm) below pulled_max.  L2 is bounded
+ * in squared form, since such a pass computes |q|^2 + |x|^2 - 2 q.x, whose
+ * error is relative to the squared norms rather than to the distance.
+ */
+double
+search_dot_margin(const Search *search, double pulled_max)
+{
+	double		rounding = search->half ? ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->dim) : 0.0;
+	double		underflow = search->half ? ldexp(1.0, -25) : 0.0;
+	double		margin = search_margin(search, rounding, underflow);
+
+	/* norms taken with rsqrtf (GPU) or apart from the dot (CPU): a few ulp */
+	if (search->metric == METRIC_COSINE)
+		margin += 2.0 * ldexp(1.0, -20);
+
+	if (search->metric == METRIC_L2 && isfinite(pulled_max))
+	{
+		double		n = Max(search->dim, 1);
+		double		summation = n * ldexp(1.0, -24) * 1.01;
+		double		span = search->query_norm + search->bounds.max_norm;
+		double		squared_error = 2.0 * (4.0 * summation + 2.0 * rounding) * span * span;
+		double		floor = pulled_max * pulled_max - squared_error;
+
+		margin = Max(margin, pulled_max - (floor > 0.0 ? sqrt(floor) : 0.0));
+	}
+	return margin;
+}
+
+/*
+ * For a source that pulls the top rows of a pass other than the CPU's
+ * (the GPU, a batched pass): a bitmap of pulled rows, with the rows that
+ * pass cannot be trusted with pulled first, scored exactly.
+ */
+void
+search_pull_untrusted(Search *search)
+{
+	search->pulled_rows = palloc0((search->row_count + 7) / 8);
+	for (int64 row = 0; search->bounds.untrusted > 0 && row < search->row_count; row++)
+	{
+		uint8		flags = view_flags(search->view, row);
+
+		if (!(flags & ROW_UNTRUSTED))
+			continue;
+		mark_pulled(search, row);
+		if (!(flags & ROW_DEAD))
+			search_add_candidate(search, row, search_exact_distance(search, row));
+	}
 }
 
 /*
@@ -200,9 +254,12 @@ choose_source(Search *search, bool null_query)
 	search->null_count = search->view->nulls;
 	search->bounds = search->view->bounds;
 	search->source = &cpu_source;
-	if (!null_query && search->row_count > 0 && gpu_route(search->index, search->row_count) &&
-		gpu_source_begin(search))
+	if (null_query || search->row_count == 0)
+		return;
+	if (gpu_route(search->index, search->row_count) && gpu_source_begin(search))
 		search->source = &gpu_source;
+	else if (batch_lane_usable(search))
+		search->source = &batch_source;
 }
 
 /*
@@ -233,6 +290,50 @@ search_begin(Relation index, ScanKey orderby)
 		choose_source(search, null_query);
 	search->elapsed_ms = elapsed_since(start);
 	return search;
+}
+
+/* Whether a search may take its first candidates from a shared batched pass. */
+static bool
+batchable(const Search *search, const Search *first)
+{
+	return search->view != NULL && search->query != NULL &&
+		(search->source == &cpu_source || search->source == &batch_source) &&
+		search->view->id == first->view->id && search->row_count == first->row_count;
+}
+
+/*
+ * Start searches for several ORDER BY keys of one index at once.  Those
+ * the CPU serves from the same copy take their first candidates from one
+ * batched pass (batch_pass.h); the others (GPU, streamed, or begun after
+ * an append) go on alone.
+ */
+void
+search_begin_many(Relation index, ScanKey orderbys, int count, Search **searches)
+{
+	Search	   *first;
+	float	   *queries;
+	BatchCandidates *found;
+	int			batched = 0;
+
+	for (int i = 0; i < count; i++)
+		searches[i] = search_begin(index, &orderbys[i]);
+	first = searches[0];
+	if (count < 2 || !batchable(first, first) || !batch_pass_possible(first->metric) ||
+		blas_sgemm() == NULL)
+		return;
+	queries = palloc(sizeof(float) * first->dim * count);
+	for (int i = 0; i < count; i++)
+		if (batchable(searches[i], first))
+			memcpy(queries + (Size) first->dim * batched++, searches[i]->query,
+				   sizeof(float) * first->dim);
+	found = palloc_extended(sizeof(BatchCandidates) * batched, MCXT_ALLOC_HUGE);
+	batch_pass_run(first->view, first->row_count, first->metric, batched, queries, found);
+	batched = 0;
+	for (int i = 0; i < count; i++)
+		if (batchable(searches[i], first))
+			batch_source_take(searches[i], &found[batched++]);
+	pfree(queries);
+	pfree(found);
 }
 
 static bool

@@ -93,7 +93,7 @@ struct Search
 	int64		ready_capacity;
 	int64		nulls_returned;
 	int64		unordered_returned;
-	uint8	   *pulled_rows;	/* bitmap of rows the GPU source pulled */
+	uint8	   *pulled_rows;	/* rows a GPU or batched source pulled */
 	float	   *exact_buffer;	/* one row's fp32 values, for re-scoring */
 
 	/* the CPU and stream sources: every row scored, pulled in batches */
@@ -102,6 +102,10 @@ struct Search
 	int64		scored_pulled;
 	int64		batch;
 
+	/* the batched source: candidates taken, and whether they are all rows */
+	bool		batch_taken;
+	bool		batch_complete;
+
 	/* the GPU source, while it serves */
 	GpuSource  *gpu;
 	bool		used_gpu;		/* the GPU answered at least once */
@@ -109,7 +113,21 @@ struct Search
 	double		elapsed_ms;		/* time spent in search_next */
 };
 
+/* Whether a GPU or batched source pulled a row already. */
+static inline bool
+row_pulled(const Search *search, int64 row)
+{
+	return search->pulled_rows != NULL && (search->pulled_rows[row / 8] & (1 << (row % 8)));
+}
+
+static inline void
+mark_pulled(Search *search, int64 row)
+{
+	search->pulled_rows[row / 8] |= (1 << (row % 8));
+}
+
 extern const CandidateSource cpu_source;
+extern const CandidateSource batch_source;
 extern const CandidateSource stream_source;
 extern const CandidateSource gpu_source;
 
@@ -119,11 +137,18 @@ extern double search_exact_distance(Search *search, int64 row);
 extern void search_add_candidate(Search *search, int64 row, double exact_distance);
 extern double search_margin(const Search *search, double element_rounding,
 							double element_underflow);
+extern double search_dot_margin(const Search *search, double pulled_max);
+extern void search_pull_untrusted(Search *search);
 extern void search_use_cpu(Search *search);
 extern bool row_is_dead(const Search *search, int64 row);
 
 /* cpu_source.c: the pull in batches both passes share */
 extern void pull_scored(Search *search, bool rescore);
+extern void select_smallest(ScoredRow *a, int64 n, int64 k);
+
+/* batch_source.c */
+struct BatchCandidates;
+extern void batch_source_take(Search *search, const struct BatchCandidates *found);
 
 /* stream_source.c */
 extern void stream_begin(Search *search, const HybridMetaPageData *meta);
