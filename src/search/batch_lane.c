@@ -29,6 +29,7 @@
 #define LANE_SLOTS				64
 #define LANE_MAX_DIM			4096
 #define GATHER_MAX_MS			1.0 /* the longest a leader gathers company */
+#define JOIN_MIN_PASS_MS		2.0 /* shorter passes: run alone, do not queue */
 
 typedef enum SlotState
 {
@@ -45,12 +46,11 @@ typedef struct LaneKey
 	uint64		copy_id;
 	int			copy_slot;
 	int			metric;
-	int64		rows;
 } LaneKey;
 
 typedef struct Lane
 {
-	bool		in_use;
+	bool		in_use;			/* holds a key: kept while idle, for its timings */
 	bool		running;		/* a pass runs for it, or its leader gathers */
 	LaneKey		key;
 	int			queue_head;		/* queued slots, linked by next; -1 */
@@ -59,6 +59,7 @@ typedef struct Lane
 	int			last_batch;		/* searches the last pass served */
 	TimestampTz last_end;		/* when it ended */
 	double		last_pass_ms;	/* and how long it took */
+	double		lone_pass_ms;	/* how long the last pass of one search took */
 	ConditionVariable wake;
 } Lane;
 
@@ -66,6 +67,8 @@ typedef struct LaneSlot
 {
 	SlotState	state;
 	int			next;
+	int64		rows;			/* rows its search sees: a pass over as many
+								 * or more serves it */
 	BatchCandidates found;
 	float		query[LANE_MAX_DIM];
 } LaneSlot;
@@ -127,31 +130,51 @@ batch_lane_usable(const Search *search)
 		batch_pass_possible(search->metric) && blas_sgemm() != NULL;
 }
 
-/* The lane's idle end: free it when nobody queues.  Lock held. */
 static void
-lane_stop(Lane *lane)
+enqueue(Lane *lane, int slot)
 {
-	lane->running = false;
-	if (lane->queue_head < 0)
-		lane->in_use = false;
+	lanes->slots[slot].state = SLOT_QUEUED;
+	lanes->slots[slot].next = -1;
+	if (lane->queue_tail >= 0)
+		lanes->slots[lane->queue_tail].next = slot;
+	else
+		lane->queue_head = slot;
+	lane->queue_tail = slot;
+	lane->queued++;
 }
 
-/* Take the lane's queue (and this backend's slot) as the next pass.  Lock held. */
+/*
+ * Take the queued searches this backend's pass can serve (those that see
+ * no more rows than it: rows appended since they pinned the copy are past
+ * their end and skipped) as the next pass; the others stay queued for a
+ * later one.  Lock held.
+ */
 static void
 lane_lead(Lane *lane, int lane_number)
 {
+	int64		rows = lanes->slots[my_slot].rows;
+	int			s = lane->queue_head;
+
 	lane->running = true;
 	leading = true;
+	gathering = false;
 	my_lane = lane_number;
 	lead_count = 0;
-	for (int s = lane->queue_head; s >= 0; s = lanes->slots[s].next)
-	{
-		lanes->slots[s].state = SLOT_TAKEN;
-		lead_slots[lead_count++] = s;
-	}
 	lane->queue_head = lane->queue_tail = -1;
 	lane->queued = 0;
-	gathering = false;
+	while (s >= 0)
+	{
+		int			next = lanes->slots[s].next;
+
+		if (lanes->slots[s].rows <= rows)
+		{
+			lanes->slots[s].state = SLOT_TAKEN;
+			lead_slots[lead_count++] = s;
+		}
+		else
+			enqueue(lane, s);
+		s = next;
+	}
 }
 
 /*
@@ -175,19 +198,6 @@ start_pass(Lane *lane, int lane_number)
 	}
 	else
 		lane_lead(lane, lane_number);
-}
-
-static void
-enqueue(Lane *lane, int slot)
-{
-	lanes->slots[slot].state = SLOT_QUEUED;
-	lanes->slots[slot].next = -1;
-	if (lane->queue_tail >= 0)
-		lanes->slots[lane->queue_tail].next = slot;
-	else
-		lane->queue_head = slot;
-	lane->queue_tail = slot;
-	lane->queued++;
 }
 
 static void
@@ -232,7 +242,7 @@ release_held(void)
 			if (lead_slots[i] != my_slot)
 				slot->state = slot->state == SLOT_ABANDONED ? SLOT_FREE : SLOT_FAILED;
 		}
-		lane_stop(lane);
+		lane->running = false;
 	}
 	if (my_slot >= 0)
 	{
@@ -241,8 +251,6 @@ release_held(void)
 		if (slot->state == SLOT_QUEUED)
 			dequeue(lane, my_slot);
 		slot->state = (slot->state == SLOT_TAKEN && !leading) ? SLOT_ABANDONED : SLOT_FREE;
-		if (!lane->running && lane->queue_head < 0)
-			lane->in_use = false;
 	}
 	LWLockRelease(lanes->lock);
 	ConditionVariableBroadcast(&lane->wake);
@@ -256,6 +264,16 @@ release_at_exit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 	release_held();
 }
 
+/* An idle lane that served nobody for the longest (or was never used) can be given to another copy. */
+static bool
+lane_older(const Lane *a, const Lane *b)
+{
+	if (!a->in_use || !b->in_use)
+		return !a->in_use && b->in_use;
+	return a->last_end < b->last_end;
+}
+
+/* The key's lane, or an idle one taken over for it; -1 when every lane is busy. */
 static int
 find_lane(const LaneKey *key)
 {
@@ -263,9 +281,12 @@ find_lane(const LaneKey *key)
 
 	for (int i = 0; i < LANE_COUNT; i++)
 	{
-		if (lanes->lanes[i].in_use && memcmp(&lanes->lanes[i].key, key, sizeof(LaneKey)) == 0)
+		Lane	   *lane = &lanes->lanes[i];
+
+		if (lane->in_use && memcmp(&lane->key, key, sizeof(LaneKey)) == 0)
 			return i;
-		if (!lanes->lanes[i].in_use && free_lane < 0)
+		if (!lane->running && lane->queued == 0 &&
+			(free_lane < 0 || lane_older(lane, &lanes->lanes[free_lane])))
 			free_lane = i;
 	}
 	if (free_lane >= 0)
@@ -278,6 +299,9 @@ find_lane(const LaneKey *key)
 		lane->queue_head = lane->queue_tail = -1;
 		lane->queued = 0;
 		lane->last_batch = 0;
+		lane->last_end = 0;
+		lane->last_pass_ms = 0.0;
+		lane->lone_pass_ms = 0.0;
 	}
 	return free_lane;
 }
@@ -291,6 +315,18 @@ find_free_slot(void)
 	return -1;
 }
 
+/*
+ * Whether a search should queue for a lane's next pass.  An idle lane it
+ * leads; behind a running pass it waits only when one search's pass is
+ * known to take a while: a short pass (a small copy, or one in the CPU
+ * caches) gains less from sharing than the hand-over costs, measured.
+ */
+static bool
+worth_queueing(const Lane *lane)
+{
+	return !lane->running || lane->lone_pass_ms >= JOIN_MIN_PASS_MS;
+}
+
 /* Join the search's lane: lead it now, or queue.  False: run alone. */
 static bool
 join_lane(Search *search)
@@ -302,7 +338,6 @@ join_lane(Search *search)
 	key.copy_id = search->view->id;
 	key.copy_slot = search->view->slot;
 	key.metric = search->metric;
-	key.rows = search->row_count;
 	if (!exit_callback_set)
 	{
 		before_shmem_exit(release_at_exit, 0);
@@ -310,17 +345,16 @@ join_lane(Search *search)
 	}
 	LWLockAcquire(lanes->lock, LW_EXCLUSIVE);
 	my_lane = find_lane(&key);
-	my_slot = my_lane >= 0 ? find_free_slot() : -1;
+	my_slot = my_lane >= 0 && worth_queueing(&lanes->lanes[my_lane]) ? find_free_slot() : -1;
 	if (my_slot < 0)
 	{
-		if (my_lane >= 0 && !lanes->lanes[my_lane].running && lanes->lanes[my_lane].queue_head < 0)
-			lanes->lanes[my_lane].in_use = false;
 		LWLockRelease(lanes->lock);
 		my_lane = -1;
 		return false;
 	}
 	lane = &lanes->lanes[my_lane];
 	memcpy(lanes->slots[my_slot].query, search->query, sizeof(float) * search->dim);
+	lanes->slots[my_slot].rows = search->row_count;
 	enqueue(lane, my_slot);
 	if (!lane->running)
 		start_pass(lane, my_lane);
@@ -387,7 +421,9 @@ lead_pass(Search *search)
 	lane->last_batch = lead_count;
 	lane->last_end = GetCurrentTimestamp();
 	lane->last_pass_ms = (lane->last_end - start) / 1000.0;
-	lane_stop(lane);
+	if (lead_count == 1)
+		lane->lone_pass_ms = lane->last_pass_ms;
+	lane->running = false;
 	LWLockRelease(lanes->lock);
 	ConditionVariableBroadcast(&lane->wake);
 	my_lane = my_slot = -1;

@@ -13,7 +13,9 @@
 
 /*
  * Take a pass's candidates: score them exactly; the rows left out are at
- * least found->kth away by the pass's arithmetic.
+ * least found->kth away by the pass's arithmetic.  A pass over more rows
+ * than the search sees (appended since it pinned the copy) serves it too:
+ * their rows are skipped.
  */
 void
 batch_source_take(Search *search, const BatchCandidates *found)
@@ -24,7 +26,7 @@ batch_source_take(Search *search, const BatchCandidates *found)
 	{
 		int64		row = found->rows[i].row;
 
-		if (row_pulled(search, row))
+		if (row >= search->row_count || row_pulled(search, row))
 			continue;
 		mark_pulled(search, row);
 		if (!row_is_dead(search, row))

@@ -36,7 +36,7 @@ $node->safe_psql('postgres', qq{
 	SELECT setseed(0.3);
 	CREATE SEQUENCE ids;
 	CREATE TABLE items (id bigint PRIMARY KEY, f int, v vector(256));
-	INSERT INTO items SELECT nextval('ids'), n % 1000, $v FROM generate_series(1, 20000) n;
+	INSERT INTO items SELECT nextval('ids'), n % 1000, $v FROM generate_series(1, 40000) n;
 	UPDATE items SET v = NULL WHERE id % 509 = 0;
 	UPDATE items SET v = (SELECT v FROM items WHERE id = 1) WHERE id % 521 = 0;
 	CREATE INDEX items_l2 ON items USING hybrid (v vector_l2_ops);
@@ -122,11 +122,11 @@ my %scripts = (
 INSERT INTO items SELECT nextval('ids'), :f, CASE WHEN :f < 10 THEN NULL ELSE $q END;
 },
 	'update@2' => qq{
-\\set id random(1, 20000)
+\\set id random(1, 40000)
 UPDATE items SET v = $q WHERE id = :id;
 },
 	'delete@1' => q{
-\set id random(1, 22000)
+\set id random(1, 42000)
 DELETE FROM items WHERE id = :id;
 },
 	'vacuum@1' => q{
@@ -134,7 +134,7 @@ VACUUM items;
 },
 	'query@8' => qq{
 \\set lim random(1, 60)
-\\set id random(1, 20000)
+\\set id random(1, 40000)
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT knn_check('items', '<->', $q, :lim, 'true');
 SELECT knn_check('items', '<=>', coalesce((SELECT v FROM items WHERE id = :id), $q), :lim, 'f < 100');
