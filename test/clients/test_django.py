@@ -79,6 +79,17 @@ def test_django(database):
     assert 'item_embedding_hybrid' not in seq_plan and 'Seq Scan' in seq_plan, seq_plan
     assert len(got) == K and got == seq
 
+    # precision: WITH (precision = half), and back through deconstruct()
+    half = hs_django.indexes.HybridIndex(fields=['embedding'], name='item_embedding_half',
+                                         opclasses=['vector_l2_ops'], precision='half')
+    assert half.deconstruct()[2]['precision'] == 'half'
+    with connection.schema_editor() as editor:
+        editor.add_index(Item, half)
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'item_embedding_half'")
+        # vector_l2_ops is the default class, which pg_indexes leaves out
+        assert cur.fetchone()[0].endswith('USING hybrid (embedding) WITH ("precision"=half)')
+
     call_command('migrate', 'hs_django', 'zero', verbosity=0)
     assert extensions(database) == ['hybridsearch', 'plpgsql']
     connection.close()

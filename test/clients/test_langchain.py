@@ -105,6 +105,11 @@ def test_pgvectorstore(database, setup):
     assert_exact(plan, seq_plan, 'docslangchainvectorindex',
                  [d.id for d in docs], [str(r.langchain_id) for r in rows], K)
     assert set(d.id for d in docs) <= set(ids)
+    store.apply_vector_index(HybridIndex(name='docs_half', precision='half'))
+    with replay_engine.connect() as conn:
+        indexdef = conn.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'docs_half'").scalar()
+    assert indexdef.endswith('USING hybrid (embedding vector_cosine_ops) WITH ("precision"=half)')
     want = ['hybridsearch', 'plpgsql'] + (['vector'] if setup == 'init_vectorstore_table' else [])
     assert extensions(database) == want
     replay_engine.dispose()
