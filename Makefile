@@ -57,6 +57,14 @@ uninstall: uninstall-cuda
 uninstall-cuda:
 	rm -f '$(DESTDIR)$(pkglibdir)/libhybridsearch_cuda.so'
 
+# The optional alias extension "vector" (sql/vector-alias): never part of
+# `make install`, since its control file would replace pgvector's.
+.PHONY: install-vector-alias uninstall-vector-alias
+install-vector-alias:
+	$(MAKE) -C sql/vector-alias install PG_CONFIG='$(PG_CONFIG)'
+uninstall-vector-alias:
+	$(MAKE) -C sql/vector-alias uninstall PG_CONFIG='$(PG_CONFIG)'
+
 # Stand-alone programs over the same distance code the server runs.
 test/bench_distance: test/bench_distance.c src/type/distance.c src/type/distance.h
 	$(CC) -O2 -ftree-vectorize -fno-math-errno -Wall -Wextra -Isrc -o $@ \

@@ -37,3 +37,30 @@ def conn(schema):
     with psycopg.connect(autocommit=True, options='-c search_path=%s,public' % schema) as c:
         register_vector(c)
         yield c
+
+
+# --- a database of its own, for the framework and alias tests -------------
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def empty_database(extension):
+    """A fresh database, dropped afterwards: the framework tests run CREATE
+    EXTENSION vector (the alias), which must not leak into the database the
+    other tests share."""
+    name = 'clients_db%d' % next(_databases)
+    with psycopg.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)').format(sql.Identifier(name)))
+        conn.execute(sql.SQL('CREATE DATABASE {}').format(sql.Identifier(name)))
+    yield name
+    with psycopg.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL('DROP DATABASE {} WITH (FORCE)').format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database(empty_database):
+    """A fresh database with hybridsearch created in it."""
+    with psycopg.connect(dbname=empty_database, autocommit=True) as conn:
+        conn.execute('CREATE EXTENSION hybridsearch')
+    return empty_database
