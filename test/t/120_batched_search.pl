@@ -10,6 +10,8 @@
 #   - scans cancelled while they wait for or lead a pass leave no slot held,
 #     and batching goes on afterwards;
 #   - hybridsearch.cpu_batching = off runs every scan alone.
+# The CPU path throughout (the GPU runner's hybridsearch.device = gpu is
+# overridden): the GPU worker batches its own requests.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -23,6 +25,7 @@ my $node = PostgreSQL::Test::Cluster->new('batched');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'hybridsearch'
+hybridsearch.device = cpu
 hybridsearch.shared_cache_size = 128MB
 max_parallel_workers_per_gather = 0
 jit = off
