@@ -24,7 +24,9 @@ SELECT row_number() OVER (ORDER BY id)::int AS n, v FROM batch_items WHERE id % 
 INSERT INTO batch_queries VALUES ((SELECT count(*) + 1 FROM batch_queries), '[0,0,0,0,0,0,0,0,0,0,0,0]');
 SELECT count(*) FROM batch_queries;
 
--- rows (query, id, distance) of the batch and of LATERAL, for one index and operator
+-- the batch against LATERAL, for one index and operator: rows per query,
+-- and rows that differ, by distance and by id (ids only below each query's
+-- k-th distance: rows tied with it may be cut either way, as in any scan)
 CREATE FUNCTION batch_diff(idx regclass, op text, k int) RETURNS TABLE (batch_rows bigint, lateral_rows bigint, differing bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -35,10 +37,15 @@ BEGIN
 			JOIN batch_items i ON i.ctid = r.tid),
 		l AS (
 			SELECT q.n AS query, x.id, x.distance FROM batch_queries q,
-			LATERAL (SELECT id, v %s q.v AS distance FROM batch_items ORDER BY v %s q.v LIMIT %s) x)
+			LATERAL (SELECT id, v %s q.v AS distance FROM batch_items ORDER BY v %s q.v LIMIT %s) x),
+		kth AS (SELECT query, max(distance) AS d FROM l GROUP BY query),
+		bi AS (SELECT query, id FROM b JOIN kth USING (query) WHERE distance < d),
+		li AS (SELECT query, id FROM l JOIN kth USING (query) WHERE distance < d)
 		SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM l),
-			(SELECT count(*) FROM ((SELECT * FROM b EXCEPT ALL SELECT * FROM l)
-				UNION ALL (SELECT * FROM l EXCEPT ALL SELECT * FROM b)) d)$q$,
+			(SELECT count(*) FROM ((SELECT query, distance FROM b EXCEPT ALL SELECT query, distance FROM l)
+				UNION ALL (SELECT query, distance FROM l EXCEPT ALL SELECT query, distance FROM b)) d)
+			+ (SELECT count(*) FROM ((SELECT * FROM bi EXCEPT ALL SELECT * FROM li)
+				UNION ALL (SELECT * FROM li EXCEPT ALL SELECT * FROM bi)) i)$q$,
 		idx, k, op, op, k);
 END $$;
 SELECT m.idx, k.k, d.*
@@ -63,9 +70,11 @@ ROLLBACK;
 -- a filter, through the join: the batch then gives each query its k
 -- nearest of all rows, not of the filtered ones; LATERAL with the filter
 -- is the exact form for that
+SET enable_seqscan = off;
 EXPLAIN (COSTS OFF)
 SELECT q.n, x.id FROM batch_queries q,
 	LATERAL (SELECT id FROM batch_items WHERE grp = 3 ORDER BY v <-> q.v LIMIT 5) x;
+RESET enable_seqscan;
 
 -- errors
 SELECT * FROM hybridsearch_search_batch('batch_l2', ARRAY['[1,2,3,4,5,6,7,8,9,10,11,12]'::vector], 0);

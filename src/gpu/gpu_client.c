@@ -32,16 +32,25 @@
 #include "stats/scan_stats.h"
 
 #define GPU_FIRST_K				128
-#define GPU_MAX_K				4096	/* the CUDA module's limit */
 
 struct GpuSource
 {
 	GpuMatrixKey key;
 	uint32		epoch;			/* the copy's row numbering */
-	dsm_segment *segment;		/* the query and its results */
+	float	   *distances;		/* the last search's answer: GPU_MAX_K */
+	int64	   *rows;
 	int			k;				/* K of the last search; 0 before the first */
 	bool		exhausted;		/* every row has been pulled */
 };
+
+/* Where a search's query comes from and its answer goes, beside a request. */
+typedef struct SearchIo
+{
+	const float *query;
+	int			dim;
+	float	   *distances;
+	int64	   *rows;
+} SearchIo;
 
 /* Log a GPU problem once per backend and reason, then count the fallback. */
 static void
@@ -121,18 +130,19 @@ release_slot(int slot_number)
 
 	SpinLockAcquire(&gpu_shared->mutex);
 	if (slot->state == GPU_SLOT_RUNNING)
-		slot->abandoned = true;
+		slot->abandoned = true;		/* the worker frees it when done */
 	else
 		slot->state = GPU_SLOT_FREE;
 	SpinLockRelease(&gpu_shared->mutex);
 }
 
 /*
- * Claim a free slot holding *request; -1 when none is free or no worker.
- * Not inlined: its loop must stay out of call_worker's setjmp frame.
+ * Claim a free slot holding *request, write a search's query into its
+ * buffer, and hand it to the worker; -1 when no slot is free or no worker
+ * runs.  Not inlined: its loops must stay out of call_worker's setjmp frame.
  */
 static pg_noinline int
-submit(const GpuSlot *request, uint32 *incarnation)
+submit(const GpuSlot *request, const SearchIo *io, uint32 *incarnation)
 {
 	int			worker_procno;
 	int			claimed = -1;
@@ -145,7 +155,8 @@ submit(const GpuSlot *request, uint32 *incarnation)
 		if (gpu_shared->slots[i].state == GPU_SLOT_FREE)
 		{
 			gpu_shared->slots[i] = *request;
-			gpu_shared->slots[i].state = GPU_SLOT_SUBMITTED;
+			gpu_shared->slots[i].state = GPU_SLOT_CLAIMED;
+			gpu_shared->slots[i].number = i;
 			gpu_shared->slots[i].abandoned = false;
 			gpu_shared->slots[i].owner_procno = MyProc->pgprocno;
 			claimed = i;
@@ -153,18 +164,25 @@ submit(const GpuSlot *request, uint32 *incarnation)
 		}
 	}
 	SpinLockRelease(&gpu_shared->mutex);
-	if (claimed >= 0)
-		SetLatch(&ProcGlobal->allProcs[worker_procno].procLatch);
+	if (claimed < 0)
+		return -1;
+	/* a claimed slot is this backend's alone: no lock for the copy */
+	if (io != NULL)
+		memcpy(gpu_search_buffers[claimed].query, io->query, sizeof(float) * io->dim);
+	SpinLockAcquire(&gpu_shared->mutex);
+	gpu_shared->slots[claimed].state = GPU_SLOT_SUBMITTED;
+	SpinLockRelease(&gpu_shared->mutex);
+	SetLatch(&ProcGlobal->allProcs[worker_procno].procLatch);
 	return claimed;
 }
 
 /*
- * Send one request and wait for its answer (copied into *answer).  A
- * cancel while waiting leaves the slot to the worker; the worker's exit
- * or a time-out is a failed answer.
+ * Send one request and wait for its answer (copied into *answer, and a
+ * search's top K into io).  A cancel while waiting leaves the slot to the
+ * worker; the worker's exit or a time-out is a failed answer.
  */
 static void
-call_worker(const GpuSlot *request, GpuSlot *answer)
+call_worker(const GpuSlot *request, const SearchIo *io, GpuSlot *answer)
 {
 	uint32		incarnation;
 	int			slot_number;
@@ -173,7 +191,7 @@ call_worker(const GpuSlot *request, GpuSlot *answer)
 
 	memset(answer, 0, sizeof(GpuSlot));
 	answer->outcome = GPU_OUTCOME_FAILED;
-	slot_number = submit(request, &incarnation);
+	slot_number = submit(request, io, &incarnation);
 	if (slot_number < 0)
 	{
 		strlcpy(answer->message, "no GPU worker is running, or all its request slots are busy",
@@ -196,6 +214,13 @@ call_worker(const GpuSlot *request, GpuSlot *answer)
 			worker_gone = (gpu_shared->incarnation != incarnation ||
 						   gpu_shared->worker_procno < 0);
 			SpinLockRelease(&gpu_shared->mutex);
+			if (done && io != NULL && answer->outcome == GPU_OUTCOME_OK)
+			{
+				GpuSearchBuffer *buffer = &gpu_search_buffers[slot_number];
+
+				memcpy(io->distances, buffer->distances, sizeof(float) * request->k);
+				memcpy(io->rows, buffer->rows, sizeof(int64) * request->k);
+			}
 			if (done)
 				break;
 			if (worker_gone)
@@ -224,7 +249,7 @@ call_worker(const GpuSlot *request, GpuSlot *answer)
 }
 
 static void
-request_init(GpuSlot *request, GpuSource *gpu, GpuRequestKind kind, dsm_segment *segment)
+request_init(GpuSlot *request, const GpuSource *gpu, GpuRequestKind kind, dsm_segment *segment)
 {
 	memset(request, 0, sizeof(GpuSlot));
 	request->kind = kind;
@@ -258,7 +283,7 @@ send_rows(Search *search, int64 first, char *message)
 		request_init(&request, gpu, GPU_REQUEST_APPEND, segment);
 		request.first_row = first;
 		request.row_count = count;
-		call_worker(&request, &answer);
+		call_worker(&request, NULL, &answer);
 		if (answer.outcome == GPU_OUTCOME_FAILED)
 		{
 			strlcpy(message, answer.message, GPU_MESSAGE_LEN);
@@ -290,7 +315,7 @@ append_rows(Search *search, int64 first, char *message)
 	request_init(&request, search->gpu, GPU_REQUEST_APPEND, NULL);
 	request.first_row = first;
 	request.row_count = search->row_count - first;
-	call_worker(&request, &answer);
+	call_worker(&request, NULL, &answer);
 	if (answer.outcome == GPU_OUTCOME_FAILED)
 	{
 		strlcpy(message, answer.message, GPU_MESSAGE_LEN);
@@ -308,19 +333,18 @@ static bool
 search_worker(Search *search, int k, char *message)
 {
 	GpuSource  *gpu = search->gpu;
-	float	   *query = dsm_segment_address(gpu->segment);
+	SearchIo	io = {search->query, search->dim, gpu->distances, gpu->rows};
 
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
 		GpuSlot		request;
 		GpuSlot		answer;
 
-		memcpy(query, search->query, sizeof(float) * search->dim);
-		request_init(&request, gpu, GPU_REQUEST_SEARCH, gpu->segment);
+		request_init(&request, gpu, GPU_REQUEST_SEARCH, NULL);
 		request.metric = search->metric;
 		request.k = k;
 		request.row_count = search->row_count;
-		call_worker(&request, &answer);
+		call_worker(&request, &io, &answer);
 		if (answer.outcome == GPU_OUTCOME_OK)
 		{
 			scan_stats_gpu_search(RelationGetRelid(search->index), answer.batch_size,
@@ -339,39 +363,19 @@ search_worker(Search *search, int k, char *message)
 	return false;
 }
 
-static void
-detach_segment(void *arg)
-{
-	GpuSource  *gpu = (GpuSource *) arg;
-
-	if (gpu->segment)
-		dsm_detach(gpu->segment);
-	gpu->segment = NULL;
-}
-
 /* Start the GPU source of a search over a pinned copy. */
 bool
 gpu_source_begin(Search *search)
 {
 	GpuSource  *gpu = palloc0(sizeof(GpuSource));
-	MemoryContextCallback *callback;
 
 	gpu->key.database = MyDatabaseId;
 	gpu->key.node = search->index->rd_node;
 	gpu->key.dim = search->dim;
 	gpu->key.half = search->half;
 	gpu->epoch = search->view->epoch;
-	gpu->segment = dsm_create(GPU_SEARCH_SEGMENT_SIZE(search->dim, GPU_MAX_K), 0);
-
-	/*
-	 * The scan's memory owns the mapping, not the resource owner: a reset
-	 * callback detaches it when the scan ends, on error too.
-	 */
-	dsm_pin_mapping(gpu->segment);
-	callback = palloc(sizeof(MemoryContextCallback));
-	callback->func = detach_segment;
-	callback->arg = gpu;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, callback);
+	gpu->distances = palloc(sizeof(float) * GPU_MAX_K);
+	gpu->rows = palloc(sizeof(int64) * GPU_MAX_K);
 	search->gpu = gpu;
 	search_pull_untrusted(search);
 	return true;
@@ -383,14 +387,6 @@ gpu_exhausted(const Search *search)
 	return search->gpu->exhausted;
 }
 
-/* Hand the rest of the scan to the CPU source. */
-static void
-end_gpu_source(Search *search)
-{
-	detach_segment(search->gpu);
-	search_use_cpu(search);
-}
-
 /*
  * Pull the next candidates: the top K with K growing fourfold, skipping
  * rows pulled before and rows newer than this scan's copy.
@@ -399,29 +395,25 @@ static void
 gpu_pull(Search *search)
 {
 	GpuSource  *gpu = search->gpu;
-	int			dim = search->dim;
 	char		message[GPU_MESSAGE_LEN];
-	char	   *base = dsm_segment_address(gpu->segment);
 	int			k;
-	float	   *distances;
-	int64	   *rows;
+	float	   *distances = gpu->distances;
+	int64	   *rows = gpu->rows;
 
 	if (gpu->k >= GPU_MAX_K)
 	{
-		end_gpu_source(search);
+		search_use_cpu(search);
 		return;
 	}
 	k = gpu->k == 0 ? GPU_FIRST_K : Min(gpu->k * 4, GPU_MAX_K);
 	if (!search_worker(search, k, message))
 	{
 		report_fallback(search->index, message);
-		end_gpu_source(search);
+		search_use_cpu(search);
 		return;
 	}
 	gpu->k = k;
 	search->used_gpu = true;
-	distances = GPU_SEARCH_DISTANCES(base, dim);
-	rows = GPU_SEARCH_ROWS(base, dim, k);
 	for (int i = 0; i < k && rows[i] >= 0; i++)
 	{
 		int64		row = rows[i];

@@ -22,11 +22,13 @@
 PG_FUNCTION_INFO_V1(hybridsearch_gpu_status);
 
 GpuShared  *gpu_shared = NULL;
+GpuSearchBuffer *gpu_search_buffers = NULL;
 
 void
 gpu_shared_request(void)
 {
 	RequestAddinShmemSpace(MAXALIGN(sizeof(GpuShared)));
+	RequestAddinShmemSpace(mul_size(GPU_SLOTS, sizeof(GpuSearchBuffer)));
 }
 
 void
@@ -35,6 +37,8 @@ gpu_shared_init(void)
 	bool		found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	gpu_search_buffers = ShmemInitStruct("hybridsearch_gpu_buffers",
+										 mul_size(GPU_SLOTS, sizeof(GpuSearchBuffer)), &found);
 	gpu_shared = ShmemInitStruct("hybridsearch_gpu", sizeof(GpuShared), &found);
 	if (!found)
 	{

@@ -3,10 +3,13 @@
  *	  What backends and the GPU worker share: request slots in shared
  *	  memory, the worker's state, and the list of GPU-resident matrices.
  *
- * A backend fills a free slot (the query, or rows to append, travel in a
- * dynamic shared memory segment it creates), marks it SUBMITTED and sets
- * the worker's latch; the worker marks it RUNNING, answers, marks it DONE
- * and sets the backend's latch.  A backend that leaves while its request
+ * A backend claims a free slot, writes a search's query into the slot's
+ * buffer (beside the slots, in the same shared memory: no segment to
+ * create or attach per search), marks it SUBMITTED and sets the worker's
+ * latch; the worker marks it RUNNING, writes the answer into the buffer,
+ * marks it DONE and sets the backend's latch.  Rows to append come from
+ * the shared copy, or, for private copies, in a dynamic shared memory
+ * segment the backend creates.  A backend that leaves while its request
  * runs (cancel, error) marks the slot abandoned, and the worker frees it.
  * Everything here is protected by the mutex.  The CUDA calls themselves
  * run in the worker's child process, the CUDA host (cuda_host.h), which
@@ -20,6 +23,7 @@
 #include "storage/spin.h"
 
 #include "hs_gpu.h"
+#include "type/vector_parse.h"
 
 #define GPU_SLOTS				64
 #define GPU_MESSAGE_LEN			256
@@ -29,12 +33,18 @@
 #define GPU_MAX_PARTS			HS_GPU_MAX_PARTS
 /* what the worker's status says while it opens its devices */
 #define GPU_STATUS_OPENING		"the GPU worker is opening the devices"
+/* the largest K of one search: the CUDA module's limit */
+#define GPU_MAX_K				4096
+/* the longest query a slot's buffer holds: the vector type's limit */
+#define GPU_QUERY_MAX_DIM		VECTOR_MAX_DIM
+
 /* rows of one append request: bounded so its segment stays modest */
 #define GPU_APPEND_BYTES		(64 * 1024 * 1024)
 
 typedef enum GpuSlotState
 {
 	GPU_SLOT_FREE = 0,
+	GPU_SLOT_CLAIMED,			/* its backend writes the request */
 	GPU_SLOT_SUBMITTED,
 	GPU_SLOT_RUNNING,
 	GPU_SLOT_DONE
@@ -80,6 +90,7 @@ typedef struct GpuSlot
 {
 	GpuSlotState state;
 	bool		abandoned;
+	int			number;			/* its place in the slots, and its buffer's */
 	int			owner_procno;	/* whose latch to set */
 	/* the request */
 	GpuRequestKind kind;
@@ -90,7 +101,7 @@ typedef struct GpuSlot
 	int			k;
 	int64		first_row;
 	int64		row_count;
-	dsm_handle	segment;
+	dsm_handle	segment;		/* private rows of an append; else invalid */
 	/* the answer */
 	GpuOutcome	outcome;
 	int64		resident_rows;
@@ -98,6 +109,14 @@ typedef struct GpuSlot
 	int			batch_size;		/* queries searched in the same launch */
 	char		message[GPU_MESSAGE_LEN];
 } GpuSlot;
+
+/* A slot's search: the query in, the top K out. */
+typedef struct GpuSearchBuffer
+{
+	float		query[GPU_QUERY_MAX_DIM];
+	float		distances[GPU_MAX_K];
+	int64		rows[GPU_MAX_K];
+} GpuSearchBuffer;
 
 typedef struct GpuResident
 {
@@ -122,6 +141,7 @@ typedef struct GpuShared
 } GpuShared;
 
 extern GpuShared *gpu_shared;
+extern GpuSearchBuffer *gpu_search_buffers;	/* GPU_SLOTS of them */
 
 extern void gpu_shared_request(void);
 extern void gpu_shared_init(void);
@@ -131,12 +151,5 @@ extern bool gpu_would_route(int64 rows);
 extern void gpu_resident_usage(Oid database, RelFileNode node, int64 *rows, int64 *bytes);
 extern void gpu_shared_set_status(bool ready, const char *status);
 
-/* Segment layout of a search: query[dim], then distances[k], then rows[k]. */
-#define GPU_SEARCH_SEGMENT_SIZE(dim, k) \
-	(MAXALIGN(sizeof(float) * (dim)) + MAXALIGN(sizeof(float) * (k)) + sizeof(int64) * (k))
-#define GPU_SEARCH_DISTANCES(base, dim) \
-	((float *) ((char *) (base) + MAXALIGN(sizeof(float) * (dim))))
-#define GPU_SEARCH_ROWS(base, dim, k) \
-	((int64 *) ((char *) (base) + MAXALIGN(sizeof(float) * (dim)) + MAXALIGN(sizeof(float) * (k))))
 
 #endif							/* HYBRIDSEARCH_GPU_SHARED_H */

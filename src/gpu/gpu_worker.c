@@ -356,7 +356,10 @@ handle_append(GpuSlot *request)
 	dsm_detach(segment);
 }
 
-/* Searches of one matrix, metric and k, in one launch. */
+/*
+ * Searches of one matrix, metric and k, in one launch: the queries from
+ * their slots' buffers, the answers back into them.
+ */
 static void
 handle_search_batch(GpuSlot **batch, int count)
 {
@@ -367,7 +370,6 @@ handle_search_batch(GpuSlot **batch, int count)
 	float	   *queries = palloc(sizeof(float) * dim * count);
 	float	   *distances = palloc(sizeof(float) * k * count);
 	int64	   *rows = palloc(sizeof(int64) * k * count);
-	dsm_segment **segments = palloc0(sizeof(dsm_segment *) * count);
 	GpuSlot   **ready = palloc(sizeof(GpuSlot *) * count);
 	int			searched = 0;
 	char		message[GPU_MESSAGE_LEN];
@@ -384,13 +386,7 @@ handle_search_batch(GpuSlot **batch, int count)
 			request->outcome = GPU_OUTCOME_NEED_ROWS;
 			continue;
 		}
-		segments[searched] = dsm_attach(request->segment);
-		if (segments[searched] == NULL)
-		{
-			fail(request, "the requesting backend has gone");
-			continue;
-		}
-		memcpy(queries + (Size) searched * dim, dsm_segment_address(segments[searched]),
+		memcpy(queries + (Size) searched * dim, gpu_search_buffers[request->number].query,
 			   sizeof(float) * dim);
 		ready[searched++] = request;
 	}
@@ -400,19 +396,18 @@ handle_search_batch(GpuSlot **batch, int count)
 								  dim, k, distances, rows, &kernel_ms, message);
 		for (int i = 0; i < searched; i++)
 		{
-			char	   *base = dsm_segment_address(segments[i]);
+			GpuSearchBuffer *buffer = &gpu_search_buffers[ready[i]->number];
 
 			if (status == HS_GPU_OK)
 			{
-				memcpy(GPU_SEARCH_DISTANCES(base, dim), distances + (Size) i * k, sizeof(float) * k);
-				memcpy(GPU_SEARCH_ROWS(base, dim, k), rows + (Size) i * k, sizeof(int64) * k);
+				memcpy(buffer->distances, distances + (Size) i * k, sizeof(float) * k);
+				memcpy(buffer->rows, rows + (Size) i * k, sizeof(int64) * k);
 				ready[i]->outcome = GPU_OUTCOME_OK;
 				ready[i]->kernel_ms = kernel_ms;
 				ready[i]->batch_size = searched;
 			}
 			else
 				fail(ready[i], message);
-			dsm_detach(segments[i]);
 		}
 		if (status == HS_GPU_ECUDA)
 			reset_devices(message);
@@ -420,7 +415,6 @@ handle_search_batch(GpuSlot **batch, int count)
 	pfree(queries);
 	pfree(distances);
 	pfree(rows);
-	pfree(segments);
 	pfree(ready);
 }
 
