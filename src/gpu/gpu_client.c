@@ -177,6 +177,64 @@ submit(const GpuSlot *request, const SearchIo *io, uint32 *incarnation)
 }
 
 /*
+ * Wait until the worker has answered every slot; false with a message when
+ * it is gone or gpu_timeout passes first.  Interrupts are served.
+ */
+static bool
+wait_for_slots(const int *slot_numbers, int count, uint32 incarnation, char *message)
+{
+	TimestampTz deadline = GetCurrentTimestamp() +
+		(TimestampTz) hybridsearch_gpu_timeout_ms * 1000;
+
+	for (;;)
+	{
+		int			done = 0;
+		bool		worker_gone;
+
+		SpinLockAcquire(&gpu_shared->mutex);
+		for (int i = 0; i < count; i++)
+			done += gpu_shared->slots[slot_numbers[i]].state == GPU_SLOT_DONE;
+		worker_gone = (gpu_shared->incarnation != incarnation ||
+					   gpu_shared->worker_procno < 0);
+		SpinLockRelease(&gpu_shared->mutex);
+		if (done == count)
+			return true;
+		if (worker_gone)
+		{
+			strlcpy(message, "the GPU worker exited", GPU_MESSAGE_LEN);
+			return false;
+		}
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			snprintf(message, GPU_MESSAGE_LEN,
+					 "the GPU worker did not answer within hybridsearch.gpu_timeout (%d ms)",
+					 hybridsearch_gpu_timeout_ms);
+			return false;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* An answered slot's answer, and a search's top k into io. */
+static void
+read_answer(int slot_number, const SearchIo *io, int k, GpuSlot *answer)
+{
+	SpinLockAcquire(&gpu_shared->mutex);
+	*answer = gpu_shared->slots[slot_number];
+	SpinLockRelease(&gpu_shared->mutex);
+	if (io != NULL && answer->outcome == GPU_OUTCOME_OK)
+	{
+		GpuSearchBuffer *buffer = &gpu_search_buffers[slot_number];
+
+		memcpy(io->distances, buffer->distances, sizeof(float) * k);
+		memcpy(io->rows, buffer->rows, sizeof(int64) * k);
+	}
+}
+
+/*
  * Send one request and wait for its answer (copied into *answer, and a
  * search's top K into io).  A cancel while waiting leaves the slot to the
  * worker; the worker's exit or a time-out is a failed answer.
@@ -186,8 +244,6 @@ call_worker(const GpuSlot *request, const SearchIo *io, GpuSlot *answer)
 {
 	uint32		incarnation;
 	int			slot_number;
-	TimestampTz deadline = GetCurrentTimestamp() +
-		(TimestampTz) hybridsearch_gpu_timeout_ms * 1000;
 
 	memset(answer, 0, sizeof(GpuSlot));
 	answer->outcome = GPU_OUTCOME_FAILED;
@@ -201,45 +257,8 @@ call_worker(const GpuSlot *request, const SearchIo *io, GpuSlot *answer)
 
 	PG_TRY();
 	{
-		for (;;)
-		{
-			GpuSlot    *slot = &gpu_shared->slots[slot_number];
-			bool		done;
-			bool		worker_gone;
-
-			SpinLockAcquire(&gpu_shared->mutex);
-			done = (slot->state == GPU_SLOT_DONE);
-			if (done)
-				*answer = *slot;
-			worker_gone = (gpu_shared->incarnation != incarnation ||
-						   gpu_shared->worker_procno < 0);
-			SpinLockRelease(&gpu_shared->mutex);
-			if (done && io != NULL && answer->outcome == GPU_OUTCOME_OK)
-			{
-				GpuSearchBuffer *buffer = &gpu_search_buffers[slot_number];
-
-				memcpy(io->distances, buffer->distances, sizeof(float) * request->k);
-				memcpy(io->rows, buffer->rows, sizeof(int64) * request->k);
-			}
-			if (done)
-				break;
-			if (worker_gone)
-			{
-				strlcpy(answer->message, "the GPU worker exited", sizeof(answer->message));
-				break;
-			}
-			if (GetCurrentTimestamp() >= deadline)
-			{
-				snprintf(answer->message, sizeof(answer->message),
-						 "the GPU worker did not answer within hybridsearch.gpu_timeout (%d ms)",
-						 hybridsearch_gpu_timeout_ms);
-				break;
-			}
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 100, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
+		if (wait_for_slots(&slot_number, 1, incarnation, answer->message))
+			read_answer(slot_number, io, request->k, answer);
 	}
 	PG_FINALLY();
 	{
@@ -325,6 +344,19 @@ append_rows(Search *search, int64 first, char *message)
 	return true;
 }
 
+static void
+search_request(const Search *search, int k, GpuSlot *request, SearchIo *io)
+{
+	request_init(request, search->gpu, GPU_REQUEST_SEARCH, NULL);
+	request->metric = search->metric;
+	request->k = k;
+	request->row_count = search->row_count;
+	io->query = search->query;
+	io->dim = search->dim;
+	io->distances = search->gpu->distances;
+	io->rows = search->gpu->rows;
+}
+
 /*
  * The top k of the query over the worker's copy, appending the rows it
  * lacks first.  False with a message on failure.
@@ -332,18 +364,13 @@ append_rows(Search *search, int64 first, char *message)
 static bool
 search_worker(Search *search, int k, char *message)
 {
-	GpuSource  *gpu = search->gpu;
-	SearchIo	io = {search->query, search->dim, gpu->distances, gpu->rows};
-
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
 		GpuSlot		request;
 		GpuSlot		answer;
+		SearchIo	io;
 
-		request_init(&request, gpu, GPU_REQUEST_SEARCH, NULL);
-		request.metric = search->metric;
-		request.k = k;
-		request.row_count = search->row_count;
+		search_request(search, k, &request, &io);
 		call_worker(&request, &io, &answer);
 		if (answer.outcome == GPU_OUTCOME_OK)
 		{
@@ -388,30 +415,16 @@ gpu_exhausted(const Search *search)
 }
 
 /*
- * Pull the next candidates: the top K with K growing fourfold, skipping
- * rows pulled before and rows newer than this scan's copy.
+ * Take the top k the worker answered: score the rows not pulled before
+ * (nor newer than this scan's copy) exactly.
  */
 static void
-gpu_pull(Search *search)
+take_answer(Search *search, int k)
 {
 	GpuSource  *gpu = search->gpu;
-	char		message[GPU_MESSAGE_LEN];
-	int			k;
 	float	   *distances = gpu->distances;
 	int64	   *rows = gpu->rows;
 
-	if (gpu->k >= GPU_MAX_K)
-	{
-		search_use_cpu(search);
-		return;
-	}
-	k = gpu->k == 0 ? GPU_FIRST_K : Min(gpu->k * 4, GPU_MAX_K);
-	if (!search_worker(search, k, message))
-	{
-		report_fallback(search->index, message);
-		search_use_cpu(search);
-		return;
-	}
 	gpu->k = k;
 	search->used_gpu = true;
 	for (int i = 0; i < k && rows[i] >= 0; i++)
@@ -430,6 +443,146 @@ gpu_pull(Search *search)
 	{
 		search->pulled_max = distances[k - 1];
 		search->margin = search_dot_margin(search, search->pulled_max);
+	}
+}
+
+/* K of a search's first request: twice the rows it wants, when it says. */
+static int
+first_k(const Search *search)
+{
+	if (search->rows_wanted <= 0)
+		return GPU_FIRST_K;
+	return (int) Min(Max(2 * search->rows_wanted, 16), GPU_MAX_K);
+}
+
+/* Pull the next candidates: the top K, K growing fourfold. */
+static void
+gpu_pull(Search *search)
+{
+	GpuSource  *gpu = search->gpu;
+	char		message[GPU_MESSAGE_LEN];
+	int			k;
+
+	if (gpu->k >= GPU_MAX_K)
+	{
+		search_use_cpu(search);
+		return;
+	}
+	k = gpu->k == 0 ? first_k(search) : Min(gpu->k * 4, GPU_MAX_K);
+	if (!search_worker(search, k, message))
+	{
+		report_fallback(search->index, message);
+		search_use_cpu(search);
+		return;
+	}
+	take_answer(search, k);
+}
+
+/* Requests of several searches in flight at once. */
+typedef struct SearchRound
+{
+	int			count;
+	uint32		incarnation;
+	int			slot_numbers[GPU_SLOTS / 2];
+	Search	   *searches[GPU_SLOTS / 2];
+	SearchIo	io[GPU_SLOTS / 2];
+} SearchRound;
+
+/*
+ * Submit the first requests of searches[next ..], up to half the slots;
+ * returns where the next round starts.
+ */
+static int
+send_round(Search **searches, int count, int next, SearchRound *round)
+{
+	round->count = 0;
+	for (; next < count && round->count < GPU_SLOTS / 2; next++)
+	{
+		Search	   *search = searches[next];
+		int			n = round->count;
+		GpuSlot		request;
+
+		if (search->source != &gpu_source || search->gpu->k != 0)
+			continue;
+		search_request(search, first_k(search), &request, &round->io[n]);
+		round->slot_numbers[n] = submit(&request, &round->io[n], &round->incarnation);
+		if (round->slot_numbers[n] < 0)
+			break;				/* no slot: the rest pull on their own */
+		round->searches[round->count++] = search;
+	}
+	return next;
+}
+
+/* Wait for a round's answers and take those that came. */
+static pg_noinline void
+take_answers(SearchRound *round)
+{
+	char		message[GPU_MESSAGE_LEN];
+
+	if (!wait_for_slots(round->slot_numbers, round->count, round->incarnation, message))
+		return;
+	for (int i = 0; i < round->count; i++)
+	{
+		Search	   *search = round->searches[i];
+		GpuSlot		answer;
+
+		read_answer(round->slot_numbers[i], &round->io[i], first_k(search), &answer);
+		if (answer.outcome != GPU_OUTCOME_OK)
+			continue;
+		scan_stats_gpu_search(RelationGetRelid(search->index), answer.batch_size,
+							  answer.kernel_ms);
+		take_answer(search, first_k(search));
+	}
+}
+
+static void
+release_round(SearchRound *round)
+{
+	for (int i = 0; i < round->count; i++)
+		release_slot(round->slot_numbers[i]);
+}
+
+/* A round's answers; its slots are freed whatever happens. */
+static pg_noinline void
+take_round(SearchRound *round)
+{
+	PG_TRY();
+	{
+		take_answers(round);
+	}
+	PG_CATCH();
+	{
+		release_round(round);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	release_round(round);
+}
+
+/*
+ * The first pulls of several GPU searches of one index at once
+ * (hybridsearch_search_batch): their requests go in together, so that the
+ * worker searches them in one launch.  The first pulls alone, which brings
+ * the worker's copy up to date; a search whose answer is not ready all the
+ * same (a failure, rows appended meanwhile) pulls on its own later.
+ */
+void
+gpu_first_pulls(Search **searches, int count)
+{
+	int			next = 0;
+
+	while (next < count && searches[next]->source != &gpu_source)
+		next++;
+	if (next < count)
+		gpu_pull(searches[next++]);
+	while (next < count)
+	{
+		SearchRound round;
+
+		next = send_round(searches, count, next, &round);
+		if (round.count == 0)
+			return;
+		take_round(&round);
 	}
 }
 

@@ -120,7 +120,7 @@ search_group(BatchOutput *out, Relation index, Datum *queries, int first, int co
 
 	for (int i = 0; i < count; i++)
 		orderbys[i].sk_argument = queries[first + i];
-	search_begin_many(index, orderbys, count, searches);
+	search_begin_many(index, orderbys, count, out->k, searches);
 	for (int i = 0; i < count; i++)
 	{
 		emit_visible(out, searches[i], first + i + 1);

@@ -302,13 +302,16 @@ batchable(const Search *search, const Search *first)
 }
 
 /*
- * Start searches for several ORDER BY keys of one index at once.  Those
- * the CPU serves from the same copy take their first candidates from one
- * batched pass (batch_pass.h); the others (GPU, streamed, or begun after
- * an append) go on alone.
+ * Start searches for several ORDER BY keys of one index at once, for
+ * callers that will take about rows_wanted rows of each.  Those the CPU
+ * serves from the same copy take their first candidates from one batched
+ * pass (batch_pass.h); those the GPU serves send their first requests
+ * together, for one launch; the others (streamed, or begun after an
+ * append) go on alone.
  */
 void
-search_begin_many(Relation index, ScanKey orderbys, int count, Search **searches)
+search_begin_many(Relation index, ScanKey orderbys, int count, int64 rows_wanted,
+				  Search **searches)
 {
 	Search	   *first;
 	float	   *queries;
@@ -316,7 +319,11 @@ search_begin_many(Relation index, ScanKey orderbys, int count, Search **searches
 	int			batched = 0;
 
 	for (int i = 0; i < count; i++)
+	{
 		searches[i] = search_begin(index, &orderbys[i]);
+		searches[i]->rows_wanted = rows_wanted;
+	}
+	gpu_first_pulls(searches, count);
 	first = searches[0];
 	if (count < 2 || !batchable(first, first) || !batch_pass_possible(first->metric) ||
 		blas_sgemm() == NULL)

@@ -20,7 +20,8 @@
 typedef struct Search Search;
 
 extern Search *search_begin(Relation index, ScanKey orderby);
-extern void search_begin_many(Relation index, ScanKey orderbys, int count, Search **searches);
+extern void search_begin_many(Relation index, ScanKey orderbys, int count, int64 rows_wanted,
+							  Search **searches);
 extern bool search_next(Search *search, ItemPointer tid, double *distance, bool *distance_isnull);
 extern void search_end(Search *search);
 extern int64 search_prewarm(Relation index);

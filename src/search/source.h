@@ -76,6 +76,7 @@ struct Search
 	int			dim;
 	bool		half;			/* the copy is fp16 */
 	CopyView   *view;			/* the pinned copy; NULL when streaming */
+	int64		rows_wanted;	/* rows the caller will take, 0 if unknown */
 	int64		row_count;		/* rows and NULLs when the search began: */
 	int64		null_count;		/* later appends stay out */
 	RowBounds	bounds;			/* for error margins */
@@ -156,5 +157,6 @@ extern void stream_begin(Search *search, const HybridMetaPageData *meta);
 /* gpu/gpu_client.c */
 extern bool gpu_route(Relation index, int64 rows);
 extern bool gpu_source_begin(Search *search);
+extern void gpu_first_pulls(Search **searches, int count);
 
 #endif							/* HYBRIDSEARCH_SOURCE_H */
