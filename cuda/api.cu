@@ -21,6 +21,21 @@
 #include "utils/int_math.h"
 #include "utils/signals.h"
 
+/* work() with m's device locked: its result, or the locking error */
+template <typename Work>
+static int
+with_matrix_locked(hs_gpu_matrix *m, char *errbuf, size_t errlen, Work work)
+{
+	DevCtx	   *ctx = NULL;
+	int			rc;
+
+	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
+		return rc;
+	rc = work();
+	pthread_mutex_unlock(&ctx->mutex);
+	return rc;
+}
+
 API int
 hs_gpu_device_count(int *count, char *errbuf, size_t errlen)
 {
@@ -135,14 +150,10 @@ hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows,
 					 char *errbuf, size_t errlen)
 {
 	SignalsBlocked blocked;
-	DevCtx	   *ctx = NULL;
-	int			rc;
 
-	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
-		return rc;
-	rc = append_locked(m, rows, nrows, errbuf, errlen);
-	pthread_mutex_unlock(&ctx->mutex);
-	return rc;
+	return with_matrix_locked(m, errbuf, errlen, [&]() {
+		return append_locked(m, rows, nrows, errbuf, errlen);
+	});
 }
 
 API int
@@ -151,15 +162,11 @@ hs_gpu_search(hs_gpu_matrix *m, int metric, const float *queries, int nqueries, 
 			  char *errbuf, size_t errlen)
 {
 	SignalsBlocked blocked;
-	DevCtx	   *ctx = NULL;
-	int			rc;
 
-	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
-		return rc;
-	rc = search_locked(m, metric, queries, nqueries, k, out_distances, out_rows, kernel_ms,
-					   errbuf, errlen);
-	pthread_mutex_unlock(&ctx->mutex);
-	return rc;
+	return with_matrix_locked(m, errbuf, errlen, [&]() {
+		return search_locked(m, metric, queries, nqueries, k, out_distances, out_rows, kernel_ms,
+							 errbuf, errlen);
+	});
 }
 
 API size_t
@@ -215,14 +222,10 @@ hs_gpu_matrix_bench(hs_gpu_matrix *m, int nqueries, int reps, float *read_ms, fl
 					float *gemm_ms, char *errbuf, size_t errlen)
 {
 	SignalsBlocked blocked;
-	DevCtx	   *ctx = NULL;
-	int			rc;
 
 	if (!read_ms || !copy_ms || !gemm_ms)
 		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: bad bench arguments");
-	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
-		return rc;
-	rc = bench_locked(m, nqueries, reps, read_ms, copy_ms, gemm_ms, errbuf, errlen);
-	pthread_mutex_unlock(&ctx->mutex);
-	return rc;
+	return with_matrix_locked(m, errbuf, errlen, [&]() {
+		return bench_locked(m, nqueries, reps, read_ms, copy_ms, gemm_ms, errbuf, errlen);
+	});
 }

@@ -70,53 +70,72 @@ median(std::vector<float> &v)
 	return v.empty() ? -1.0f : v[v.size() / 2];
 }
 
+/*
+ * *median_ms = the median event time of reps runs of enqueue() (which
+ * returns 0 or an error code) on the context's stream, after one warm-up
+ * run; what names the run in errors.
+ */
+template <typename Enqueue>
+static int
+time_median(DevCtx &ctx, int reps, const char *what, float *median_ms, Enqueue enqueue,
+			char *errbuf, size_t errlen)
+{
+	std::vector<float> t;
+
+	for (int i = -1; i < reps; i++)
+	{
+		float		ms;
+		int			rc;
+
+		CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
+		if ((rc = enqueue()) != 0)
+			return rc;
+		CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
+		CUDA_CHECK(cudaEventSynchronize(ctx.ev_stop), what);
+		CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
+		if (i >= 0)
+			t.push_back(ms);
+	}
+	*median_ms = median(t);
+	return 0;
+}
+
 int
 bench_locked(hs_gpu_matrix *m, int nq, int reps, float *read_ms, float *copy_ms, float *gemm_ms,
 			 char *errbuf, size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
 	size_t		bytes = (size_t) m->rows * m->ld * (m->half ? 2 : 4);
-	std::vector<float> t;
-	float		ms;
 	void	   *scratch = NULL;
 	cudaError_t e;
+	int			rc;
 
 	*read_ms = *copy_ms = *gemm_ms = -1.0f;
 	if (m->rows == 0 || reps < 1)
 		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: nothing to bench");
 	CUDA_CHECK(cudaSetDevice(ctx.device), "cudaSetDevice");
-	for (int i = -1; i < reps; i++)
+	rc = time_median(ctx, reps, "read kernel", read_ms, [&]() -> int
 	{
-		CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
 		read_kernel<<<ctx.prop.multiProcessorCount * 8, 256, 0, ctx.stream>>>(
 			(const uint4 *) m->data, (long long) (bytes / 16), (unsigned int *) ctx.sink.ptr);
 		CUDA_CHECK_LAUNCH("read kernel");
-		CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
-		CUDA_CHECK(cudaEventSynchronize(ctx.ev_stop), "read kernel");
-		CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
-		if (i >= 0)
-			t.push_back(ms);
-	}
-	*read_ms = median(t);
-	t.clear();
+		return 0;
+	}, errbuf, errlen);
+	if (rc != 0)
+		return rc;
 
 	/* the copy floor needs room for a second copy; without it, -1 */
 	e = cudaMalloc(&scratch, bytes);
 	if (e == cudaSuccess)
 	{
-		for (int i = -1; i < reps; i++)
+		rc = time_median(ctx, reps, "copy floor", copy_ms, [&]() -> int
 		{
-			CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
 			CUDA_CHECK(cudaMemcpyAsync(scratch, m->data, bytes, cudaMemcpyDeviceToDevice, ctx.stream),
 					   "copy floor");
-			CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
-			CUDA_CHECK(cudaEventSynchronize(ctx.ev_stop), "copy floor");
-			CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
-			if (i >= 0)
-				t.push_back(ms);
-		}
-		*copy_ms = median(t);
-		t.clear();
+			return 0;
+		}, errbuf, errlen);
+		if (rc != 0)
+			return rc;
 		cudaFree(scratch);
 	}
 	else
@@ -127,7 +146,6 @@ bench_locked(hs_gpu_matrix *m, int nq, int reps, float *read_ms, float *copy_ms,
 		Launch		launch;
 		Plan		p = {1, NULL};
 		int			nq_pad = (int) round_up(nq, 16);
-		int			rc;
 
 		if ((rc = reserve_query_buffers(m, nq_pad, errbuf, errlen)) != 0)
 			return rc;
@@ -138,24 +156,21 @@ bench_locked(hs_gpu_matrix *m, int nq, int reps, float *read_ms, float *copy_ms,
 		CUDA_CHECK_LAUNCH("query preparation kernel");
 		if ((rc = prepare(m, p, HS_GPU_NEG_IP, nq, 10, launch, errbuf, errlen)) != 0)
 			return rc < 0 ? fail(errbuf, errlen, HS_GPU_EINVAL, "gemm infeasible") : rc;
-		for (int i = -1; i < reps; i++)
+		rc = time_median(ctx, reps, "gemm floor", gemm_ms, [&]() -> int
 		{
-			CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
 			for (int c = 0; c < launch.gemm_chunks; c++)
 			{
 				long long	row0 = (long long) c * launch.gemm_chunk_rows;
 				int			rows_c = (int) std::min<long long>(launch.gemm_chunk_rows, m->rows - row0);
+				int			grc;
 
-				if ((rc = gemm_chunk(m, row0, rows_c, nq, launch.dots_ld, errbuf, errlen)) != 0)
-					return rc;
+				if ((grc = gemm_chunk(m, row0, rows_c, nq, launch.dots_ld, errbuf, errlen)) != 0)
+					return grc;
 			}
-			CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
-			CUDA_CHECK(cudaEventSynchronize(ctx.ev_stop), "gemm floor");
-			CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
-			if (i >= 0)
-				t.push_back(ms);
-		}
-		*gemm_ms = median(t);
+			return 0;
+		}, errbuf, errlen);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }

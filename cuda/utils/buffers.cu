@@ -9,6 +9,20 @@
 #include "utils/buffers.h"
 #include "utils/errors.h"
 
+static void
+buf_free(ScratchBuf &b, bool pinned_host)
+{
+	if (b.ptr)
+	{
+		if (pinned_host)
+			cudaFreeHost(b.ptr);
+		else
+			cudaFree(b.ptr);
+	}
+	b.ptr = NULL;
+	b.capacity = 0;
+}
+
 /*
  * Grow b to at least bytes: device memory, or pinned host memory for
  * staging.  It grows by half again at least, so a slowly growing batch does
@@ -25,15 +39,7 @@ buf_reserve(ScratchBuf &b, size_t bytes, bool pinned_host, char *errbuf, size_t 
 	if (bytes <= b.capacity)
 		return 0;
 	newcap = std::max(bytes, b.capacity + b.capacity / 2);
-	if (b.ptr)
-	{
-		if (pinned_host)
-			cudaFreeHost(b.ptr);
-		else
-			cudaFree(b.ptr);
-		b.ptr = NULL;
-		b.capacity = 0;
-	}
+	buf_free(b, pinned_host);
 	e = pinned_host ? cudaHostAlloc(&b.ptr, newcap, cudaHostAllocDefault) : cudaMalloc(&b.ptr, newcap);
 	if (e != cudaSuccess && !pinned_host && newcap > bytes)
 	{
@@ -70,17 +76,11 @@ hbuf_reserve(ScratchBuf &b, size_t bytes, char *errbuf, size_t errlen, const cha
 void
 dbuf_free(ScratchBuf &b)
 {
-	if (b.ptr)
-		cudaFree(b.ptr);
-	b.ptr = NULL;
-	b.capacity = 0;
+	buf_free(b, false);
 }
 
 void
 hbuf_free(ScratchBuf &b)
 {
-	if (b.ptr)
-		cudaFreeHost(b.ptr);
-	b.ptr = NULL;
-	b.capacity = 0;
+	buf_free(b, true);
 }
