@@ -167,32 +167,32 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
 {
 	DevCtx	   &ctx = *m->ctx;
 	TuneKey		key;
-	std::vector<Plan> cands;
+	std::vector<Plan> candidate_plans;
 	std::map<TuneKey, TuneEntry>::iterator it;
 	int			bucket = 0,
-				kb = 0,
-				rb = 0;
+				k_bucket = 0,
+				rows_bucket = 0;
 
 	while ((1 << bucket) < nq)
 		bucket++;
-	while (rb < 31 && (1LL << (2 * (rb + 1))) <= m->rows)
-		rb++;					/* rows in [4^rb, 4^(rb+1)) */
-	kb = k <= 32 ? 32 : k <= 128 ? 128 : k <= 512 ? 512 : HS_GPU_MAX_K;
+	while (rows_bucket < 31 && (1LL << (2 * (rows_bucket + 1))) <= m->rows)
+		rows_bucket++;			/* rows in [4^rows_bucket, 4^(rows_bucket + 1)) */
+	k_bucket = k <= 32 ? 32 : k <= 128 ? 128 : k <= 512 ? 512 : HS_GPU_MAX_K;
 	key.device = ctx.device;
 	key.dim = m->dim;
 	key.bucket = bucket;
 	key.metric = metric;
 	key.half = m->half;
-	key.kbucket = kb;
-	key.rbucket = rb;
+	key.kbucket = k_bucket;
+	key.rbucket = rows_bucket;
 	it = ctx.tune_cache->find(key);
 	if (it != ctx.tune_cache->end())
 	{
 		*out = it->second.plan;
 		return 0;
 	}
-	candidates(m, metric, nq, cands);
-	if (m->rows < TUNE_MIN_ROWS || cands.size() <= 1)
+	candidates(m, metric, nq, candidate_plans);
+	if (m->rows < TUNE_MIN_ROWS || candidate_plans.size() <= 1)
 	{
 		*out = heuristic(m, metric, nq);
 		if (!out->fv)
@@ -207,16 +207,16 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
 		int			found = 0;
 
 		snprintf(line, sizeof(line), "dev%d dim=%d nq<=%d metric=%d %s k<=%d rows<4^%d (tuned at nq=%d k=%d rows=%lld):",
-				 ctx.device, m->dim, 1 << bucket, metric, m->half ? "fp16" : "fp32", kb, rb + 1, nq, k,
-				 (long long) m->rows);
+				 ctx.device, m->dim, 1 << bucket, metric, m->half ? "fp16" : "fp32", k_bucket,
+				 rows_bucket + 1, nq, k, (long long) m->rows);
 		e.report = line;
-		for (size_t i = 0; i < cands.size(); i++)
+		for (size_t i = 0; i < candidate_plans.size(); i++)
 		{
 			float		ms = 0;
 			char		name[64];
-			int			rc = time_plan(m, cands[i], metric, nq, k, &ms, errbuf, errlen);
+			int			rc = time_plan(m, candidate_plans[i], metric, nq, k, &ms, errbuf, errlen);
 
-			plan_name(cands[i], name, sizeof(name));
+			plan_name(candidate_plans[i], name, sizeof(name));
 			if (rc > 0)
 				return rc;		/* a real error */
 			if (rc < 0)
@@ -230,7 +230,7 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
 			if (ms < best)
 			{
 				best = ms;
-				e.plan = cands[i];
+				e.plan = candidate_plans[i];
 				found = 1;
 			}
 		}

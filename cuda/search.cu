@@ -51,7 +51,7 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 	DevCtx	   &ctx = *m->ctx;
 	long long	n = m->rows;
 	int			rc;
-	size_t		lim;
+	size_t		smem_limit;
 
 	memset(&launch, 0, sizeof(launch));
 	launch.plan = plan;
@@ -61,36 +61,37 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 	launch.merge_warps = list_warps_per_block(ctx, k, &launch.merge_smem);
 	if (launch.merge_warps == 0)
 		return -1;
-	if ((rc = set_max_smem(ctx, (const void *) merge_kernel, &lim, errbuf, errlen)) != 0)
+	if ((rc = set_max_smem(ctx, (const void *) merge_kernel, &smem_limit, errbuf, errlen)) != 0)
 		return rc;
 
 	if (!plan.gemm)
 	{
 		const FusedVariant *fv = plan.fv;
 		int			tr = fused_tile_rows(fv->lpr, fv->r);
-		int			occ = 0;
-		int			nqt = (int) ceil_div(nq, fv->tq);
+		int			blocks_per_sm = 0;
+		int			query_tiles = (int) ceil_div(nq, fv->tq);
 		long long	target;
 
-		if ((rc = set_max_smem(ctx, fv->fn, &lim, errbuf, errlen)) != 0)
+		if ((rc = set_max_smem(ctx, fv->fn, &smem_limit, errbuf, errlen)) != 0)
 			return rc;
 		launch.qstaged = (size_t) fv->tq * m->ld * sizeof(float) <= QSTAGE_MAX;
 		launch.fused_smem = fused_smem_bytes(fv->tq, tr, m->ld, k, launch.qstaged);
-		if (launch.fused_smem > lim)
+		if (launch.fused_smem > smem_limit)
 		{
 			launch.qstaged = 0;
 			launch.fused_smem = fused_smem_bytes(fv->tq, tr, m->ld, k, 0);
-			if (launch.fused_smem > lim)
+			if (launch.fused_smem > smem_limit)
 				return -1;
 		}
-		CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fv->fn, FUSED_THREADS,
-																 launch.fused_smem),
+		CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, fv->fn,
+																 FUSED_THREADS, launch.fused_smem),
 				   "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-		if (occ < 1)
+		if (blocks_per_sm < 1)
 			return -1;
 		/* two waves of blocks over the query tiles */
-		target = (long long) ctx.prop.multiProcessorCount * occ * 2;
-		launch.fused_chunks = (int) std::max(1LL, std::min(ceil_div(n, tr), ceil_div(target, nqt)));
+		target = (long long) ctx.prop.multiProcessorCount * blocks_per_sm * 2;
+		launch.fused_chunks = (int) std::max(1LL, std::min(ceil_div(n, tr),
+															ceil_div(target, query_tiles)));
 		launch.fused_chunks = std::min(launch.fused_chunks, 65535);
 		launch.rows_per_block = round_up(ceil_div(n, launch.fused_chunks), tr);
 		launch.fused_chunks = (int) ceil_div(n, launch.rows_per_block);
@@ -98,17 +99,17 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 	}
 	else
 	{
-		long long	ch = (long long) (GEMM_DIST_BYTES / ((size_t) nq * 4));
-		long long	min_seg;
+		long long	chunk_rows = (long long) (GEMM_DIST_BYTES / ((size_t) nq * 4));
+		long long	min_seg_len;
 
-		ch = ch / 256 * 256;
-		ch = std::max(ch, 16384LL);
-		ch = std::min(ch, round_up(n, 256));
-		launch.gemm_chunk_rows = ch;
-		launch.dots_ld = (int) round_up(ch, 4);
-		launch.gemm_chunks = (int) ceil_div(n, ch);
-		min_seg = round_up(std::max(512, 2 * k), 128);
-		launch.segs_per_chunk = (int) std::max(1LL, std::min(ceil_div(ch, min_seg),
+		chunk_rows = chunk_rows / 256 * 256;
+		chunk_rows = std::max(chunk_rows, 16384LL);
+		chunk_rows = std::min(chunk_rows, round_up(n, 256));
+		launch.gemm_chunk_rows = chunk_rows;
+		launch.dots_ld = (int) round_up(chunk_rows, 4);
+		launch.gemm_chunks = (int) ceil_div(n, chunk_rows);
+		min_seg_len = round_up(std::max(512, 2 * k), 128);
+		launch.segs_per_chunk = (int) std::max(1LL, std::min(ceil_div(chunk_rows, min_seg_len),
 									ceil_div((long long) ctx.prop.multiProcessorCount * 32, nq)));
 		/*
 		 * Several chunks: list 0 of each query is a running top-k that one
@@ -119,10 +120,11 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 		launch.running = launch.gemm_chunks > 1;
 		if (launch.running)
 			launch.segs_per_chunk = std::min(launch.segs_per_chunk, MERGE_FANIN - 1);
-		launch.seg_len = (int) round_up(ceil_div(ch, launch.segs_per_chunk), 128);
-		launch.segs_per_chunk = (int) ceil_div(ch, launch.seg_len);
+		launch.seg_len = (int) round_up(ceil_div(chunk_rows, launch.segs_per_chunk), 128);
+		launch.segs_per_chunk = (int) ceil_div(chunk_rows, launch.seg_len);
 		launch.select_warps = list_warps_per_block(ctx, k, &launch.select_smem);
-		if ((rc = set_max_smem(ctx, (const void *) gemm_select_kernel, &lim, errbuf, errlen)) != 0)
+		if ((rc = set_max_smem(ctx, (const void *) gemm_select_kernel, &smem_limit,
+							   errbuf, errlen)) != 0)
 			return rc;
 		launch.lists_per_query = launch.running ? 1 + launch.segs_per_chunk : launch.segs_per_chunk;
 		if ((rc = dbuf_reserve(ctx.dots, (size_t) nq * launch.dots_ld * 4, errbuf, errlen,
@@ -161,23 +163,23 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 	CUDA_CHECK(cudaMemsetAsync(bounds, 0xff, (size_t) nq * 8, ctx.stream), "cudaMemsetAsync");
 	if (!launch.plan.gemm)
 	{
-		FusedArgs	a;
-		void	   *args[1] = {&a};
+		FusedArgs	fused_args;
+		void	   *args[1] = {&fused_args};
 
-		a.rows = m->data;
-		a.rnorm = m->norms;
-		a.nrows = n;
-		a.ld = m->ld;
-		a.queries = (const float *) ctx.queries.ptr;
-		a.qnorm = (const float *) ctx.qnorms32.ptr;
-		a.nq = nq;
-		a.k = k;
-		a.rows_per_block = launch.rows_per_block;
-		a.metric = launch.metric;
-		a.qstaged = launch.qstaged;
-		a.cand = cur;
-		a.nchunks = launch.fused_chunks;
-		a.bounds = bounds;
+		fused_args.rows = m->data;
+		fused_args.rnorm = m->norms;
+		fused_args.nrows = n;
+		fused_args.ld = m->ld;
+		fused_args.queries = (const float *) ctx.queries.ptr;
+		fused_args.qnorm = (const float *) ctx.qnorms32.ptr;
+		fused_args.nq = nq;
+		fused_args.k = k;
+		fused_args.rows_per_block = launch.rows_per_block;
+		fused_args.metric = launch.metric;
+		fused_args.qstaged = launch.qstaged;
+		fused_args.cand = cur;
+		fused_args.nchunks = launch.fused_chunks;
+		fused_args.bounds = bounds;
 		CUDA_CHECK(cudaLaunchKernel(launch.plan.fv->fn,
 									dim3((unsigned) ceil_div(nq, launch.plan.fv->tq), launch.fused_chunks),
 									dim3(FUSED_THREADS), args, launch.fused_smem, ctx.stream),

@@ -52,8 +52,8 @@ prep_queries_kernel(const float *__restrict__ q, int nq_pad, int ld, float *__re
 {
 	int			qi = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
 	int			lane = threadIdx.x & 31;
-	double		a = 0.0,
-				b = 0.0;
+	double		norm32 = 0.0,
+				norm16 = 0.0;
 
 	if (qi >= nq_pad)
 		return;
@@ -63,20 +63,20 @@ prep_queries_kernel(const float *__restrict__ q, int nq_pad, int ld, float *__re
 		__half		h = __float2half_rn(v);
 		double		hv = (double) __half2float(h);
 
-		a += (double) v * v;
-		b += hv * hv;
+		norm32 += (double) v * v;
+		norm16 += hv * hv;
 		if (q16)
 			q16[(size_t) qi * ld + c] = h;
 	}
 	for (int o = 16; o >= 1; o >>= 1)
 	{
-		a += __shfl_xor_sync(FULL_MASK, a, o);
-		b += __shfl_xor_sync(FULL_MASK, b, o);
+		norm32 += __shfl_xor_sync(FULL_MASK, norm32, o);
+		norm16 += __shfl_xor_sync(FULL_MASK, norm16, o);
 	}
 	if (lane == 0)
 	{
-		qn32[qi] = (float) a;
-		qn16[qi] = (float) b;
+		qn32[qi] = (float) norm32;
+		qn16[qi] = (float) norm16;
 	}
 }
 
