@@ -37,7 +37,11 @@ CUDA_MODULE = cuda/libhybridsearch_cuda.so
 
 all: $(CUDA_MODULE)
 
-$(CUDA_MODULE): cuda/hs_gpu.cu cuda/hs_gpu.h cuda/Makefile
+# Every source and header of it, so that any change rebuilds it (cuda/Makefile
+# knows which objects each one touches).
+CUDA_SOURCES = $(wildcard cuda/*.cu cuda/*.h cuda/*/*.cu cuda/*/*.cuh cuda/*/*.h)
+
+$(CUDA_MODULE): $(CUDA_SOURCES) cuda/Makefile
 	$(MAKE) -C cuda libhybridsearch_cuda.so NVCC=$(NVCC)
 
 install: install-cuda

@@ -38,7 +38,7 @@ fi
 if [ $need_build = 1 ]; then
 	t0=$(date +%s)
 	make -C cuda clean >/dev/null
-	make -C cuda -j3 > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+	make -C cuda -j"$(nproc)" > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 	echo "built on the device in $(( $(date +%s) - t0 )) s"
 fi
 ldd cuda/libhybridsearch_cuda.so | grep -E 'cublas|not found'

@@ -1,0 +1,79 @@
+/*
+ * device_context.h
+ *	  One context per CUDA device: its stream, events, cuBLAS handle,
+ *	  scratch buffers and autotune cache, and the mutex that serialises the
+ *	  calls on it.
+ *
+ * Calls on different devices run at once (hs_gpu_search_parts); each C API
+ * call locks the context of its device for its whole length.
+ */
+#ifndef HS_DEVICE_CONTEXT_H
+#define HS_DEVICE_CONTEXT_H
+
+#include <atomic>
+#include <map>
+#include <pthread.h>
+#include <stddef.h>
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+
+#include "hs_gpu.h"
+#include "impl/fused.cuh"
+#include "plan.h"
+#include "utils/buffers.h"
+
+struct DevCtx
+{
+	pthread_mutex_t mutex;
+	int			open;
+	int			device;
+	cudaStream_t stream;
+	cublasHandle_t blas;
+	cudaDeviceProp prop;
+	cudaEvent_t ev_start, ev_stop;	/* kernel timing */
+	cudaEvent_t stage_done[2];	/* a host staging buffer may be refilled */
+
+	/* device scratch */
+	ScratchBuf	queries;		/* nq_pad x ld fp32, zero padded */
+	ScratchBuf	queries16;		/* the same in fp16 (GEMM path of fp16 matrices) */
+	ScratchBuf	qnorms32, qnorms16; /* squared query norms, fp32 and fp16-rounded */
+	ScratchBuf	cand, cand_next;	/* candidate lists; the merge passes swap them */
+	ScratchBuf	dots;			/* the GEMM chunk's dot products */
+	ScratchBuf	out_dist, out_rows;	/* the answer */
+	ScratchBuf	stage[2];		/* appended fp32 rows */
+	ScratchBuf	sink;			/* the read probe's output */
+	ScratchBuf	bounds;			/* per query: the shared bound of the k-th key */
+
+	/* pinned host scratch */
+	ScratchBuf	host_queries, host_out_dist, host_out_rows, host_stage[2];
+
+	std::map<TuneKey, TuneEntry> *tune_cache;
+	std::map<const void *, size_t> *smem_limits;	/* kernel -> dynamic smem limit */
+	const FusedVariant *variants[2];	/* fused instantiations, [half] */
+	int			nvariants[2];
+	char		last_variant[96];
+};
+
+extern DevCtx device_contexts[HS_GPU_MAX_DEVICES];
+
+/* the device of the last search, for hs_gpu_last_variant() */
+extern std::atomic<int> last_device;
+
+/* initialise the contexts' mutexes (once; every entry point calls it) */
+void		init_device_contexts(void);
+
+/* *out = the device's context, its mutex held, when that device is open */
+int			lock_device(int device, DevCtx **out, char *errbuf, size_t errlen);
+
+/* *out = m's device context, its mutex held */
+int			lock_matrix(const hs_gpu_matrix *m, DevCtx **out, char *errbuf, size_t errlen);
+
+/* with the mutex held: open (idempotent), close (releases everything) */
+int			open_locked(DevCtx &ctx, int device, char *errbuf, size_t errlen);
+void		close_locked(DevCtx &ctx);
+
+/* raise fn's dynamic shared memory limit to what the device allows beside
+ * its static shared memory; *limit receives that limit */
+int			set_max_smem(DevCtx &ctx, const void *fn, size_t *limit, char *errbuf, size_t errlen);
+
+#endif							/* HS_DEVICE_CONTEXT_H */

@@ -1,0 +1,352 @@
+/*
+ * search.cu
+ *	  One search on one matrix (search.h): the launch shapes of a Plan, the
+ *	  kernels it enqueues, and the call around them (query upload, plan,
+ *	  result copy).
+ *
+ * Pipeline (doc/gpu-kernels.md):
+ *   fused path:  fused_kernel writes one sorted list per (query, chunk of
+ *                rows); the merge passes reduce them to one per query.
+ *   GEMM path:   per chunk of rows, cublasGemmEx writes the dot products and
+ *                gemm_select_kernel keeps one sorted list per (query,
+ *                segment).  With several chunks, list 0 of each query is a
+ *                running top-k merged after every chunk; with one chunk,
+ *                the merge passes below.
+ *   both:        final_kernel writes distances and row numbers.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <algorithm>
+
+#include "device_context.h"
+#include "impl/convert.h"
+#include "impl/fused.cuh"
+#include "impl/gemm.cuh"
+#include "impl/merge.cuh"
+#include "matrix.h"
+#include "search.h"
+#include "utils/errors.h"
+#include "utils/int_math.h"
+#include "utils/warp_select.cuh"
+
+/* warps per merge or select block (at most 4) that fit one list each in
+ * shared memory; 0 when not even one does */
+static int
+list_warps_per_block(DevCtx &ctx, int k, size_t *smem)
+{
+	size_t		per = (size_t) warp_list_keys(k) * sizeof(u64);
+	int			w = (int) std::min<size_t>(4, ctx.prop.sharedMemPerBlockOptin / per);
+
+	if (w < 1)
+		return 0;
+	*smem = per * w;
+	return w;
+}
+
+int
+prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &launch,
+		char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	long long	n = m->rows;
+	int			rc;
+	size_t		smem_limit;
+
+	memset(&launch, 0, sizeof(launch));
+	launch.plan = plan;
+	launch.nq = nq;
+	launch.k = k;
+	launch.metric = metric;
+	launch.merge_warps = list_warps_per_block(ctx, k, &launch.merge_smem);
+	if (launch.merge_warps == 0)
+		return -1;
+	if ((rc = set_max_smem(ctx, (const void *) merge_kernel, &smem_limit, errbuf, errlen)) != 0)
+		return rc;
+
+	if (!plan.gemm)
+	{
+		const FusedVariant *fv = plan.fv;
+		int			tr = fused_tile_rows(fv->lpr, fv->r);
+		int			blocks_per_sm = 0;
+		int			query_tiles = (int) ceil_div(nq, fv->tq);
+		long long	target;
+
+		if ((rc = set_max_smem(ctx, fv->fn, &smem_limit, errbuf, errlen)) != 0)
+			return rc;
+		launch.qstaged = (size_t) fv->tq * m->ld * sizeof(float) <= QSTAGE_MAX;
+		launch.fused_smem = fused_smem_bytes(fv->tq, tr, m->ld, k, launch.qstaged);
+		if (launch.fused_smem > smem_limit)
+		{
+			launch.qstaged = 0;
+			launch.fused_smem = fused_smem_bytes(fv->tq, tr, m->ld, k, 0);
+			if (launch.fused_smem > smem_limit)
+				return -1;
+		}
+		CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, fv->fn,
+																 FUSED_THREADS, launch.fused_smem),
+				   "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+		if (blocks_per_sm < 1)
+			return -1;
+		/* two waves of blocks over the query tiles */
+		target = (long long) ctx.prop.multiProcessorCount * blocks_per_sm * 2;
+		launch.fused_chunks = (int) std::max(1LL, std::min(ceil_div(n, tr),
+															ceil_div(target, query_tiles)));
+		launch.fused_chunks = std::min(launch.fused_chunks, 65535);
+		launch.rows_per_block = round_up(ceil_div(n, launch.fused_chunks), tr);
+		launch.fused_chunks = (int) ceil_div(n, launch.rows_per_block);
+		launch.lists_per_query = launch.fused_chunks;
+	}
+	else
+	{
+		long long	chunk_rows = (long long) (GEMM_DIST_BYTES / ((size_t) nq * 4));
+		long long	min_seg_len;
+
+		chunk_rows = chunk_rows / 256 * 256;
+		chunk_rows = std::max(chunk_rows, 16384LL);
+		chunk_rows = std::min(chunk_rows, round_up(n, 256));
+		launch.gemm_chunk_rows = chunk_rows;
+		launch.dots_ld = (int) round_up(chunk_rows, 4);
+		launch.gemm_chunks = (int) ceil_div(n, chunk_rows);
+		min_seg_len = round_up(std::max(512, 2 * k), 128);
+		launch.segs_per_chunk = (int) std::max(1LL, std::min(ceil_div(chunk_rows, min_seg_len),
+									ceil_div((long long) ctx.prop.multiProcessorCount * 32, nq)));
+		/*
+		 * Several chunks: list 0 of each query is a running top-k that one
+		 * warp merges with the chunk's lists after each chunk, so the shared
+		 * bound is the k-th key of every row seen so far; the lists of a
+		 * chunk are then at most MERGE_FANIN - 1.  One chunk: tree merge.
+		 */
+		launch.running = launch.gemm_chunks > 1;
+		if (launch.running)
+			launch.segs_per_chunk = std::min(launch.segs_per_chunk, MERGE_FANIN - 1);
+		launch.seg_len = (int) round_up(ceil_div(chunk_rows, launch.segs_per_chunk), 128);
+		launch.segs_per_chunk = (int) ceil_div(chunk_rows, launch.seg_len);
+		launch.select_warps = list_warps_per_block(ctx, k, &launch.select_smem);
+		if ((rc = set_max_smem(ctx, (const void *) gemm_select_kernel, &smem_limit,
+							   errbuf, errlen)) != 0)
+			return rc;
+		launch.lists_per_query = launch.running ? 1 + launch.segs_per_chunk : launch.segs_per_chunk;
+		if ((rc = dbuf_reserve(ctx.dots, (size_t) nq * launch.dots_ld * 4, errbuf, errlen,
+							   "GEMM distance buffer")) != 0)
+			return rc;
+	}
+
+	if ((rc = dbuf_reserve(ctx.cand, (size_t) nq * launch.lists_per_query * k * 8, errbuf, errlen,
+						   "candidate buffer")) != 0)
+		return rc;
+	if ((rc = dbuf_reserve(ctx.cand_next,
+						   (size_t) nq * std::max(1LL, ceil_div(launch.lists_per_query, MERGE_FANIN)) * k * 8,
+						   errbuf, errlen, "candidate buffer")) != 0)
+		return rc;
+	if ((rc = dbuf_reserve(ctx.out_dist, (size_t) nq * k * 4, errbuf, errlen, "output buffer")) != 0)
+		return rc;
+	if ((rc = dbuf_reserve(ctx.bounds, (size_t) nq * 8, errbuf, errlen, "threshold buffer")) != 0)
+		return rc;
+	if ((rc = dbuf_reserve(ctx.out_rows, (size_t) nq * k * 8, errbuf, errlen, "output buffer")) != 0)
+		return rc;
+	return 0;
+}
+
+int
+execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	long long	n = m->rows;
+	int			nq = launch.nq,
+				k = launch.k;
+	u64		   *cur = (u64 *) ctx.cand.ptr;
+	u64		   *next = (u64 *) ctx.cand_next.ptr;
+	u64		   *bounds = (u64 *) ctx.bounds.ptr;
+	int			nlists = launch.lists_per_query;
+
+	CUDA_CHECK(cudaMemsetAsync(bounds, 0xff, (size_t) nq * 8, ctx.stream), "cudaMemsetAsync");
+	if (!launch.plan.gemm)
+	{
+		FusedArgs	fused_args;
+		void	   *args[1] = {&fused_args};
+
+		fused_args.rows = m->data;
+		fused_args.rnorm = m->norms;
+		fused_args.nrows = n;
+		fused_args.ld = m->ld;
+		fused_args.queries = (const float *) ctx.queries.ptr;
+		fused_args.qnorm = (const float *) ctx.qnorms32.ptr;
+		fused_args.nq = nq;
+		fused_args.k = k;
+		fused_args.rows_per_block = launch.rows_per_block;
+		fused_args.metric = launch.metric;
+		fused_args.qstaged = launch.qstaged;
+		fused_args.cand = cur;
+		fused_args.nchunks = launch.fused_chunks;
+		fused_args.bounds = bounds;
+		CUDA_CHECK(cudaLaunchKernel(launch.plan.fv->fn,
+									dim3((unsigned) ceil_div(nq, launch.plan.fv->tq), launch.fused_chunks),
+									dim3(FUSED_THREADS), args, launch.fused_smem, ctx.stream),
+				   "fused kernel launch");
+		CUDA_CHECK_LAUNCH("fused kernel");
+	}
+	else
+	{
+		const float *qn = (const float *) (m->half ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
+
+		if (launch.running)
+			CUDA_CHECK(cudaMemsetAsync(cur, 0xff, (size_t) nq * launch.lists_per_query * k * 8, ctx.stream),
+					   "cudaMemsetAsync");
+		for (int c = 0; c < launch.gemm_chunks; c++)
+		{
+			long long	row0 = (long long) c * launch.gemm_chunk_rows;
+			int			rows_c = (int) std::min<long long>(launch.gemm_chunk_rows, n - row0);
+			long long	tasks = (long long) nq * launch.segs_per_chunk;
+			int			rc;
+
+			if ((rc = gemm_chunk(m, row0, rows_c, nq, launch.dots_ld, errbuf, errlen)) != 0)
+				return rc;
+			gemm_select_kernel<<<(unsigned) ceil_div(tasks, launch.select_warps), 32 * launch.select_warps,
+				launch.select_smem, ctx.stream>>>(
+				(const float *) ctx.dots.ptr, launch.dots_ld, rows_c, row0, m->norms, qn, launch.metric,
+				nq, k, launch.seg_len, launch.segs_per_chunk, cur, launch.lists_per_query,
+				launch.running ? 1 : c * launch.segs_per_chunk, bounds);
+			CUDA_CHECK_LAUNCH("select kernel");
+			if (launch.running)
+			{
+				/* running top-k (list 0) += this chunk's lists, in place */
+				merge_kernel<<<(unsigned) ceil_div(nq, launch.merge_warps), 32 * launch.merge_warps,
+					launch.merge_smem, ctx.stream>>>(
+					cur, launch.lists_per_query, k, launch.lists_per_query, cur, launch.lists_per_query,
+					1, nq, bounds);
+				CUDA_CHECK_LAUNCH("merge kernel");
+			}
+		}
+		if (launch.running)
+		{
+			final_kernel<<<nq, 256, 0, ctx.stream>>>(cur, launch.lists_per_query, k, launch.metric,
+													 (float *) ctx.out_dist.ptr,
+													 (long long *) ctx.out_rows.ptr);
+			CUDA_CHECK_LAUNCH("final kernel");
+			return 0;
+		}
+	}
+
+	/* tree merge: MERGE_FANIN lists into one per pass */
+	while (nlists > 1)
+	{
+		int			nout = (int) ceil_div(nlists, MERGE_FANIN);
+		long long	tasks = (long long) nq * nout;
+
+		merge_kernel<<<(unsigned) ceil_div(tasks, launch.merge_warps), 32 * launch.merge_warps,
+			launch.merge_smem, ctx.stream>>>(
+			cur, nlists, k, MERGE_FANIN, next, nout, nout, nq, bounds);
+		CUDA_CHECK_LAUNCH("merge kernel");
+		std::swap(cur, next);
+		nlists = nout;
+	}
+	final_kernel<<<nq, 256, 0, ctx.stream>>>(cur, 1, k, launch.metric, (float *) ctx.out_dist.ptr,
+											 (long long *) ctx.out_rows.ptr);
+	CUDA_CHECK_LAUNCH("final kernel");
+	return 0;
+}
+
+int
+reserve_query_buffers(hs_gpu_matrix *m, int nq_pad, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	int			rc;
+
+	if ((rc = dbuf_reserve(ctx.queries, (size_t) nq_pad * m->ld * 4, errbuf, errlen, "query buffer")) != 0 ||
+		(rc = dbuf_reserve(ctx.queries16, (size_t) nq_pad * m->ld * 2, errbuf, errlen, "query buffer")) != 0 ||
+		(rc = dbuf_reserve(ctx.qnorms32, (size_t) nq_pad * 4, errbuf, errlen, "query norms")) != 0 ||
+		(rc = dbuf_reserve(ctx.qnorms16, (size_t) nq_pad * 4, errbuf, errlen, "query norms")) != 0)
+		return rc;
+	return 0;
+}
+
+int
+search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
+			  float *out_d, int64_t *out_i, float *kernel_ms, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	int64_t		n = m->rows;
+	int			nq_pad;
+	int			rc;
+	Plan		plan;
+	Launch		launch;
+	float		ms = 0.0f;
+
+	if (metric < HS_GPU_L2 || metric > HS_GPU_L1)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: unknown metric %d", metric);
+	if (k < 1 || k > HS_GPU_MAX_K)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: k = %d out of range 1..%d", k,
+					HS_GPU_MAX_K);
+	if (nq < 0 || (nq > 0 && (!queries || !out_d || !out_i)))
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: bad query or output arguments");
+	if (kernel_ms)
+		*kernel_ms = 0.0f;
+	if (nq == 0)
+		return 0;
+	if (n == 0)
+	{
+		for (size_t i = 0; i < (size_t) nq * k; i++)
+		{
+			out_d[i] = INFINITY;
+			out_i[i] = -1;
+		}
+		snprintf(ctx.last_variant, sizeof(ctx.last_variant), "empty");
+		last_device = ctx.device;
+		return 0;
+	}
+	CUDA_CHECK(cudaSetDevice(ctx.device), "cudaSetDevice");
+	/* a multiple of the largest query tile, so fused blocks read no further */
+	nq_pad = (int) round_up(nq, 16);
+	if ((rc = hbuf_reserve(ctx.host_queries, (size_t) nq_pad * m->ld * 4, errbuf, errlen, "query staging")) != 0 ||
+		(rc = reserve_query_buffers(m, nq_pad, errbuf, errlen)) != 0 ||
+		(rc = hbuf_reserve(ctx.host_out_dist, (size_t) nq * k * 4, errbuf, errlen, "result staging")) != 0 ||
+		(rc = hbuf_reserve(ctx.host_out_rows, (size_t) nq * k * 8, errbuf, errlen, "result staging")) != 0)
+		return rc;
+	{
+		float	   *hq = (float *) ctx.host_queries.ptr;
+
+		memset(hq, 0, (size_t) nq_pad * m->ld * 4);
+		for (int q = 0; q < nq; q++)
+			memcpy(hq + (size_t) q * m->ld, queries + (size_t) q * m->dim, (size_t) m->dim * 4);
+	}
+	CUDA_CHECK(cudaMemcpyAsync(ctx.queries.ptr, ctx.host_queries.ptr, (size_t) nq_pad * m->ld * 4,
+							   cudaMemcpyHostToDevice, ctx.stream),
+			   "copying queries");
+	launch_prep_queries((const float *) ctx.queries.ptr, nq_pad, m->ld, (float *) ctx.qnorms32.ptr,
+						(float *) ctx.qnorms16.ptr, m->half ? (__half *) ctx.queries16.ptr : NULL, ctx.stream);
+	CUDA_CHECK_LAUNCH("query preparation kernel");
+
+	if ((rc = choose_plan(m, metric, nq, k, &plan, errbuf, errlen)) != 0)
+		return rc;
+	rc = prepare(m, plan, metric, nq, k, launch, errbuf, errlen);
+	if (rc < 0 && !plan.gemm)
+	{
+		/* the chosen variant does not fit (large k): the smallest query tile */
+		plan = smallest_tile_plan(m, metric);
+		rc = plan.fv ? prepare(m, plan, metric, nq, k, launch, errbuf, errlen) : -1;
+	}
+	if (rc < 0)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: k = %d does not fit in shared memory", k);
+	if (rc > 0)
+		return rc;
+	CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
+	if ((rc = execute(m, launch, errbuf, errlen)) != 0)
+		return rc;
+	CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
+	CUDA_CHECK(cudaMemcpyAsync(ctx.host_out_dist.ptr, ctx.out_dist.ptr, (size_t) nq * k * 4,
+							   cudaMemcpyDeviceToHost, ctx.stream),
+			   "copying results");
+	CUDA_CHECK(cudaMemcpyAsync(ctx.host_out_rows.ptr, ctx.out_rows.ptr, (size_t) nq * k * 8,
+							   cudaMemcpyDeviceToHost, ctx.stream),
+			   "copying results");
+	CUDA_CHECK(cudaStreamSynchronize(ctx.stream), "search");
+	CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
+	memcpy(out_d, ctx.host_out_dist.ptr, (size_t) nq * k * 4);
+	memcpy(out_i, ctx.host_out_rows.ptr, (size_t) nq * k * 8);
+	if (kernel_ms)
+		*kernel_ms = ms;
+	plan_name(plan, ctx.last_variant, sizeof(ctx.last_variant));
+	last_device = ctx.device;
+	return 0;
+}
