@@ -21,6 +21,7 @@
 
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
@@ -362,7 +363,7 @@ search_request(const Search *search, int k, GpuSlot *request, SearchIo *io)
  * lacks first.  False with a message on failure.
  */
 static bool
-search_worker(Search *search, int k, char *message)
+search_worker(Search *search, int k, GpuSlot *answer_out, char *message)
 {
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
@@ -376,6 +377,7 @@ search_worker(Search *search, int k, char *message)
 		{
 			scan_stats_gpu_search(RelationGetRelid(search->index), answer.batch_size,
 								  answer.kernel_ms);
+			*answer_out = answer;
 			return true;
 		}
 		if (answer.outcome == GPU_OUTCOME_FAILED)
@@ -462,6 +464,10 @@ gpu_pull(Search *search)
 	GpuSource  *gpu = search->gpu;
 	char		message[GPU_MESSAGE_LEN];
 	int			k;
+	GpuSlot		answer;
+	instr_time	start;
+	instr_time	answered;
+	instr_time	scored;
 
 	if (gpu->k >= GPU_MAX_K)
 	{
@@ -469,13 +475,24 @@ gpu_pull(Search *search)
 		return;
 	}
 	k = gpu->k == 0 ? first_k(search) : Min(gpu->k * 4, GPU_MAX_K);
-	if (!search_worker(search, k, message))
+	INSTR_TIME_SET_CURRENT(start);
+	if (!search_worker(search, k, &answer, message))
 	{
 		report_fallback(search->index, message);
 		search_use_cpu(search);
 		return;
 	}
+	INSTR_TIME_SET_CURRENT(answered);
 	take_answer(search, k);
+	INSTR_TIME_SET_CURRENT(scored);
+	INSTR_TIME_SUBTRACT(scored, answered);
+	INSTR_TIME_SUBTRACT(answered, start);
+
+	/* where a request's time goes (doc/gpu-kernels.md), for log_min_messages = debug1 */
+	elog(DEBUG1, "hybridsearch GPU request: k %d, batch %d, round trip %.3f ms, worker %.3f ms, "
+		 "CUDA host call %.3f ms, kernels %.3f ms, re-scoring %.3f ms",
+		 k, answer.batch_size, INSTR_TIME_GET_MILLISEC(answered), answer.worker_ms,
+		 answer.host_ms, answer.kernel_ms, INSTR_TIME_GET_MILLISEC(scored));
 }
 
 /* Requests of several searches in flight at once. */

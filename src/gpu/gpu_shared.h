@@ -105,7 +105,9 @@ typedef struct GpuSlot
 	/* the answer */
 	GpuOutcome	outcome;
 	int64		resident_rows;
-	float		kernel_ms;
+	float		kernel_ms;		/* the launch's kernels, by CUDA events */
+	float		host_ms;		/* the call into the CUDA host, copies included */
+	float		worker_ms;		/* from the worker taking it to its answer */
 	int			batch_size;		/* queries searched in the same launch */
 	char		message[GPU_MESSAGE_LEN];
 } GpuSlot;

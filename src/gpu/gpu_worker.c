@@ -25,6 +25,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -392,8 +393,14 @@ handle_search_batch(GpuSlot **batch, int count)
 	}
 	if (searched > 0)
 	{
+		instr_time	start;
+		instr_time	host_time;
+
+		INSTR_TIME_SET_CURRENT(start);
 		status = cuda_host_search(entry->parts, entry->nparts, first->metric, queries, searched,
 								  dim, k, distances, rows, &kernel_ms, message);
+		INSTR_TIME_SET_CURRENT(host_time);
+		INSTR_TIME_SUBTRACT(host_time, start);
 		for (int i = 0; i < searched; i++)
 		{
 			GpuSearchBuffer *buffer = &gpu_search_buffers[ready[i]->number];
@@ -404,6 +411,7 @@ handle_search_batch(GpuSlot **batch, int count)
 				memcpy(buffer->rows, rows + (Size) i * k, sizeof(int64) * k);
 				ready[i]->outcome = GPU_OUTCOME_OK;
 				ready[i]->kernel_ms = kernel_ms;
+				ready[i]->host_ms = INSTR_TIME_GET_MILLISEC(host_time);
 				ready[i]->batch_size = searched;
 			}
 			else
@@ -436,7 +444,10 @@ serve_requests(void)
 	int			count = 0;
 	int			owners[GPU_SLOTS];
 	int			wake = 0;
+	instr_time	taken;
+	instr_time	done;
 
+	INSTR_TIME_SET_CURRENT(taken);
 	SpinLockAcquire(&gpu_shared->mutex);
 	for (int i = 0; i < GPU_SLOTS; i++)
 	{
@@ -486,6 +497,8 @@ serve_requests(void)
 	}
 	gpu_resident_publish();
 
+	INSTR_TIME_SET_CURRENT(done);
+	INSTR_TIME_SUBTRACT(done, taken);
 	SpinLockAcquire(&gpu_shared->mutex);
 	for (int i = 0; i < count; i++)
 	{
@@ -494,6 +507,8 @@ serve_requests(void)
 		slot->outcome = requests[i].outcome;
 		slot->resident_rows = requests[i].resident_rows;
 		slot->kernel_ms = requests[i].kernel_ms;
+		slot->host_ms = requests[i].host_ms;
+		slot->worker_ms = INSTR_TIME_GET_MILLISEC(done);
 		slot->batch_size = requests[i].batch_size;
 		strlcpy(slot->message, requests[i].message, GPU_MESSAGE_LEN);
 		if (slot->abandoned)
