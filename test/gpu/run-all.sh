@@ -9,11 +9,13 @@
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
 # PARTS is a comma-separated list of kernels, suites, split, bench, clients,
-# sharedcopy, crossover, faults and stress (default suites,bench,crossover);
+# sharedcopy, floor, crossover, faults and stress (default suites,bench,crossover);
 # ROWS x DIMS the benchmark's size (default 1000000 x 768; clients uses
 # ROWS / 10).  "faults" runs TAP 050 and 055 alone.
 # "sharedcopy" runs test/bench-shared-copy.sh at ROWS x DIMS: cold and
-# prewarmed first queries, new connections, 64 clients' memory.
+# prewarmed first queries, new connections, 64 clients' memory.  "floor"
+# runs test/gpu/bench-floor.sh at ROWS x DIMS: one client's latency and
+# where a request's time goes, 64 clients, a 1000-query batch statement.
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
@@ -109,6 +111,11 @@ if want sharedcopy; then
 echo "== shared copy: $rows x $dims"
 PGDATA=/tmp/pgdata PGLOG=/tmp/pg.log PG_AS=pg bash test/bench-shared-copy.sh "$rows" "$dims" 2>&1 |
     tee "$out/sharedcopy.md"
+fi
+
+if want floor; then
+echo "== GPU floor: $rows x $dims"
+PGLOG=/tmp/pg.log bash test/gpu/bench-floor.sh "$rows" "$dims" "$out/floor.md" 2>&1
 fi
 
 if want stress; then
