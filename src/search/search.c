@@ -206,6 +206,44 @@ choose_source(Search *search, bool null_query)
 }
 
 /*
+ * An index of another kind than vector keeps no copy: its search streams
+ * the pages, scoring each row with the operator's own function, whose
+ * errors (different dimensions) come as a sequential scan's would.
+ */
+static void
+begin_streamed_value(Search *search, ScanKey orderby, const HybridMetaPageData *meta)
+{
+	if (!(orderby->sk_flags & SK_ISNULL))
+	{
+		search->distance_fn = &orderby->sk_func;
+		search->distance_collation = orderby->sk_collation;
+		search->query_value = PointerGetDatum(PG_DETOAST_DATUM(orderby->sk_argument));
+	}
+	stream_begin(search, meta);
+	search->source = &stream_source;
+}
+
+/* A vector index: its copy when there is one, else its pages. */
+static void
+begin_vector(Search *search, ScanKey orderby, HybridMetaPageData *meta)
+{
+	Relation	index = search->index;
+	bool		null_query = (orderby->sk_flags & SK_ISNULL) != 0;
+
+	search->metric = hybrid_index_metric(index);
+	search->view = store_pin(index, meta, hybrid_index_precision(index), CurrentMemoryContext);
+	if (!null_query)
+		begin_ordered(search, DatumGetVector(orderby->sk_argument), meta);
+	if (search->view == NULL)
+	{
+		stream_begin(search, meta);
+		search->source = &stream_source;
+	}
+	else
+		choose_source(search, null_query);
+}
+
+/*
  * Start a search for the scan's ORDER BY key, in the current memory
  * context, which must last as long as the search (the scan's).
  */
@@ -214,23 +252,16 @@ search_begin(Relation index, ScanKey orderby)
 {
 	Search	   *search = palloc0(sizeof(Search));
 	HybridMetaPageData meta = hybrid_read_meta(index);
-	bool		null_query = (orderby->sk_flags & SK_ISNULL) != 0;
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
 	search->index = index;
-	search->metric = hybrid_index_metric(index);
+	search->kind = hybrid_index_kind(index);
 	search->dim = meta.dim;
-	search->view = store_pin(index, &meta, hybrid_index_precision(index), CurrentMemoryContext);
-	if (!null_query)
-		begin_ordered(search, DatumGetVector(orderby->sk_argument), &meta);
-	if (search->view == NULL)
-	{
-		stream_begin(search, &meta);
-		search->source = &stream_source;
-	}
+	if (search->kind == KIND_FLOAT32)
+		begin_vector(search, orderby, &meta);
 	else
-		choose_source(search, null_query);
+		begin_streamed_value(search, orderby, &meta);
 	search->elapsed_ms = elapsed_since(start);
 	return search;
 }
@@ -326,7 +357,7 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 	INSTR_TIME_SET_CURRENT(start);
 	*distance = 0.0;
 	*distance_isnull = true;
-	if (search->query == NULL)
+	if (!search_is_ordered(search))
 		found = next_unordered(search, tid);
 	else
 		found = next_ordered(search, tid, distance, distance_isnull);
@@ -347,15 +378,15 @@ search_end(Search *search)
  * Load what a scan of index would use, by running one search (for a
  * vector of ones): the shared copy and, where scans would take the GPU, the GPU
  * worker's copy.  Returns the rows of the shared copy, -1 when the index
- * is streamed (no copy fits).  Not counted in hybridsearch_stats.
+ * is streamed (no copy fits, or it is not a vector index, which never has
+ * one).  Not counted in hybridsearch_stats.
  */
 int64
 search_prewarm(Relation index)
 {
-	HybridMetaPageData meta = hybrid_read_meta(index);
-	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "hybrid prewarm",
-												  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(context);
+	HybridMetaPageData meta;
+	MemoryContext context;
+	MemoryContext old;
 	ScanKeyData orderby;
 	Vector	   *query;
 	Search	   *search;
@@ -364,6 +395,11 @@ search_prewarm(Relation index)
 	bool		isnull;
 	int64		rows;
 
+	if (hybrid_index_kind(index) != KIND_FLOAT32)
+		return -1;
+	meta = hybrid_read_meta(index);
+	context = AllocSetContextCreate(CurrentMemoryContext, "hybrid prewarm", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(context);
 	memset(&orderby, 0, sizeof(orderby));
 	query = vector_new(Max(meta.dim, 1));
 	for (int i = 0; i < query->dim; i++)

@@ -68,8 +68,14 @@ typedef struct GpuSource GpuSource;
 struct Search
 {
 	Relation	index;
-	DistanceMetric metric;
-	const float *query;			/* NULL: ORDER BY distance to NULL */
+	ElementKind kind;
+	DistanceMetric metric;		/* of a vector index */
+	const float *query;			/* NULL: ORDER BY distance to NULL, or an
+								 * index of another kind */
+	/* an index of another kind than vector: the operator and its query */
+	FmgrInfo   *distance_fn;	/* NULL: ORDER BY distance to NULL */
+	Oid			distance_collation;
+	Datum		query_value;	/* detoasted */
 	float		query_self_dot; /* dot(query, query), for cosine */
 	double		query_norm;
 	double		query_l1;
@@ -124,6 +130,13 @@ extern bool row_is_dead(const Search *search, int64 row);
 
 /* cpu_source.c: the pull in batches both passes share */
 extern void pull_scored(Search *search, bool rescore);
+
+/* Whether the search orders by a distance (its query is not NULL). */
+static inline bool
+search_is_ordered(const Search *search)
+{
+	return search->query != NULL || search->distance_fn != NULL;
+}
 
 /* stream_source.c */
 extern void stream_begin(Search *search, const HybridMetaPageData *meta);

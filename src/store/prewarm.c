@@ -54,7 +54,12 @@ hybridsearch_prewarm(PG_FUNCTION_ARGS)
 	Relation	index = hybrid_open_readable(PG_GETARG_OID(0));
 	int64		rows = search_prewarm(index);
 
-	if (rows < 0 && !hybridsearch_cpu_cache)
+	if (rows < 0 && hybrid_index_kind(index) != KIND_FLOAT32)
+		ereport(NOTICE,
+				(errmsg("hybrid index \"%s\" over %s keeps no dense copy, so its scans read its pages",
+						RelationGetRelationName(index),
+						hybrid_kind_type_name(hybrid_index_kind(index)))));
+	else if (rows < 0 && !hybridsearch_cpu_cache)
 		ereport(NOTICE,
 				(errmsg("hybridsearch.cpu_cache is off, so no dense copy of \"%s\" is kept and its scans read its pages",
 						RelationGetRelationName(index))));
