@@ -174,6 +174,7 @@ load_one(const char *name)
 	Oid			index_oid;
 	Relation	index;
 	int64		rows;
+	ElementKind kind;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -189,10 +190,14 @@ load_one(const char *name)
 	INSTR_TIME_SET_CURRENT(start);
 	index = hybrid_open_readable(index_oid);
 	rows = search_prewarm(index);
+	kind = hybrid_index_kind(index);
 	index_close(index, AccessShareLock);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	if (rows < 0)
+	if (rows < 0 && kind != KIND_FLOAT32)
+		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\" over %s keeps no dense copy",
+							 name, hybrid_kind_type_name(kind))));
+	else if (rows < 0)
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\" does not fit hybridsearch.shared_cache_size", name)));
 	else
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\": " INT64_FORMAT " rows in %.0f ms",
