@@ -106,6 +106,18 @@ sub table_checks
 
 my @indexes;
 
+# SQL inserting rows $base + 1 .. $base + $count into every table, with f
+# = $f and the value NULL where i % $null_every = 0 (when given).
+sub insert_all_sql
+{
+	my ($base, $count, $f, $null_every) = @_;
+	return join('', map {
+		my $value = value_expr($_->{kind}, $_->{dim});
+		$value = "CASE WHEN i % $null_every = 0 THEN NULL ELSE $value END" if $null_every;
+		"INSERT INTO $_->{name} SELECT $base + i, $f, $value FROM generate_series(1, $count) i;\n"
+	} @tables);
+}
+
 sub all_indexes
 {
 	return map {
@@ -184,12 +196,7 @@ check_all('after INSERT, UPDATE, DELETE', undef, %few);
 $node->safe_psql('postgres', join('', map { "VACUUM $_->{name};\n" } @tables));
 check_all('after VACUUM', undef, %few);
 # heap slots freed by VACUUM reused by new rows
-$node->safe_psql('postgres',
-	"SELECT setseed(0.62);\n"
-	  . join('', map {
-		  "INSERT INTO $_->{name} SELECT 100000 + i, i, " . value_expr($_->{kind}, $_->{dim})
-		  . " FROM generate_series(1, 30) i;\n"
-	  } @tables));
+$node->safe_psql('postgres', "SELECT setseed(0.62);\n" . insert_all_sql(100000, 30, 'i'));
 check_all('after inserts into freed slots', undef, %few);
 verify_indexes($node, 'after DML and VACUUM', @indexes);
 $node->safe_psql('postgres', join('', map { "REINDEX TABLE $_->{name};\n" } @tables));
@@ -269,22 +276,12 @@ $t = lap('expression indexes', $t);
 # ---------------------------------------------------------------------------
 {
 	my $open = HybridSearchTest::Session->new($node);
-	my ($ok, $out, $err) = $open->run(
-		"BEGIN;\n"
-		  . join('', map {
-			  "INSERT INTO $_->{name} SELECT 900000 + i, 0, " . value_expr($_->{kind}, $_->{dim})
-			  . " FROM generate_series(1, 20) i;\n"
-		  } @tables));
+	my ($ok, $out, $err) = $open->run("BEGIN;\n" . insert_all_sql(900000, 20, '0'));
 	ok($ok, 'crash: uncommitted inserts in an open transaction') or diag($err);
 	my $pid = $node->safe_psql('postgres',
 		"SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND backend_type = 'client backend'");
 	# committed rows just before the crash, still in shared buffers
-	$node->safe_psql('postgres',
-		"SELECT setseed(0.81);\n"
-		  . join('', map {
-			  "INSERT INTO $_->{name} SELECT 200000 + i, i, " . value_expr($_->{kind}, $_->{dim})
-			  . " FROM generate_series(1, 25) i;\n"
-		  } @tables));
+	$node->safe_psql('postgres', "SELECT setseed(0.81);\n" . insert_all_sql(200000, 25, 'i'));
 	my $log_offset = -s $node->logfile;
 	is(kill('KILL', $pid), 1, 'crash: SIGKILL to a backend');
 	ok(wait_for_restart($node), 'crash: the server is back after crash recovery');
@@ -312,11 +309,8 @@ $t = lap('crash recovery', $t);
 	$standby->start;
 	$node->safe_psql('postgres',
 		"SELECT setseed(0.91);\n"
-		  . join('', map {
-			  "INSERT INTO $_->{name} SELECT 300000 + i, i, CASE WHEN i % 9 = 0 THEN NULL ELSE "
-			  . value_expr($_->{kind}, $_->{dim}) . " END FROM generate_series(1, 40) i;\n"
-			  . "DELETE FROM $_->{name} WHERE id % 29 = 3;\n"
-		  } @tables)
+		  . insert_all_sql(300000, 40, 'i', 9)
+		  . join('', map { "DELETE FROM $_->{name} WHERE id % 29 = 3;\n" } @tables)
 		  . join('', map { "VACUUM $_->{name};\n" } @tables));
 	$node->wait_for_catchup($standby, 'replay', $node->lsn('insert'));
 	check_all('standby', node_runner($standby), %few);
