@@ -14,9 +14,10 @@
  *
  * Each entry is an EntryHeader followed by dim 4-byte words (none for a
  * NULL value): a vector's float4 values, or for halfvec, bit and sparsevec
- * the value's own varlena bytes padded to whole words (hybrid_kind.c).  Entries are never moved: VACUUM marks dead ones with a flag
- * and bumps the metapage's generation, which tells caches to reload their
- * dead flags.  Space of dead entries is reclaimed by REINDEX.
+ * the value's own varlena bytes padded to whole words (hybrid_kind.c).
+ * Entries are never moved: VACUUM marks dead ones with a flag and bumps
+ * the metapage's generation, which tells caches to reload their dead
+ * flags.  Space of dead entries is reclaimed by REINDEX.
  */
 #ifndef HYBRIDSEARCH_HYBRID_H
 #define HYBRIDSEARCH_HYBRID_H

@@ -22,7 +22,11 @@
 #include "type/halfvec.h"
 #include "type/sparsevec.h"
 
-/* Entry values are at most VECTOR_MAX_DIM words: this many bits or non-zeros. */
+/*
+ * An entry holds at most VECTOR_MAX_DIM words: bit strings of up to 64000
+ * bits (pgvector's limit for bit indexes) fit, and sparsevec values of up
+ * to HYBRID_MAX_SPARSE_NNZ non-zero elements.
+ */
 #define HYBRID_MAX_BITS			64000
 #define HYBRID_MAX_SPARSE_NNZ \
 	((int) ((VECTOR_MAX_DIM * sizeof(float) - SPARSEVEC_SIZE(0)) / (sizeof(int32) + sizeof(float))))
@@ -35,6 +39,7 @@ static ElementKind
 kind_of_type(Oid type)
 {
 	HeapTuple	tuple;
+	const char *name;
 	ElementKind kind = KIND_FLOAT32;
 
 	if (type == BITOID)
@@ -42,9 +47,10 @@ kind_of_type(Oid type)
 	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for type %u", type);
-	if (strcmp(NameStr(((Form_pg_type) GETSTRUCT(tuple))->typname), "halfvec") == 0)
+	name = NameStr(((Form_pg_type) GETSTRUCT(tuple))->typname);
+	if (strcmp(name, "halfvec") == 0)
 		kind = KIND_HALF;
-	else if (strcmp(NameStr(((Form_pg_type) GETSTRUCT(tuple))->typname), "sparsevec") == 0)
+	else if (strcmp(name, "sparsevec") == 0)
 		kind = KIND_SPARSE;
 	ReleaseSysCache(tuple);
 	return kind;
