@@ -101,6 +101,16 @@ SELECT same_as_seqscan($$SELECT embedding <%> '1010' FROM hb ORDER BY embedding 
 SELECT same_as_seqscan($$SELECT binary_quantize(embedding)::bit(4) <~> '1010' FROM ht ORDER BY binary_quantize(embedding)::bit(4) <~> '1010'$$);
 SELECT same_as_seqscan($$SELECT id FROM (SELECT id FROM hb ORDER BY embedding <%> '1010') r ORDER BY id$$);
 
+-- halfvec indexes keep an fp16 copy by default; also with a float4 copy,
+-- and streaming their pages
+ALTER INDEX hh_l2 SET (precision = full);
+SELECT same_as_seqscan($$SELECT id, embedding <-> '[1,0,0.5,0.25]' FROM hh ORDER BY embedding <-> '[1,0,0.5,0.25]'$$);
+ALTER INDEX hh_l2 RESET (precision);
+SET hybridsearch.cpu_cache = off;
+SELECT same_as_seqscan($$SELECT id, embedding <-> '[1,0,0.5,0.25]' FROM hh ORDER BY embedding <-> '[1,0,0.5,0.25]'$$);
+SELECT same_as_seqscan($$SELECT id, embedding <=> '[1,0,0.5,0.25]' FROM hh WHERE category = 0 ORDER BY embedding <=> '[1,0,0.5,0.25]' LIMIT 5$$);
+RESET hybridsearch.cpu_cache;
+
 -- ORDER BY distance to NULL returns every row, distances NULL
 SELECT count(*), count(d) FROM (SELECT embedding <-> NULL AS d FROM hh ORDER BY embedding <-> NULL) r;
 
@@ -143,7 +153,7 @@ SELECT * FROM hybridsearch_verify('hb_jaccard');
 SELECT * FROM hybridsearch_verify('hs_cosine');
 SELECT * FROM hybridsearch_verify('ht_half');
 SELECT * FROM hybridsearch_verify('ht_binary');
-SELECT index, rows, null_rows, dimensions, cpu_cached_rows, streamed_scans > 0 AS streamed
+SELECT index, rows, null_rows, dimensions, search_precision, cpu_cached_rows > 0 AS cached
 FROM hybridsearch_stats WHERE index IN ('hh_l2'::regclass, 'hb_hamming'::regclass, 'hs_l2'::regclass) ORDER BY 1::text;
 SELECT hybridsearch_prewarm('hh_l2');
 SELECT hybridsearch_prewarm('hb_hamming');

@@ -13,8 +13,9 @@
  * cache) loads just what was appended since it last looked.
  *
  * Each entry is an EntryHeader followed by dim 4-byte words (none for a
- * NULL value): a vector's float4 values, or for halfvec, bit and sparsevec
- * the value's own varlena bytes padded to whole words (hybrid_kind.c).
+ * NULL value): the float4 values of a vector or halfvec, or for bit and
+ * sparsevec the value's own varlena bytes padded to whole words
+ * (hybrid_kind.c).
  * Entries are never moved: VACUUM marks dead ones with a flag and bumps
  * the metapage's generation, which tells caches to reload their dead
  * flags.  Space of dead entries is reclaimed by REINDEX.
@@ -106,7 +107,7 @@ typedef struct HybridOptions
 typedef enum ElementKind
 {
 	KIND_FLOAT32,				/* vector: float4 values */
-	KIND_HALF,					/* halfvec: the value's bytes (fp16 elements) */
+	KIND_HALF,					/* halfvec: float4 values, converted exactly */
 	KIND_BIT,					/* bit: the value's bytes */
 	KIND_SPARSE					/* sparsevec: the value's bytes */
 } ElementKind;
@@ -122,6 +123,7 @@ typedef struct EntryPayload
 
 /* hybrid_kind.c */
 extern ElementKind hybrid_index_kind(Relation index);
+extern bool hybrid_kind_is_dense(ElementKind kind);
 extern const char *hybrid_kind_type_name(ElementKind kind);
 extern int	hybrid_kind_max_dim(ElementKind kind);
 extern int	hybrid_value_dim(ElementKind kind, const void *value);

@@ -119,7 +119,7 @@ pass_cost(Oid index_oid)
 	HybridPrecision precision = hybrid_index_precision(index);
 	double		rows = Max(meta.entries - meta.null_entries, 1);
 	double		bytes = (double) meta.stream_end;
-	CopyCostState state = hybrid_index_kind(index) == KIND_FLOAT32 ?
+	CopyCostState state = hybrid_kind_is_dense(hybrid_index_kind(index)) ?
 		store_cost_state(index, &meta, precision) : COPY_COST_STREAM;
 	double		ms;
 

@@ -1,14 +1,16 @@
 /*
  * hybrid_kind.c
  *	  What an index's entries hold, by the type its operator class indexes:
- *	  float4 values for vector, or for halfvec, bit and sparsevec the
- *	  value's own bytes (see hybrid.h).
+ *	  float4 values for vector and halfvec, the value's own bytes for bit
+ *	  and sparsevec (see hybrid.h).
  *
- * Storing those types' values as they are keeps the entries exact with no
- * conversion (a halfvec's fp16 elements, half the bytes of float4) and
- * lets a scan score a row with the operator's own function on them.  The
- * entry header's dim counts 4-byte words, so the stream's layout, its
- * readers and VACUUM are those of vector indexes.
+ * A halfvec converts to float4 exactly, and its operators are vector's
+ * functions on those float4 values, so a halfvec index is a vector index
+ * in everything but its query type: copies (fp16 by default), the GPU and
+ * exact re-scoring work unchanged.  bit and sparsevec values are stored as
+ * they are, and a scan scores a row with the operator's own function on
+ * them.  The entry header's dim counts 4-byte words, so the stream's
+ * layout, its readers and VACUUM are those of vector indexes.
  */
 #include "postgres.h"
 
@@ -60,6 +62,13 @@ ElementKind
 hybrid_index_kind(Relation index)
 {
 	return kind_of_type(index->rd_opcintype[0]);
+}
+
+/* Whether entries of the kind hold float4 values (one word a dimension). */
+bool
+hybrid_kind_is_dense(ElementKind kind)
+{
+	return kind == KIND_FLOAT32 || kind == KIND_HALF;
 }
 
 const char *
@@ -131,8 +140,9 @@ check_limits(Relation index, ElementKind kind, const void *value)
 
 /*
  * What the entry of a non-NULL indexed value holds: float4 values for a
- * vector, else the detoasted value itself (4-byte header included), padded
- * to whole words.  Raises the index's limits on bit length and non-zeros.
+ * vector or a halfvec, else the detoasted value itself (4-byte header
+ * included), padded to whole words.  Raises the index's limits on bit
+ * length and non-zeros.
  */
 EntryPayload
 hybrid_entry_payload(Relation index, ElementKind kind, Datum value)
@@ -140,14 +150,15 @@ hybrid_entry_payload(Relation index, ElementKind kind, Datum value)
 	EntryPayload payload;
 	struct varlena *detoasted = PG_DETOAST_DATUM(value);
 
-	if (kind == KIND_FLOAT32)
+	if (hybrid_kind_is_dense(kind))
 	{
-		Vector	   *vec = (Vector *) detoasted;
+		int			dim = hybrid_value_dim(kind, detoasted);
 
-		payload.data = vec->x;
-		payload.bytes = sizeof(float) * vec->dim;
-		payload.words = vec->dim;
-		payload.dim = vec->dim;
+		payload.data = kind == KIND_HALF ?
+			halfvec_to_floats((HalfVector *) detoasted) : ((Vector *) detoasted)->x;
+		payload.bytes = sizeof(float) * dim;
+		payload.words = dim;
+		payload.dim = dim;
 		return payload;
 	}
 	check_limits(index, kind, detoasted);
@@ -159,9 +170,9 @@ hybrid_entry_payload(Relation index, ElementKind kind, Datum value)
 }
 
 /*
- * Whether the words of a live entry hold a well-formed value of the kind:
- * a varlena of as many words, with the index's dimensions.  For
- * hybridsearch_verify; vector entries are checked value by value there.
+ * Whether the words of a live bit or sparsevec entry hold a well-formed
+ * value: a varlena of as many words, with the index's dimensions.  For
+ * hybridsearch_verify; float4 entries are checked value by value there.
  */
 bool
 hybrid_payload_valid(ElementKind kind, const void *words, int word_count, int index_dim)
@@ -176,11 +187,8 @@ hybrid_payload_valid(ElementKind kind, const void *words, int word_count, int in
 	switch (kind)
 	{
 		case KIND_FLOAT32:
-			return false;
 		case KIND_HALF:
-			return size >= HALFVEC_SIZE(0) &&
-				size == HALFVEC_SIZE(((const HalfVector *) words)->dim) &&
-				((const HalfVector *) words)->dim == index_dim;
+			return false;
 		case KIND_BIT:
 			return size >= VARHDRSZ + VARBITHDRSZ &&
 				size == VARBITTOTALLEN(VARBITLEN((const VarBit *) words)) &&

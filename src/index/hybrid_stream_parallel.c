@@ -235,12 +235,12 @@ report_failure(Relation index, const StreamSlice *slice)
 
 /*
  * Whether stream_read_parallel can read the index as meta shows it.  Only
- * a vector index's entries have a size meta->dim tells.
+ * float4 entries have a size meta->dim tells.
  */
 bool
 stream_is_uniform(Relation index, const HybridMetaPageData *meta)
 {
-	return hybrid_index_kind(index) == KIND_FLOAT32 && meta->dim > 0 && meta->entries >= PARALLEL_STREAM_MIN_ENTRIES &&
+	return hybrid_kind_is_dense(hybrid_index_kind(index)) && meta->dim > 0 && meta->entries >= PARALLEL_STREAM_MIN_ENTRIES &&
 		meta->stream_end == (uint64) meta->entries * ENTRY_ALIGNED_SIZE(meta->dim) &&
 		!RelationUsesLocalBuffers(index) && !RecoveryInProgress();
 }

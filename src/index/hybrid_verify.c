@@ -8,9 +8,9 @@
  *	1. the metapage: magic, version, dimension count, counters, stream end;
  *	2. the stream pages' headers up to the stream end;
  *	3. the entry stream in order: headers in bounds, known flags, live
- *	   entries of the index's dimension count with finite values (for
- *	   halfvec, bit and sparsevec: a well-formed value of the index's
- *	   dimensions) and a valid heap TID, no two live entries for one TID, and the counts the
+ *	   entries of the index's dimension count with finite values (for bit
+ *	   and sparsevec: a well-formed value of the index's dimensions) and a
+ *	   valid heap TID, no two live entries for one TID, and the counts the
  *	   metapage keeps.  Live entries go into a hash table by TID;
  *	4. the table, through table_index_build_scan() with a fresh MVCC
  *	   snapshot, which evaluates index expressions and predicates as CREATE
@@ -198,10 +198,10 @@ check_entry(VerifyState *state, EntryHeader *header, uint64 position)
 								  where(position), header->dim));
 	if (header->flags & ENTRY_DEAD)
 		return;
-	if (state->kind != KIND_FLOAT32)
-		check_value_entry(state, header, position);
-	else
+	if (hybrid_kind_is_dense(state->kind))
 		check_vector_entry(state, header, position);
+	else
+		check_value_entry(state, header, position);
 	if (heap_offset == InvalidOffsetNumber || heap_offset > MaxHeapTuplesPerPage)
 		corrupted(state, psprintf("the live entry at %s points to the invalid heap TID (%u,%u)",
 								  where(position), heap_block, heap_offset));

@@ -15,6 +15,7 @@
 
 #include "search/source.h"
 #include "type/distance.h"
+#include "type/halfvec.h"
 #include "type/vector.h"
 
 bool
@@ -168,7 +169,8 @@ begin_ordered(Search *search, const Vector *query, const HybridMetaPageData *met
 	if (has_rows && meta->dim > 0 && meta->dim != query->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d", meta->dim, query->dim)));
+				 errmsg("different %s dimensions %d and %d",
+						hybrid_kind_type_name(search->kind), meta->dim, query->dim)));
 	search->query = query->x;
 	search->query_self_dot = distance_kernels->dot(query->x, query->x, query->dim);
 	for (int i = 0; i < query->dim; i++)
@@ -206,7 +208,7 @@ choose_source(Search *search, bool null_query)
 }
 
 /*
- * An index of another kind than vector keeps no copy: its search streams
+ * A bit or sparsevec index keeps no copy: its search streams
  * the pages, scoring each row with the operator's own function, whose
  * errors (different dimensions) come as a sequential scan's would.
  */
@@ -223,7 +225,23 @@ begin_streamed_value(Search *search, ScanKey orderby, const HybridMetaPageData *
 	search->source = &stream_source;
 }
 
-/* A vector index: its copy when there is one, else its pages. */
+/* The query as float4 values: a vector's own, a halfvec's converted exactly. */
+static const Vector *
+query_as_vector(ElementKind kind, Datum query)
+{
+	HalfVector *half;
+	Vector	   *vec;
+
+	if (kind != KIND_HALF)
+		return DatumGetVector(query);
+	half = DatumGetHalfVector(query);
+	vec = vector_new(half->dim);
+	for (int i = 0; i < half->dim; i++)
+		vec->x[i] = half_to_float(half->x[i]);
+	return vec;
+}
+
+/* A vector or halfvec index: its copy when there is one, else its pages. */
 static void
 begin_vector(Search *search, ScanKey orderby, HybridMetaPageData *meta)
 {
@@ -233,7 +251,7 @@ begin_vector(Search *search, ScanKey orderby, HybridMetaPageData *meta)
 	search->metric = hybrid_index_metric(index);
 	search->view = store_pin(index, meta, hybrid_index_precision(index), CurrentMemoryContext);
 	if (!null_query)
-		begin_ordered(search, DatumGetVector(orderby->sk_argument), meta);
+		begin_ordered(search, query_as_vector(search->kind, orderby->sk_argument), meta);
 	if (search->view == NULL)
 	{
 		stream_begin(search, meta);
@@ -258,7 +276,7 @@ search_begin(Relation index, ScanKey orderby)
 	search->index = index;
 	search->kind = hybrid_index_kind(index);
 	search->dim = meta.dim;
-	if (search->kind == KIND_FLOAT32)
+	if (hybrid_kind_is_dense(search->kind))
 		begin_vector(search, orderby, &meta);
 	else
 		begin_streamed_value(search, orderby, &meta);
@@ -374,37 +392,54 @@ search_end(Search *search)
 					  search->elapsed_ms);
 }
 
+/* A query of dim ones, of the index's type (vector or halfvec). */
+static Datum
+ones_query(ElementKind kind, int dim)
+{
+	Vector	   *vec;
+	HalfVector *half;
+
+	if (kind != KIND_HALF)
+	{
+		vec = vector_new(dim);
+		for (int i = 0; i < dim; i++)
+			vec->x[i] = 1.0f;
+		return PointerGetDatum(vec);
+	}
+	half = halfvec_new(dim);
+	for (int i = 0; i < dim; i++)
+		half->x[i] = halfvec_from_float(1.0f);
+	return PointerGetDatum(half);
+}
+
 /*
  * Load what a scan of index would use, by running one search (for a
  * vector of ones): the shared copy and, where scans would take the GPU, the GPU
  * worker's copy.  Returns the rows of the shared copy, -1 when the index
- * is streamed (no copy fits, or it is not a vector index, which never has
+ * is streamed (no copy fits, or a bit or sparsevec index, which never has
  * one).  Not counted in hybridsearch_stats.
  */
 int64
 search_prewarm(Relation index)
 {
+	ElementKind kind = hybrid_index_kind(index);
 	HybridMetaPageData meta;
 	MemoryContext context;
 	MemoryContext old;
 	ScanKeyData orderby;
-	Vector	   *query;
 	Search	   *search;
 	ItemPointerData tid;
 	double		distance;
 	bool		isnull;
 	int64		rows;
 
-	if (hybrid_index_kind(index) != KIND_FLOAT32)
+	if (!hybrid_kind_is_dense(kind))
 		return -1;
 	meta = hybrid_read_meta(index);
 	context = AllocSetContextCreate(CurrentMemoryContext, "hybrid prewarm", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(context);
 	memset(&orderby, 0, sizeof(orderby));
-	query = vector_new(Max(meta.dim, 1));
-	for (int i = 0; i < query->dim; i++)
-		query->x[i] = 1.0f;
-	orderby.sk_argument = PointerGetDatum(query);
+	orderby.sk_argument = ones_query(kind, Max(meta.dim, 1));
 	if (meta.dim == 0)
 		orderby.sk_flags = SK_ISNULL;	/* nothing to search: load the copy alone */
 	search = search_begin(index, &orderby);

@@ -5,9 +5,8 @@
  *	  one pass over the index's pages scores every live row exactly, with
  *	  the operator's own function, keeping only (distance, row) and the
  *	  TIDs; then batches are pulled as from the CPU pass.  Indexes over
- *	  halfvec, bit and sparsevec always search this way: their rows are
- *	  scored by calling the operator's function on the value the entry
- *	  holds.  Nothing of the
+ *	  bit and sparsevec always search this way: their rows are scored by
+ *	  calling the operator's function on the value the entry holds.  Nothing of the
  *	  vectors outlives the page being read, so a scan's memory is about 22
  *	  bytes a row.  A uniform stream is read on several threads
  *	  (hybrid_stream_parallel.c), as a parallel sequential scan would read
@@ -88,23 +87,24 @@ stream_parallel(Search *search, const HybridMetaPageData *meta)
 
 /*
  * The operator's distance for an entry's words: float4 values of a vector
- * index, or the value itself for the other kinds, scored by the operator's
- * own function.
+ * or halfvec index (the halfvec operators are vector's functions on them),
+ * or the value itself for the other kinds, scored by the operator's own
+ * function.
  */
 static double
 entry_distance(const Search *search, const float *values, int dim)
 {
-	if (search->kind == KIND_FLOAT32)
+	if (hybrid_kind_is_dense(search->kind))
 		return distance_by_metric(search->metric, values, search->query, dim);
 	return DatumGetFloat8(FunctionCall2Coll(search->distance_fn, search->distance_collation,
 											PointerGetDatum(values), search->query_value));
 }
 
-/* The dimensions of an entry: its word count for a vector, else its value's. */
+/* The dimensions of an entry: its word count for float4 values, else its value's. */
 static int
 entry_dim(const Search *search, const EntryHeader *entry, const float *values)
 {
-	return search->kind == KIND_FLOAT32 ? entry->dim : hybrid_value_dim(search->kind, values);
+	return hybrid_kind_is_dense(search->kind) ? entry->dim : hybrid_value_dim(search->kind, values);
 }
 
 /* Read the pages through the buffer manager, scoring rows as they come. */
@@ -112,7 +112,7 @@ static void
 stream_sequential(Search *search, const HybridMetaPageData *meta)
 {
 	int64		null_capacity = 0;
-	int			words = search->kind == KIND_FLOAT32 ? Max(meta->dim, 1) : VECTOR_MAX_DIM;
+	int			words = hybrid_kind_is_dense(search->kind) ? Max(meta->dim, 1) : VECTOR_MAX_DIM;
 	float	   *values = palloc(sizeof(float) * words);
 	StreamReader reader;
 	EntryHeader entry;

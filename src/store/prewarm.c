@@ -54,7 +54,7 @@ hybridsearch_prewarm(PG_FUNCTION_ARGS)
 	Relation	index = hybrid_open_readable(PG_GETARG_OID(0));
 	int64		rows = search_prewarm(index);
 
-	if (rows < 0 && hybrid_index_kind(index) != KIND_FLOAT32)
+	if (rows < 0 && !hybrid_kind_is_dense(hybrid_index_kind(index)))
 		ereport(NOTICE,
 				(errmsg("hybrid index \"%s\" over %s keeps no dense copy, so its scans read its pages",
 						RelationGetRelationName(index),
@@ -194,7 +194,7 @@ load_one(const char *name)
 	index_close(index, AccessShareLock);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	if (rows < 0 && kind != KIND_FLOAT32)
+	if (rows < 0 && !hybrid_kind_is_dense(kind))
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\" over %s keeps no dense copy",
 							 name, hybrid_kind_type_name(kind))));
 	else if (rows < 0)

@@ -3,7 +3,8 @@
 # sparsevec_{l2,ip,cosine,l1}_ops) and over pgvector's expression forms
 # (v::halfvec(n), binary_quantize(v)::bit(n)): every index scan returns what
 # a sequential scan of the same query returns (compare_plans: the ordered
-# distances, the ids of each distance, EXPLAIN showing the index), for
+# distances, the ids of each distance, EXPLAIN showing the index), halfvec
+# indexes through their fp16 copy, a float4 copy and their pages, for
 # tables of 0, 1, 11, 3000 and 800 rows with NULL, zero and duplicate
 # values, filters keeping all, 10% and 0.1% of the rows, LIMIT 1, 10, 200
 # and none, ORDER BY a NULL query; after INSERT, UPDATE, DELETE, VACUUM and
@@ -174,6 +175,23 @@ my %few = (queries => [ 'r1', 'row' ], wheres => [ '', 'f < 100' ], limits => [ 
 check_all('after CREATE INDEX');
 verify_indexes($node, 'after CREATE INDEX', @indexes);
 $t = lap('after CREATE INDEX', $t);
+
+# halfvec indexes keep an fp16 copy by default: also their pages streamed,
+# and a float4 copy
+{
+	my @half = grep { $_->{kind} eq 'half' } @tables;
+	my @half_indexes = map {
+		my $t = $_;
+		map { "$t->{name}_$SUFFIX{$_}" } @{ ops_of('half') }
+	} @half;
+	compare_plans($run, "cpu_cache off: $_->{name}", 'SET hybridsearch.cpu_cache = off;',
+		table_checks($_, %few))
+	  for @half;
+	$node->safe_psql('postgres', join('', map { "ALTER INDEX $_ SET (precision = full);\n" } @half_indexes));
+	compare_plans($run, "precision full: $_->{name}", '', table_checks($_, %few)) for @half;
+	$node->safe_psql('postgres', join('', map { "ALTER INDEX $_ RESET (precision);\n" } @half_indexes));
+}
+$t = lap('halfvec streamed and with a float4 copy', $t);
 
 # ---------------------------------------------------------------------------
 # INSERT, UPDATE, DELETE, VACUUM, REINDEX
