@@ -20,3 +20,78 @@ CREATE FUNCTION hybridsearch_batch_stats(
 	OUT lone_passes bigint, OUT largest_batch integer, OUT slots_in_use integer)
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION hybridsearch_batch_stats() IS 'since start-up: CPU passes concurrent scans shared, the scans they served, passes that ran alone, the largest batch; and the batch slots searches hold now';
+
+-- hybrid operator classes over halfvec, bit and sparsevec (pgvector 0.8's
+-- names).  Their indexes store each value as it is and score rows with the
+-- operator's own function, so a scan returns what a sequential scan does.
+
+CREATE OPERATOR CLASS halfvec_l2_ops
+	DEFAULT FOR TYPE halfvec USING hybrid AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 l2_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_ip_ops
+	FOR TYPE halfvec USING hybrid AS
+	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_cosine_ops
+	FOR TYPE halfvec USING hybrid AS
+	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_l1_ops
+	FOR TYPE halfvec USING hybrid AS
+	OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS bit_hamming_ops
+	DEFAULT FOR TYPE bit USING hybrid AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 hamming_distance(bit, bit);
+
+CREATE OPERATOR CLASS bit_jaccard_ops
+	FOR TYPE bit USING hybrid AS
+	OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 jaccard_distance(bit, bit);
+
+CREATE OPERATOR CLASS sparsevec_l2_ops
+	DEFAULT FOR TYPE sparsevec USING hybrid AS
+	OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 l2_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_ip_ops
+	FOR TYPE sparsevec USING hybrid AS
+	OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_cosine_ops
+	FOR TYPE sparsevec USING hybrid AS
+	OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_l1_ops
+	FOR TYPE sparsevec USING hybrid AS
+	OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(sparsevec, sparsevec);
+
+COMMENT ON OPERATOR CLASS halfvec_l2_ops USING hybrid IS 'hybrid index: exact ORDER BY Euclidean distance <-> of halfvec (default)';
+COMMENT ON OPERATOR CLASS halfvec_ip_ops USING hybrid IS 'hybrid index: exact ORDER BY negative inner product <#> of halfvec';
+COMMENT ON OPERATOR CLASS halfvec_cosine_ops USING hybrid IS 'hybrid index: exact ORDER BY cosine distance <=> of halfvec';
+COMMENT ON OPERATOR CLASS halfvec_l1_ops USING hybrid IS 'hybrid index: exact ORDER BY taxicab distance <+> of halfvec';
+COMMENT ON OPERATOR CLASS bit_hamming_ops USING hybrid IS 'hybrid index: exact ORDER BY Hamming distance <~> of bit (default)';
+COMMENT ON OPERATOR CLASS bit_jaccard_ops USING hybrid IS 'hybrid index: exact ORDER BY Jaccard distance <%> of bit';
+COMMENT ON OPERATOR CLASS sparsevec_l2_ops USING hybrid IS 'hybrid index: exact ORDER BY Euclidean distance <-> of sparsevec (default)';
+COMMENT ON OPERATOR CLASS sparsevec_ip_ops USING hybrid IS 'hybrid index: exact ORDER BY negative inner product <#> of sparsevec';
+COMMENT ON OPERATOR CLASS sparsevec_cosine_ops USING hybrid IS 'hybrid index: exact ORDER BY cosine distance <=> of sparsevec';
+COMMENT ON OPERATOR CLASS sparsevec_l1_ops USING hybrid IS 'hybrid index: exact ORDER BY taxicab distance <+> of sparsevec';
+COMMENT ON OPERATOR FAMILY halfvec_l2_ops USING hybrid IS 'hybrid operator family of operator class halfvec_l2_ops';
+COMMENT ON OPERATOR FAMILY halfvec_ip_ops USING hybrid IS 'hybrid operator family of operator class halfvec_ip_ops';
+COMMENT ON OPERATOR FAMILY halfvec_cosine_ops USING hybrid IS 'hybrid operator family of operator class halfvec_cosine_ops';
+COMMENT ON OPERATOR FAMILY halfvec_l1_ops USING hybrid IS 'hybrid operator family of operator class halfvec_l1_ops';
+COMMENT ON OPERATOR FAMILY bit_hamming_ops USING hybrid IS 'hybrid operator family of operator class bit_hamming_ops';
+COMMENT ON OPERATOR FAMILY bit_jaccard_ops USING hybrid IS 'hybrid operator family of operator class bit_jaccard_ops';
+COMMENT ON OPERATOR FAMILY sparsevec_l2_ops USING hybrid IS 'hybrid operator family of operator class sparsevec_l2_ops';
+COMMENT ON OPERATOR FAMILY sparsevec_ip_ops USING hybrid IS 'hybrid operator family of operator class sparsevec_ip_ops';
+COMMENT ON OPERATOR FAMILY sparsevec_cosine_ops USING hybrid IS 'hybrid operator family of operator class sparsevec_cosine_ops';
+COMMENT ON OPERATOR FAMILY sparsevec_l1_ops USING hybrid IS 'hybrid operator family of operator class sparsevec_l1_ops';

@@ -5,6 +5,7 @@
 -- indexes USING hnsw (pgvector's access method, not ours):
 --   CREATE INDEX ON items USING hnsw ((embedding::halfvec(3)) halfvec_l2_ops);
 --   CREATE INDEX ON items USING hnsw ((binary_quantize(embedding)::bit(3)) bit_hamming_ops);
+-- hybrid_types runs them USING hybrid.
 -- Each section starts from its own items table, so the tables between the
 -- sections are dropped (not part of the README).
 --

@@ -12,10 +12,13 @@
  * appends only ever touch the tail, so a dense copy kept elsewhere (the
  * cache) loads just what was appended since it last looked.
  *
- * Each entry is an EntryHeader followed by dim float4 values (none for a
- * NULL vector).  Entries are never moved: VACUUM marks dead ones with a flag
- * and bumps the metapage's generation, which tells caches to reload their
- * dead flags.  Space of dead entries is reclaimed by REINDEX.
+ * Each entry is an EntryHeader followed by dim 4-byte words (none for a
+ * NULL value): the float4 values of a vector or halfvec, or for bit and
+ * sparsevec the value's own varlena bytes padded to whole words
+ * (hybrid_kind.c).
+ * Entries are never moved: VACUUM marks dead ones with a flag and bumps
+ * the metapage's generation, which tells caches to reload their dead
+ * flags.  Space of dead entries is reclaimed by REINDEX.
  */
 #ifndef HYBRIDSEARCH_HYBRID_H
 #define HYBRIDSEARCH_HYBRID_H
@@ -48,7 +51,7 @@ typedef struct EntryHeader
 	ItemPointerData tid;		/* heap tuple */
 	uint8		flags;			/* ENTRY_* */
 	uint8		unused;
-	uint16		dim;			/* number of float4 values that follow */
+	uint16		dim;			/* number of 4-byte words that follow */
 } EntryHeader;
 
 StaticAssertDecl(sizeof(EntryHeader) == 10, "EntryHeader layout");
@@ -100,6 +103,34 @@ typedef struct HybridOptions
 	int			precision;		/* HybridPrecision */
 } HybridOptions;
 
+/* What an index's entries hold, from its operator class's input type. */
+typedef enum ElementKind
+{
+	KIND_FLOAT32,				/* vector: float4 values */
+	KIND_HALF,					/* halfvec: float4 values, converted exactly */
+	KIND_BIT,					/* bit: the value's bytes */
+	KIND_SPARSE					/* sparsevec: the value's bytes */
+} ElementKind;
+
+/* What an entry stores for one non-NULL value, and the value's dimensions. */
+typedef struct EntryPayload
+{
+	const void *data;
+	Size		bytes;
+	int			words;			/* bytes in 4-byte words, rounded up */
+	int			dim;
+} EntryPayload;
+
+/* hybrid_kind.c */
+extern ElementKind hybrid_index_kind(Relation index);
+extern bool hybrid_kind_is_dense(ElementKind kind);
+extern const char *hybrid_kind_type_name(ElementKind kind);
+extern int	hybrid_kind_max_dim(ElementKind kind);
+extern int	hybrid_value_dim(ElementKind kind, const void *value);
+extern EntryPayload hybrid_entry_payload(Relation index, ElementKind kind, Datum value);
+extern bool hybrid_payload_valid(ElementKind kind, const void *words, int word_count,
+								 int index_dim);
+
 /* hybrid_handler.c */
 extern bytea *hybrid_options(Datum reloptions, bool validate);
 extern HybridPrecision hybrid_index_precision(Relation index);
@@ -110,7 +141,7 @@ extern Relation hybrid_open_readable(Oid index_oid);
 /* hybrid_stream.c: the metapage and the entry stream */
 extern void hybrid_init_metapage(Page page, int dim);
 extern HybridMetaPageData hybrid_read_meta(Relation index);
-extern void hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int dim);
+extern void hybrid_append_entry(Relation index, ItemPointer tid, const EntryPayload *payload);
 extern void hybrid_stream_read(Relation index, uint64 position, void *dest, Size len);
 
 /* A sequential reader over the entries between two stream positions. */

@@ -22,6 +22,7 @@
 typedef struct BuildState
 {
 	Relation	index;
+	ElementKind kind;
 	int			dim;			/* 0 until known */
 	PGAlignedBlock page;		/* stream page being filled */
 	Size		page_used;		/* stream bytes in page */
@@ -39,7 +40,8 @@ hybrid_check_dims(Relation index, int index_dim, int value_dim)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("hybrid index \"%s\" holds vectors of %d dimensions, not %d",
 						RelationGetRelationName(index), index_dim, value_dim),
-				 errhint("All vectors of one hybrid index must have the same number of dimensions; declare the column as vector(n).")));
+				 errhint("All vectors of one hybrid index must have the same number of dimensions; declare the column as %s(n).",
+						 hybrid_kind_type_name(hybrid_index_kind(index)))));
 }
 
 /* Append the filled page to the relation. */
@@ -84,7 +86,8 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	MemoryContext old = MemoryContextSwitchTo(state->tuple_context);
 	EntryHeader header;
 	char		pad[ENTRY_VALUES_OFFSET - sizeof(EntryHeader)] = {0};
-	Vector	   *vec = NULL;
+	char		word_pad[sizeof(float)] = {0};
+	EntryPayload payload = {0};
 
 	memset(&header, 0, sizeof(header));
 	header.tid = *tid;
@@ -95,15 +98,15 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	}
 	else
 	{
-		vec = DatumGetVector(values[0]);
-		hybrid_check_dims(index, state->dim, vec->dim);
-		state->dim = vec->dim;
-		header.dim = vec->dim;
+		payload = hybrid_entry_payload(index, state->kind, values[0]);
+		hybrid_check_dims(index, state->dim, payload.dim);
+		state->dim = payload.dim;
+		header.dim = payload.words;
 	}
 	build_write(state, &header, sizeof(header));
 	build_write(state, pad, sizeof(pad));
-	if (vec)
-		build_write(state, vec->x, sizeof(float) * vec->dim);
+	build_write(state, payload.data, payload.bytes);
+	build_write(state, word_pad, sizeof(float) * payload.words - payload.bytes);
 	state->entries++;
 	if (state->entries % 1024 == 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, state->entries);
@@ -154,6 +157,7 @@ hybrid_build(Relation heap, Relation index, IndexInfo *info)
 
 	memset(&state, 0, sizeof(state));
 	state.index = index;
+	state.kind = hybrid_index_kind(index);
 	state.dim = declared_dim(index);
 	state.tuple_context = AllocSetContextCreate(CurrentMemoryContext,
 												"hybrid build tuple",

@@ -119,7 +119,8 @@ pass_cost(Oid index_oid)
 	HybridPrecision precision = hybrid_index_precision(index);
 	double		rows = Max(meta.entries - meta.null_entries, 1);
 	double		bytes = (double) meta.stream_end;
-	CopyCostState state = store_cost_state(index, &meta, precision);
+	CopyCostState state = hybrid_kind_is_dense(hybrid_index_kind(index)) ?
+		store_cost_state(index, &meta, precision) : COPY_COST_STREAM;
 	double		ms;
 
 	if (state != COPY_COST_STREAM && gpu_would_route((int64) rows))

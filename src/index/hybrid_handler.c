@@ -25,6 +25,10 @@ extern Datum l2_distance(PG_FUNCTION_ARGS);
 extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
 extern Datum cosine_distance(PG_FUNCTION_ARGS);
 extern Datum l1_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_l2_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum halfvec_cosine_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
 
 static relopt_kind hybrid_relopt_kind;
 
@@ -56,27 +60,36 @@ hybrid_options(Datum reloptions, bool validate)
 									  sizeof(HybridOptions), table, lengthof(table));
 }
 
+/*
+ * The index's precision option; without options, half for a halfvec index,
+ * whose values fp16 holds as they are (its copy then takes half the bytes).
+ */
 HybridPrecision
 hybrid_index_precision(Relation index)
 {
 	HybridOptions *options = (HybridOptions *) index->rd_options;
 
-	return options ? (HybridPrecision) options->precision : PRECISION_FULL;
+	if (options)
+		return (HybridPrecision) options->precision;
+	return hybrid_index_kind(index) == KIND_HALF ? PRECISION_HALF : PRECISION_FULL;
 }
 
-/* The metric of the index's operator class, from its support function 1. */
+/*
+ * The metric of the index's operator class, from its support function 1.
+ * The halfvec functions are vector's on the values converted to float4.
+ */
 DistanceMetric
 hybrid_index_metric(Relation index)
 {
 	PGFunction	function = index_getprocinfo(index, 1, 1)->fn_addr;
 
-	if (function == l2_distance)
+	if (function == l2_distance || function == halfvec_l2_distance)
 		return METRIC_L2;
-	if (function == vector_negative_inner_product)
+	if (function == vector_negative_inner_product || function == halfvec_negative_inner_product)
 		return METRIC_INNER_PRODUCT;
-	if (function == cosine_distance)
+	if (function == cosine_distance || function == halfvec_cosine_distance)
 		return METRIC_COSINE;
-	if (function == l1_distance)
+	if (function == l1_distance || function == halfvec_l1_distance)
 		return METRIC_L1;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

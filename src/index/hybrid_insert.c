@@ -21,12 +21,12 @@ hybrid_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	MemoryContext old = MemoryContextSwitchTo(insert_context);
 
 	if (isnull[0])
-		hybrid_append_entry(index, heap_tid, NULL, 0);
+		hybrid_append_entry(index, heap_tid, NULL);
 	else
 	{
-		Vector	   *vec = DatumGetVector(values[0]);
+		EntryPayload payload = hybrid_entry_payload(index, hybrid_index_kind(index), values[0]);
 
-		hybrid_append_entry(index, heap_tid, vec->x, vec->dim);
+		hybrid_append_entry(index, heap_tid, &payload);
 	}
 
 	MemoryContextSwitchTo(old);

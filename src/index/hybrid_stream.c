@@ -91,16 +91,16 @@ lock_stream_page(Relation index, BlockNumber block, bool *is_new)
 }
 
 /*
- * Append one entry; values == NULL records a NULL value.  Checks that a
- * non-NULL vector has the index's dimension count (fixing it on the first).
+ * Append one entry; payload == NULL records a NULL value.  Checks that a
+ * non-NULL value has the index's dimension count (fixing it on the first).
  */
 void
-hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int dim)
+hybrid_append_entry(Relation index, ItemPointer tid, const EntryPayload *payload)
 {
 	Buffer		meta_buffer = ReadBuffer(index, HYBRID_METAPAGE_BLKNO);
 	HybridMetaPage meta;
-	int			value_dim = values ? dim : 0;
-	Size		size = ENTRY_ALIGNED_SIZE(value_dim);
+	int			words = payload ? payload->words : 0;
+	Size		size = ENTRY_ALIGNED_SIZE(words);
 	char	   *entry = palloc0(size);
 	EntryHeader *header = (EntryHeader *) entry;
 	uint64		position;
@@ -110,17 +110,17 @@ hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int di
 	meta = HybridPageGetMeta(BufferGetPage(meta_buffer));
 	check_meta(index, meta);
 	/*
-	 * The first vector fixes the dimension count; so does the first after
-	 * VACUUM has removed every vector (a rolled-back first insert, say).
+	 * The first value fixes the dimension count; so does the first after
+	 * VACUUM has removed every value (a rolled-back first insert, say).
 	 */
-	if (values && meta->entries - meta->dead_entries - meta->null_entries > 0)
-		hybrid_check_dims(index, meta->dim, dim);
+	if (payload && meta->entries - meta->dead_entries - meta->null_entries > 0)
+		hybrid_check_dims(index, meta->dim, payload->dim);
 
 	header->tid = *tid;
-	header->flags = values ? 0 : ENTRY_NULL;
-	header->dim = value_dim;
-	if (values)
-		memcpy(entry + ENTRY_VALUES_OFFSET, values, sizeof(float) * dim);
+	header->flags = payload ? 0 : ENTRY_NULL;
+	header->dim = words;
+	if (payload)
+		memcpy(entry + ENTRY_VALUES_OFFSET, payload->data, payload->bytes);
 
 	position = meta->stream_end;
 	while (written < size)
@@ -149,12 +149,12 @@ hybrid_append_entry(Relation index, ItemPointer tid, const float *values, int di
 
 			wal_meta->stream_end = position + size;
 			wal_meta->entries++;
-			if (!values)
+			if (!payload)
 				wal_meta->null_entries++;
-			else if (wal_meta->dim != dim)
+			else if (wal_meta->dim != payload->dim)
 			{
 				/* a new dimension count numbers rows anew */
-				wal_meta->dim = dim;
+				wal_meta->dim = payload->dim;
 				wal_meta->epoch = pg_prng_uint32(&pg_global_prng_state);
 			}
 		}

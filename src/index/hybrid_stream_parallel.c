@@ -233,11 +233,14 @@ report_failure(Relation index, const StreamSlice *slice)
 					slice->read_errno ? strerror(slice->read_errno) : "unexpected end of file")));
 }
 
-/* Whether stream_read_parallel can read the index as meta shows it. */
+/*
+ * Whether stream_read_parallel can read the index as meta shows it.  Only
+ * float4 entries have a size meta->dim tells.
+ */
 bool
 stream_is_uniform(Relation index, const HybridMetaPageData *meta)
 {
-	return meta->dim > 0 && meta->entries >= PARALLEL_STREAM_MIN_ENTRIES &&
+	return hybrid_kind_is_dense(hybrid_index_kind(index)) && meta->dim > 0 && meta->entries >= PARALLEL_STREAM_MIN_ENTRIES &&
 		meta->stream_end == (uint64) meta->entries * ENTRY_ALIGNED_SIZE(meta->dim) &&
 		!RelationUsesLocalBuffers(index) && !RecoveryInProgress();
 }

@@ -8,13 +8,14 @@
  *	1. the metapage: magic, version, dimension count, counters, stream end;
  *	2. the stream pages' headers up to the stream end;
  *	3. the entry stream in order: headers in bounds, known flags, live
- *	   entries of the index's dimension count with finite values and a
+ *	   entries of the index's dimension count with finite values (for bit
+ *	   and sparsevec: a well-formed value of the index's dimensions) and a
  *	   valid heap TID, no two live entries for one TID, and the counts the
  *	   metapage keeps.  Live entries go into a hash table by TID;
  *	4. the table, through table_index_build_scan() with a fresh MVCC
  *	   snapshot, which evaluates index expressions and predicates as CREATE
  *	   INDEX does and reports a HOT chain by its root TID: every tuple the
- *	   snapshot sees must have a live entry with a bit-identical vector (or
+ *	   snapshot sees must have a live entry with a bit-identical value (or
  *	   both NULL);
  *	5. the live entries the scan did not report, which belong to tuples the
  *	   snapshot does not see: their line pointers must still be in use and
@@ -66,6 +67,7 @@ typedef struct VerifyState
 {
 	Relation	heap;
 	Relation	index;
+	ElementKind kind;
 	HybridMetaPageData meta;
 	HTAB	   *live;			/* LiveEntry by heap TID */
 	int64		entries;
@@ -117,7 +119,7 @@ check_metapage(VerifyState *state)
 	if (meta->magic != HYBRID_MAGIC || meta->version != HYBRID_VERSION)
 		corrupted(state, psprintf("the metapage has magic 0x%08x and version %u, not 0x%08x and %u",
 								  meta->magic, meta->version, HYBRID_MAGIC, HYBRID_VERSION));
-	if (meta->dim < 0 || meta->dim > VECTOR_MAX_DIM)
+	if (meta->dim < 0 || meta->dim > hybrid_kind_max_dim(state->kind))
 		corrupted(state, psprintf("the metapage gives %d dimensions", meta->dim));
 	if (typmod > 0 && meta->dim != typmod)
 		corrupted(state, psprintf("the metapage gives %d dimensions, the column's type %d",
@@ -158,6 +160,30 @@ check_stream_pages(VerifyState *state)
 	}
 }
 
+/* A live vector entry: the index's dimension count, finite values. */
+static void
+check_vector_entry(VerifyState *state, EntryHeader *header, uint64 position)
+{
+	if (!(header->flags & ENTRY_NULL) && header->dim != state->meta.dim)
+		corrupted(state, psprintf("the live entry at %s has %u dimensions, the index %d",
+								  where(position), header->dim, state->meta.dim));
+	for (int i = 0; i < header->dim; i++)
+		if (!isfinite(state->values[i]))
+			corrupted(state, psprintf("the live entry at %s holds a non-finite value in dimension %d",
+									  where(position), i + 1));
+}
+
+/* A live non-NULL entry of another kind: a well-formed value of the index's dimensions. */
+static void
+check_value_entry(VerifyState *state, EntryHeader *header, uint64 position)
+{
+	if (!(header->flags & ENTRY_NULL) &&
+		!hybrid_payload_valid(state->kind, state->values, header->dim, state->meta.dim))
+		corrupted(state, psprintf("the live entry at %s does not hold a %s value of %d dimensions in its %u words",
+								  where(position), hybrid_kind_type_name(state->kind),
+								  state->meta.dim, header->dim));
+}
+
 static void
 check_entry(VerifyState *state, EntryHeader *header, uint64 position)
 {
@@ -172,13 +198,10 @@ check_entry(VerifyState *state, EntryHeader *header, uint64 position)
 								  where(position), header->dim));
 	if (header->flags & ENTRY_DEAD)
 		return;
-	if (!(header->flags & ENTRY_NULL) && header->dim != state->meta.dim)
-		corrupted(state, psprintf("the live entry at %s has %u dimensions, the index %d",
-								  where(position), header->dim, state->meta.dim));
-	for (int i = 0; i < header->dim; i++)
-		if (!isfinite(state->values[i]))
-			corrupted(state, psprintf("the live entry at %s holds a non-finite value in dimension %d",
-									  where(position), i + 1));
+	if (hybrid_kind_is_dense(state->kind))
+		check_vector_entry(state, header, position);
+	else
+		check_value_entry(state, header, position);
 	if (heap_offset == InvalidOffsetNumber || heap_offset > MaxHeapTuplesPerPage)
 		corrupted(state, psprintf("the live entry at %s points to the invalid heap TID (%u,%u)",
 								  where(position), heap_block, heap_offset));
@@ -240,7 +263,7 @@ heap_tuple_callback(Relation index pg_attribute_unused(), ItemPointer tid, Datum
 	VerifyState *state = (VerifyState *) opaque;
 	LiveEntry  *entry = hash_search(state->live, tid, HASH_FIND, NULL);
 	MemoryContext old;
-	Vector	   *vec;
+	EntryPayload payload;
 
 	state->heap_tuples++;
 	if (entry == NULL)
@@ -264,12 +287,12 @@ heap_tuple_callback(Relation index pg_attribute_unused(), ItemPointer tid, Datum
 		return;
 
 	old = MemoryContextSwitchTo(state->tuple_context);
-	vec = DatumGetVector(values[0]);
-	if (vec->dim == entry->dim)
+	payload = hybrid_entry_payload(state->index, state->kind, values[0]);
+	if (payload.words == entry->dim)
 		hybrid_stream_read(state->index, entry->position + ENTRY_VALUES_OFFSET,
-						   state->values, sizeof(float) * entry->dim);
-	if (vec->dim != entry->dim ||
-		memcmp(state->values, vec->x, sizeof(float) * entry->dim) != 0)
+						   state->values, payload.bytes);
+	if (payload.words != entry->dim ||
+		memcmp(state->values, payload.data, payload.bytes) != 0)
 		corrupted(state, psprintf("the entry at %s holds another vector than heap tuple (%u,%u)",
 								  where(entry->position), ItemPointerGetBlockNumber(tid),
 								  ItemPointerGetOffsetNumber(tid)));
@@ -452,6 +475,7 @@ hybridsearch_verify(PG_FUNCTION_ARGS)
 
 	memset(&state, 0, sizeof(state));
 	open_relations(PG_GETARG_OID(0), &state.heap, &state.index);
+	state.kind = hybrid_index_kind(state.index);
 	state.values = palloc(sizeof(float) * VECTOR_MAX_DIM);
 	state.tuple_context = AllocSetContextCreate(CurrentMemoryContext, "hybrid verify tuple",
 												ALLOCSET_DEFAULT_SIZES);

@@ -18,6 +18,7 @@
 #include "search/blas.h"
 #include "search/source.h"
 #include "type/distance.h"
+#include "type/halfvec.h"
 #include "type/vector.h"
 
 bool
@@ -222,7 +223,8 @@ begin_ordered(Search *search, const Vector *query, const HybridMetaPageData *met
 	if (has_rows && meta->dim > 0 && meta->dim != query->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d", meta->dim, query->dim)));
+				 errmsg("different %s dimensions %d and %d",
+						hybrid_kind_type_name(search->kind), meta->dim, query->dim)));
 	search->query = query->x;
 	search->query_self_dot = distance_kernels->dot(query->x, query->x, query->dim);
 	for (int i = 0; i < query->dim; i++)
@@ -263,6 +265,60 @@ choose_source(Search *search, bool null_query)
 }
 
 /*
+ * A bit or sparsevec index keeps no copy: its search streams
+ * the pages, scoring each row with the operator's own function, whose
+ * errors (different dimensions) come as a sequential scan's would.
+ */
+static void
+begin_streamed_value(Search *search, ScanKey orderby, const HybridMetaPageData *meta)
+{
+	if (!(orderby->sk_flags & SK_ISNULL))
+	{
+		search->distance_fn = &orderby->sk_func;
+		search->distance_collation = orderby->sk_collation;
+		search->query_value = PointerGetDatum(PG_DETOAST_DATUM(orderby->sk_argument));
+	}
+	stream_begin(search, meta);
+	search->source = &stream_source;
+}
+
+/* The query as float4 values: a vector's own, a halfvec's converted exactly. */
+static const Vector *
+query_as_vector(ElementKind kind, Datum query)
+{
+	HalfVector *half;
+	Vector	   *vec;
+
+	if (kind != KIND_HALF)
+		return DatumGetVector(query);
+	half = DatumGetHalfVector(query);
+	vec = vector_new(half->dim);
+	for (int i = 0; i < half->dim; i++)
+		vec->x[i] = half_to_float(half->x[i]);
+	return vec;
+}
+
+/* A vector or halfvec index: its copy when there is one, else its pages. */
+static void
+begin_vector(Search *search, ScanKey orderby, HybridMetaPageData *meta)
+{
+	Relation	index = search->index;
+	bool		null_query = (orderby->sk_flags & SK_ISNULL) != 0;
+
+	search->metric = hybrid_index_metric(index);
+	search->view = store_pin(index, meta, hybrid_index_precision(index), CurrentMemoryContext);
+	if (!null_query)
+		begin_ordered(search, query_as_vector(search->kind, orderby->sk_argument), meta);
+	if (search->view == NULL)
+	{
+		stream_begin(search, meta);
+		search->source = &stream_source;
+	}
+	else
+		choose_source(search, null_query);
+}
+
+/*
  * Start a search for the scan's ORDER BY key, in the current memory
  * context, which must last as long as the search (the scan's).
  */
@@ -271,23 +327,16 @@ search_begin(Relation index, ScanKey orderby)
 {
 	Search	   *search = palloc0(sizeof(Search));
 	HybridMetaPageData meta = hybrid_read_meta(index);
-	bool		null_query = (orderby->sk_flags & SK_ISNULL) != 0;
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
 	search->index = index;
-	search->metric = hybrid_index_metric(index);
+	search->kind = hybrid_index_kind(index);
 	search->dim = meta.dim;
-	search->view = store_pin(index, &meta, hybrid_index_precision(index), CurrentMemoryContext);
-	if (!null_query)
-		begin_ordered(search, DatumGetVector(orderby->sk_argument), &meta);
-	if (search->view == NULL)
-	{
-		stream_begin(search, &meta);
-		search->source = &stream_source;
-	}
+	if (hybrid_kind_is_dense(search->kind))
+		begin_vector(search, orderby, &meta);
 	else
-		choose_source(search, null_query);
+		begin_streamed_value(search, orderby, &meta);
 	search->elapsed_ms = elapsed_since(start);
 	return search;
 }
@@ -434,7 +483,7 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 	INSTR_TIME_SET_CURRENT(start);
 	*distance = 0.0;
 	*distance_isnull = true;
-	if (search->query == NULL)
+	if (!search_is_ordered(search))
 		found = next_unordered(search, tid);
 	else
 		found = next_ordered(search, tid, distance, distance_isnull);
@@ -451,32 +500,54 @@ search_end(Search *search)
 					  search->elapsed_ms);
 }
 
+/* A query of dim ones, of the index's type (vector or halfvec). */
+static Datum
+ones_query(ElementKind kind, int dim)
+{
+	Vector	   *vec;
+	HalfVector *half;
+
+	if (kind != KIND_HALF)
+	{
+		vec = vector_new(dim);
+		for (int i = 0; i < dim; i++)
+			vec->x[i] = 1.0f;
+		return PointerGetDatum(vec);
+	}
+	half = halfvec_new(dim);
+	for (int i = 0; i < dim; i++)
+		half->x[i] = halfvec_from_float(1.0f);
+	return PointerGetDatum(half);
+}
+
 /*
  * Load what a scan of index would use, by running one search (for a
  * vector of ones): the shared copy and, where scans would take the GPU, the GPU
  * worker's copy.  Returns the rows of the shared copy, -1 when the index
- * is streamed (no copy fits).  Not counted in hybridsearch_stats.
+ * is streamed (no copy fits, or a bit or sparsevec index, which never has
+ * one).  Not counted in hybridsearch_stats.
  */
 int64
 search_prewarm(Relation index)
 {
-	HybridMetaPageData meta = hybrid_read_meta(index);
-	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "hybrid prewarm",
-												  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(context);
+	ElementKind kind = hybrid_index_kind(index);
+	HybridMetaPageData meta;
+	MemoryContext context;
+	MemoryContext old;
 	ScanKeyData orderby;
-	Vector	   *query;
 	Search	   *search;
 	ItemPointerData tid;
 	double		distance;
 	bool		isnull;
 	int64		rows;
 
+	if (!hybrid_kind_is_dense(kind))
+		return -1;
+	meta = hybrid_read_meta(index);
+	context = AllocSetContextCreate(CurrentMemoryContext, "hybrid prewarm", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(context);
 	memset(&orderby, 0, sizeof(orderby));
-	query = vector_new(Max(meta.dim, 1));
-	for (int i = 0; i < query->dim; i++)
-		query->x[i] = 1.0f;
-	orderby.sk_argument = PointerGetDatum(query);
+	orderby.sk_argument = ones_query(kind, Max(meta.dim, 1));
 	if (meta.dim == 0)
 		orderby.sk_flags = SK_ISNULL;	/* nothing to search: load the copy alone */
 	search = search_begin(index, &orderby);

@@ -68,8 +68,14 @@ typedef struct GpuSource GpuSource;
 struct Search
 {
 	Relation	index;
-	DistanceMetric metric;
-	const float *query;			/* NULL: ORDER BY distance to NULL */
+	ElementKind kind;
+	DistanceMetric metric;		/* of a vector index */
+	const float *query;			/* NULL: ORDER BY distance to NULL, or an
+								 * index of another kind */
+	/* an index of another kind than vector: the operator and its query */
+	FmgrInfo   *distance_fn;	/* NULL: ORDER BY distance to NULL */
+	Oid			distance_collation;
+	Datum		query_value;	/* detoasted */
 	float		query_self_dot; /* dot(query, query), for cosine */
 	double		query_norm;
 	double		query_l1;
@@ -150,6 +156,13 @@ extern void select_smallest(ScoredRow *a, int64 n, int64 k);
 /* batch_source.c */
 struct BatchCandidates;
 extern void batch_source_take(Search *search, const struct BatchCandidates *found);
+
+/* Whether the search orders by a distance (its query is not NULL). */
+static inline bool
+search_is_ordered(const Search *search)
+{
+	return search->query != NULL || search->distance_fn != NULL;
+}
 
 /* stream_source.c */
 extern void stream_begin(Search *search, const HybridMetaPageData *meta);

@@ -4,7 +4,9 @@
  *	  fit hybridsearch.shared_cache_size, or hybridsearch.cpu_cache is off):
  *	  one pass over the index's pages scores every live row exactly, with
  *	  the operator's own function, keeping only (distance, row) and the
- *	  TIDs; then batches are pulled as from the CPU pass.  Nothing of the
+ *	  TIDs; then batches are pulled as from the CPU pass.  Indexes over
+ *	  bit and sparsevec always search this way: their rows are scored by
+ *	  calling the operator's function on the value the entry holds.  Nothing of the
  *	  vectors outlives the page being read, so a scan's memory is about 22
  *	  bytes a row.  A uniform stream is read on several threads
  *	  (hybrid_stream_parallel.c), as a parallel sequential scan would read
@@ -83,12 +85,35 @@ stream_parallel(Search *search, const HybridMetaPageData *meta)
 	return true;
 }
 
+/*
+ * The operator's distance for an entry's words: float4 values of a vector
+ * or halfvec index (the halfvec operators are vector's functions on them),
+ * or the value itself for the other kinds, scored by the operator's own
+ * function.
+ */
+static double
+entry_distance(const Search *search, const float *values, int dim)
+{
+	if (hybrid_kind_is_dense(search->kind))
+		return distance_by_metric(search->metric, values, search->query, dim);
+	return DatumGetFloat8(FunctionCall2Coll(search->distance_fn, search->distance_collation,
+											PointerGetDatum(values), search->query_value));
+}
+
+/* The dimensions of an entry: its word count for float4 values, else its value's. */
+static int
+entry_dim(const Search *search, const EntryHeader *entry, const float *values)
+{
+	return hybrid_kind_is_dense(search->kind) ? entry->dim : hybrid_value_dim(search->kind, values);
+}
+
 /* Read the pages through the buffer manager, scoring rows as they come. */
 static void
 stream_sequential(Search *search, const HybridMetaPageData *meta)
 {
 	int64		null_capacity = 0;
-	float	   *values = palloc(sizeof(float) * Max(meta->dim, 1));
+	int			words = hybrid_kind_is_dense(search->kind) ? Max(meta->dim, 1) : VECTOR_MAX_DIM;
+	float	   *values = palloc(sizeof(float) * words);
 	StreamReader reader;
 	EntryHeader entry;
 	uint64		position;
@@ -107,13 +132,13 @@ stream_sequential(Search *search, const HybridMetaPageData *meta)
 		}
 		if (dead)
 			continue;
-		hybrid_check_dims(search->index, meta->dim, entry.dim);
+		hybrid_check_dims(search->index, meta->dim, entry_dim(search, &entry, values));
 		row = search->row_count++;
 		search->stream_tids[row] = entry.tid;
 		search->scored[search->scored_count].row = row;
-		if (search->query)
+		if (search_is_ordered(search))
 			search->scored[search->scored_count].distance =
-				distance_by_metric(search->metric, values, search->query, meta->dim);
+				entry_distance(search, values, meta->dim);
 		search->scored_count++;
 	}
 	pfree(values);

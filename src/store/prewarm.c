@@ -54,7 +54,12 @@ hybridsearch_prewarm(PG_FUNCTION_ARGS)
 	Relation	index = hybrid_open_readable(PG_GETARG_OID(0));
 	int64		rows = search_prewarm(index);
 
-	if (rows < 0 && !hybridsearch_cpu_cache)
+	if (rows < 0 && !hybrid_kind_is_dense(hybrid_index_kind(index)))
+		ereport(NOTICE,
+				(errmsg("hybrid index \"%s\" over %s keeps no dense copy, so its scans read its pages",
+						RelationGetRelationName(index),
+						hybrid_kind_type_name(hybrid_index_kind(index)))));
+	else if (rows < 0 && !hybridsearch_cpu_cache)
 		ereport(NOTICE,
 				(errmsg("hybridsearch.cpu_cache is off, so no dense copy of \"%s\" is kept and its scans read its pages",
 						RelationGetRelationName(index))));
@@ -169,6 +174,7 @@ load_one(const char *name)
 	Oid			index_oid;
 	Relation	index;
 	int64		rows;
+	ElementKind kind;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -184,10 +190,14 @@ load_one(const char *name)
 	INSTR_TIME_SET_CURRENT(start);
 	index = hybrid_open_readable(index_oid);
 	rows = search_prewarm(index);
+	kind = hybrid_index_kind(index);
 	index_close(index, AccessShareLock);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	if (rows < 0)
+	if (rows < 0 && !hybrid_kind_is_dense(kind))
+		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\" over %s keeps no dense copy",
+							 name, hybrid_kind_type_name(kind))));
+	else if (rows < 0)
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\" does not fit hybridsearch.shared_cache_size", name)));
 	else
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\": " INT64_FORMAT " rows in %.0f ms",

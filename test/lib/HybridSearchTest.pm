@@ -30,7 +30,9 @@ our %OPCLASS = (
 	'<#>' => 'vector_ip_ops',
 	'<=>' => 'vector_cosine_ops',
 	'<+>' => 'vector_l1_ops');
-our %SUFFIX = ('<->' => 'l2', '<#>' => 'ip', '<=>' => 'cos', '<+>' => 'l1');
+our %SUFFIX = (
+	'<->' => 'l2', '<#>' => 'ip', '<=>' => 'cos', '<+>' => 'l1',
+	'<~>' => 'ham', '<%>' => 'jac');
 our @OPS = ('<->', '<#>', '<=>', '<+>');
 
 # ---------------------------------------------------------------------------
@@ -130,11 +132,13 @@ sub session_runner
 # Comparison of the two plans.
 # ---------------------------------------------------------------------------
 
-# The query vector named $name of table $table, as an expression.
+# The query vector named $name of table $table, as an expression; cast to
+# $type when given (a qvec whose v holds text, for other types than vector).
 sub qexpr
 {
-	my ($table, $name) = @_;
-	return "(SELECT v FROM qvec WHERE tab = '$table' AND name = '$name')";
+	my ($table, $name, $type) = @_;
+	my $q = "(SELECT v FROM qvec WHERE tab = '$table' AND name = '$name')";
+	return defined $type ? "${q}::$type" : $q;
 }
 
 # The k-NN query, selecting id and distance.
@@ -149,7 +153,8 @@ sub knn_sql
 }
 
 # Checks for every combination of operators, query vectors, filters, limits.
-# The index used for operator $op is "<index_prefix>_<suffix>".
+# The index used for operator $op is "<index_prefix>_<suffix>"; qtype casts
+# the query vectors (see qexpr).
 sub knn_checks
 {
 	my (%a) = @_;
@@ -163,7 +168,7 @@ sub knn_checks
 			{
 				for my $limit (@{ $a{limits} })
 				{
-					my $q = qexpr($a{qtable} // $a{table}, $qname);
+					my $q = qexpr($a{qtable} // $a{table}, $qname, $a{qtype});
 					push @checks,
 					  {
 						name => "$a{table} v $op $qname"
@@ -350,10 +355,12 @@ sub verify_indexes
 # SQL creating knn_check(tab, op, q, lim, flt): one k-NN query on table tab
 # (column v, filter flt) through its index and through a seqscan in the same
 # snapshot; raises an error if the index is not used or the answers differ,
-# else returns the row count.  For concurrent loads (pgbench scripts).
+# else returns the row count.  For concurrent loads (pgbench scripts).  q is
+# a vector, or of type $type when given (one overload per type).
 sub knn_check_sql
 {
-	return <<'SQL';
+	my ($type) = @_;
+	my $sql = <<'SQL';
 -- One k-NN query through the index and through a seqscan in the same
 -- snapshot; raises an error if the plans differ in plan shape or answer.
 CREATE FUNCTION knn_check(tab text, op text, q vector, lim int, flt text) RETURNS int
@@ -405,6 +412,8 @@ BEGIN
 END
 $$;
 SQL
+	$sql =~ s/q vector,/q $type,/ if defined $type;
+	return $sql;
 }
 
 # Note the time since $since; returns now.
