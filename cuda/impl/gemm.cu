@@ -1,8 +1,10 @@
 /*
  * impl/gemm.cu
  *	  The GEMM path's two steps (impl/gemm.cuh): cublasGemmEx with fp32
- *	  accumulation (plain SGEMM for fp32, no TF32; fp16 inputs for fp16),
- *	  and the selection of its dot products.
+ *	  accumulation on the tensor cores (TF32 inputs for fp32 rows, fp16 for
+ *	  fp16), and the selection of its dot products.  TF32 rounds elements
+ *	  to 10 bits as fp16 does: the backends' margin for GPU searches of
+ *	  fp32 copies allows for it (search_dot_margin), and re-score exactly.
  */
 #include <cublas_v2.h>
 
@@ -87,11 +89,12 @@ gemm_chunk(hs_gpu_matrix *m, long long row0, int rows_c, int nq, int ldc, char *
 	const void *rows = (const char *) m->data + (size_t) row0 * m->ld * elt;
 	const void *queries = m->half ? ctx.queries16.ptr : ctx.queries.ptr;
 	cudaDataType_t ty = m->half ? CUDA_R_16F : CUDA_R_32F;
+	cublasComputeType_t compute = m->half ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
 	cublasStatus_t s;
 
 	s = cublasGemmEx(ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, rows_c, nq, m->ld, &alpha,
 					 rows, ty, m->ld, queries, ty, m->ld, &beta, ctx.dots.ptr, CUDA_R_32F, ldc,
-					 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+					 compute, CUBLAS_GEMM_DEFAULT);
 	if (s != CUBLAS_STATUS_SUCCESS)
 		return blas_fail(errbuf, errlen, s, "cublasGemmEx");
 	return 0;

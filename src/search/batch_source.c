@@ -37,7 +37,7 @@ batch_source_take(Search *search, const BatchCandidates *found)
 	if (!found->complete)
 	{
 		search->pulled_max = found->kth;
-		search->margin = search_dot_margin(search, found->kth);
+		search->margin = search_dot_margin(search, found->kth, false);
 	}
 }
 

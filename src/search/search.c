@@ -67,11 +67,14 @@ search_margin(const Search *search, double element_rounding, double element_unde
  * kernels, the batched CPU pass's sgemm) below pulled_max.  L2 is bounded
  * in squared form, since such a pass computes |q|^2 + |x|^2 - 2 q.x, whose
  * error is relative to the squared norms rather than to the distance.
+ * With tf32, fp32 rows may have been multiplied in TF32 (the GPU's GEMM
+ * path), which rounds each element as fp16 does, to 10 bits.
  */
 double
-search_dot_margin(const Search *search, double pulled_max)
+search_dot_margin(const Search *search, double pulled_max, bool tf32)
 {
-	double		rounding = search->half ? ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->dim) : 0.0;
+	double		rounding = (search->half || tf32) ?
+		ldexp(1.0, -11) + ldexp(1.0, -39) * sqrt(search->dim) : 0.0;
 	double		underflow = search->half ? ldexp(1.0, -25) : 0.0;
 	double		margin = search_margin(search, rounding, underflow);
 

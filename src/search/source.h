@@ -144,7 +144,7 @@ extern double search_exact_distance(Search *search, int64 row);
 extern void search_add_candidate(Search *search, int64 row, double exact_distance);
 extern double search_margin(const Search *search, double element_rounding,
 							double element_underflow);
-extern double search_dot_margin(const Search *search, double pulled_max);
+extern double search_dot_margin(const Search *search, double pulled_max, bool tf32);
 extern void search_pull_untrusted(Search *search);
 extern void search_use_cpu(Search *search);
 extern bool row_is_dead(const Search *search, int64 row);
