@@ -6,7 +6,14 @@
  *
  * The passes, each raising ERRCODE_INDEX_CORRUPTED at the first problem:
  *	1. the metapage: magic, version, dimension count, counters, stream end;
- *	2. the stream pages' headers up to the stream end;
+ *	2. the stream pages' headers up to the stream end, and the pages past
+ *	   it: none in normal operation, since appends extend the relation
+ *	   page by page and VACUUM's compaction truncates what it frees.  A
+ *	   crash in the middle of an append leaves at most the pages of one
+ *	   entry; one between compaction's new stream end and its truncation
+ *	   can leave more.  They hold nothing the stream counts and the next
+ *	   VACUUM truncates them: more than an append can leave gets a NOTICE,
+ *	   not an error;
  *	3. the entry stream in order: headers in bounds, known flags, live
  *	   entries of the index's dimension count with finite values and a
  *	   valid heap TID, no two live entries for one TID, and the counts the
@@ -156,6 +163,23 @@ check_stream_pages(VerifyState *state)
 		if (bad)
 			corrupted(state, psprintf("stream page %u has a bad page header", block));
 	}
+}
+
+/* Pages past the stream end: leftovers of an interrupted append or VACUUM. */
+static void
+check_tail_pages(VerifyState *state)
+{
+	uint64		end = state->meta.stream_end;
+	BlockNumber needed = end > 0 ? stream_block(end - 1) + 1 : HYBRID_FIRST_STREAM_BLKNO;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(state->index);
+	BlockNumber append_slack = stream_block(ENTRY_ALIGNED_SIZE(VECTOR_MAX_DIM)) + 1;
+
+	if (nblocks > needed + append_slack)
+		ereport(NOTICE,
+				(errmsg("hybrid index \"%s\" has %u pages past its stream end",
+						RelationGetRelationName(state->index), nblocks - needed),
+				 errdetail("A VACUUM was interrupted before it truncated them; they hold no entry."),
+				 errhint("The next VACUUM of the table truncates them.")));
 }
 
 static void
@@ -463,6 +487,7 @@ hybridsearch_verify(PG_FUNCTION_ARGS)
 
 	check_metapage(&state);
 	check_stream_pages(&state);
+	check_tail_pages(&state);
 	check_stream(&state);
 	check_heap(&state);
 	check_unseen_entries(&state);
