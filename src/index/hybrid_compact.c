@@ -468,7 +468,7 @@ worth_compacting(Relation index, const HybridMetaPageData *meta)
 
 /*
  * Compact the index's stream and truncate the pages freed; reports at
- * elevel (INFO under VACUUM VERBOSE).
+ * elevel (VACUUM's message level for indexes: DEBUG2).
  */
 static void
 hybrid_compact(Relation index, int elevel)
