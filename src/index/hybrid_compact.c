@@ -106,6 +106,7 @@ typedef struct Compaction
 	char	   *entry;			/* the entry being moved */
 	int64		moves;
 	BlockNumber pages_freed;
+	double		longest_slice_ms;	/* the longest time the lock was held */
 } Compaction;
 
 /* Indexes whose compaction waits for their parallel VACUUM's pre-commit. */
@@ -409,6 +410,7 @@ compact_slice(Compaction *c)
 	bool		finished = true;
 	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	if (meta.stream_end < c->end)
 		elog(ERROR, "hybrid index \"%s\": stream end moved back during VACUUM",
 			 RelationGetRelationName(c->index));
@@ -421,7 +423,6 @@ compact_slice(Compaction *c)
 
 	/* copies must not number rows by a stream that changes under them */
 	(void) update_meta(c, false);
-	INSTR_TIME_SET_CURRENT(start);
 	while (have)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -437,6 +438,7 @@ compact_slice(Compaction *c)
 	}
 	trim_dead_tail(c);
 	truncate_tail(c, update_meta(c, true));
+	c->longest_slice_ms = Max(c->longest_slice_ms, ms_since(start));
 	return finished;
 }
 
@@ -476,9 +478,11 @@ hybrid_compact(Relation index, int elevel)
 	HybridMetaPageData meta = hybrid_read_meta(index);
 	Compaction	c;
 	bool		finished = false;
+	instr_time	start;
 
 	if (!worth_compacting(index, &meta))
 		return;
+	INSTR_TIME_SET_CURRENT(start);
 	memset(&c, 0, sizeof(c));
 	c.index = index;
 	c.slots = palloc(sizeof(StreamSlot));
@@ -499,8 +503,9 @@ hybrid_compact(Relation index, int elevel)
 		UnlockRelation(index, AccessExclusiveLock);
 	}
 	ereport(elevel,
-			(errmsg("hybrid index \"%s\": compaction moved " INT64_FORMAT " entries and freed %u pages",
-					RelationGetRelationName(index), c.moves, c.pages_freed)));
+			(errmsg("hybrid index \"%s\": compaction moved " INT64_FORMAT " entries and freed %u pages in %.0f ms, holding the index's lock for at most %.0f ms at a time",
+					RelationGetRelationName(index), c.moves, c.pages_freed, ms_since(start),
+					c.longest_slice_ms)));
 	pfree(c.slots);
 	pfree(c.cursors);
 	pfree(c.entry);
