@@ -7,7 +7,11 @@
  * holes they leave: the last live entry of the stream moves into the first
  * dead entry of the same size (same size, so the stream stays a sequence
  * of back-to-back entries and nothing else moves), until no hole lies
- * before a live entry of its size.  The stream then ends with the last
+ * before a live entry of its size.  A NULL entry with no dead NULL entry
+ * before it moves into a dead vector entry instead, followed by a dead
+ * filler entry of the rest (of another dimension count than the index's,
+ * so no copy numbers it): else live NULLs near the end would keep the
+ * stream from ending earlier.  The stream then ends with the last
  * live entry; the metapage's stream end, counters and epoch move in one
  * record, and the pages past the new end are truncated, so the relation
  * shrinks.
@@ -83,6 +87,8 @@ typedef struct StreamSlot
 {
 	uint64		position;
 	uint32		size;
+	uint16		filler;			/* a dead filler entry of this many bytes
+								 * follows (a NULL moved into a vector's place) */
 	bool		dead;
 } StreamSlot;
 
@@ -96,6 +102,7 @@ typedef struct HoleCursor
 typedef struct Compaction
 {
 	Relation	index;
+	int			dim;			/* the index's dimension count */
 	StreamSlot *slots;			/* every entry below end, in stream order */
 	int64		count;
 	int64		capacity;
@@ -140,6 +147,7 @@ collect(Compaction *c, uint64 end)
 		}
 		c->slots[c->count].position = position;
 		c->slots[c->count].size = ENTRY_ALIGNED_SIZE(header.dim);
+		c->slots[c->count].filler = 0;
 		c->slots[c->count].dead = (header.flags & ENTRY_DEAD) != 0;
 		c->count++;
 	}
@@ -172,10 +180,23 @@ find_hole(Compaction *c, uint32 size, int64 limit)
 	return -1;
 }
 
-/* The next move, the last live entry into the first hole of its size. */
+/*
+ * The size of a dead vector entry a NULL entry may fill, leaving a filler
+ * of the rest, or 0.  The filler's dimension count (the index's, less 3)
+ * is never the index's, so copies do not number it.
+ */
+static uint32
+vector_hole_size(const Compaction *c)
+{
+	return c->dim >= 3 ? ENTRY_ALIGNED_SIZE(c->dim) : 0;
+}
+
+/* The next move, the last live entry into the first hole it fits. */
 static bool
 next_move(Compaction *c, int64 *hole, int64 *source)
 {
+	uint32		null_size = ENTRY_ALIGNED_SIZE(0);
+
 	while (c->back > 0)
 	{
 		int64		i = --c->back;
@@ -183,6 +204,8 @@ next_move(Compaction *c, int64 *hole, int64 *source)
 		if (c->slots[i].dead)
 			continue;
 		*hole = find_hole(c, c->slots[i].size, i);
+		if (*hole < 0 && c->slots[i].size == null_size && vector_hole_size(c) > 0)
+			*hole = find_hole(c, vector_hole_size(c), i);
 		if (*hole >= 0)
 		{
 			*source = i;
@@ -245,9 +268,22 @@ write_record(Compaction *c, const BlockNumber *blocks, int nblocks, uint64 desti
 		UnlockReleaseBuffer(buffers[i]);
 }
 
+/* The header of a dead entry taking size bytes of stream. */
+static void
+write_filler(char *dest, Size size)
+{
+	EntryHeader header;
+
+	memset(dest, 0, ENTRY_VALUES_OFFSET);
+	memset(&header, 0, sizeof(header));
+	header.flags = ENTRY_DEAD;
+	header.dim = (size - ENTRY_VALUES_OFFSET) / sizeof(float);
+	memcpy(dest, &header, sizeof(header));
+}
+
 /*
  * Move the live entry at slot source into the hole at slot hole (same
- * size).  Pages of the destination other than its flag's go first when
+ * size, or a vector's place for a NULL entry, with a filler after it).  Pages of the destination other than its flag's go first when
  * they do not all fit in the final record: the destination stays dead
  * until that record.
  */
@@ -256,7 +292,9 @@ move_entry(Compaction *c, int64 hole, int64 source)
 {
 	uint64		destination = c->slots[hole].position;
 	uint64		from = c->slots[source].position;
-	Size		size = c->slots[source].size;
+	Size		entry_size = c->slots[source].size;
+	Size		filler = c->slots[hole].size - entry_size;
+	Size		size = entry_size + (filler > 0 ? ENTRY_VALUES_OFFSET : 0);
 	BlockNumber first = stream_block(destination);
 	BlockNumber last = stream_block(destination + size - 1);
 	BlockNumber flag_block = stream_block(destination + offsetof(EntryHeader, flags));
@@ -271,7 +309,9 @@ move_entry(Compaction *c, int64 hole, int64 source)
 	int			nearly = 0;
 	int			nfinal = 0;
 
-	hybrid_stream_read(c->index, from, c->entry, size);
+	hybrid_stream_read(c->index, from, c->entry, entry_size);
+	if (filler > 0)
+		write_filler(c->entry + entry_size, filler);
 	for (BlockNumber block = first; block <= last; block++)
 	{
 		if (block == flag_block || block == source_block || early_count == 0)
@@ -295,6 +335,8 @@ move_entry(Compaction *c, int64 hole, int64 source)
 		final[nfinal++] = source_block;
 	write_record(c, final, nfinal, destination, from, size, true);
 	c->slots[hole].dead = false;
+	c->slots[hole].size = entry_size;
+	c->slots[hole].filler = filler;
 	c->slots[source].dead = true;
 	c->moves++;
 	if (c->moves == 1)
@@ -321,11 +363,16 @@ update_meta(Compaction *c, bool set_end)
 	{
 		int64		dead = 0;
 
+		int64		fillers = 0;
+
 		for (int64 i = 0; i < c->count; i++)
+		{
 			dead += c->slots[i].dead ? 1 : 0;
+			fillers += c->slots[i].filler > 0 ? 1 : 0;
+		}
 		meta->stream_end = c->end;
-		meta->entries = c->count;
-		meta->dead_entries = dead;
+		meta->entries = c->count + fillers;
+		meta->dead_entries = dead + fillers;
 	}
 	lsn = GenericXLogFinish(state);
 	UnlockReleaseBuffer(buffer);
@@ -378,6 +425,8 @@ trim_dead_tail(Compaction *c)
 {
 	while (c->count > 0 && c->slots[c->count - 1].dead)
 		c->count--;
+	if (c->count > 0)
+		c->slots[c->count - 1].filler = 0;	/* past the new end */
 	c->end = c->count > 0 ? c->slots[c->count - 1].position + c->slots[c->count - 1].size : 0;
 	c->back = Min(c->back, c->count);
 	/* slots past the end go; entries appended later reuse their numbers */
@@ -415,6 +464,7 @@ compact_slice(Compaction *c)
 		elog(ERROR, "hybrid index \"%s\": stream end moved back during VACUUM",
 			 RelationGetRelationName(c->index));
 	collect(c, meta.stream_end);	/* entries inserted since */
+	c->dim = meta.dim;
 	c->back = c->count;
 	have = next_move(c, &hole, &source);
 	if (!have && (c->count == 0 || !c->slots[c->count - 1].dead) &&

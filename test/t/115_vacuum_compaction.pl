@@ -10,7 +10,9 @@
 #     index scans answer like its sequential scans, and its index is as
 #     small as the primary's.
 #  3. Repeated passes of DELETE, INSERT and VACUUM, hybridsearch_verify
-#     after each, and the size stays within 1.3x of a fresh index.
+#     after each, and the size stays within 1.3x of a fresh index.  Live
+#     NULL entries at the end with only dead vector entries before them
+#     move into those, so the index still shrinks.
 #  4. kill -9 of the backend during compaction (hybridsearch.vacuum_fault):
 #     after its first move, between the records of a long entry's move, and
 #     after the new stream end is logged but before the pages are cut; after
@@ -43,6 +45,8 @@ jit = off
 autovacuum = off
 restart_after_crash = on
 max_wal_size = 1GB
+# the standby must find the WAL of the crashes it missed
+wal_keep_size = 1GB
 };
 $node->append_conf('postgresql.conf', $conf);
 $node->start;
@@ -202,6 +206,31 @@ for my $pass (1 .. 3)
 cmp_ok($ratio_l2, '<=', 1.3, sprintf('after the passes: items_l2 is %.3fx a fresh index', $ratio_l2));
 check_standby('after the passes');
 $t = lap('repeated passes', $t);
+
+# NULL entries at the end and no dead NULL entry before them: they move
+# into dead vector entries (with a dead filler after each), so the stream
+# still ends earlier
+$node->safe_psql('postgres', qq{
+	CREATE TABLE tailnull (id int, f int, v vector(32));
+	SELECT setseed(0.119);
+	INSERT INTO tailnull SELECT n, n % 10, $v32 FROM generate_series(1, 3000) n;
+	INSERT INTO tailnull SELECT n, n % 10, NULL FROM generate_series(3001, 3100) n;
+	CREATE INDEX tailnull_l2 ON tailnull USING hybrid (v vector_l2_ops);
+	INSERT INTO qvec SELECT 'tailnull', 'r1', $v32 FROM generate_series(1, 1) n;
+	INSERT INTO qvec SELECT 'tailnull', 'row', v FROM tailnull WHERE id = 2999;
+	DELETE FROM tailnull WHERE id <= 2400;});
+my $tail_before = index_size($node, 'tailnull_l2');
+$node->safe_psql('postgres', 'VACUUM tailnull');
+cmp_ok(index_size($node, 'tailnull_l2'), '<', $tail_before * 0.4,
+	"NULLs at the end: the index shrinks from $tail_before bytes");
+compare_plans($run, 'NULLs at the end', '',
+	knn_checks(table => 'tailnull', ops => [ '<->' ], queries => [ 'r1', 'row' ],
+		wheres => [ '', 'f < 5' ], limits => [ 10, undef ]));
+verify_indexes($node, 'NULLs at the end', 'tailnull_l2');
+is($node->safe_psql('postgres', q{SET enable_seqscan = off;
+	SELECT count(*) FROM (SELECT id FROM tailnull ORDER BY v <-> (SELECT v FROM qvec WHERE tab = 'tailnull' AND name = 'r1')) s}),
+	'700', 'NULLs at the end: a full index scan returns the 600 vectors and 100 NULLs');
+$t = lap('NULLs at the end', $t);
 
 # ---------------------------------------------------------------------------
 # 4. kill -9 during compaction.
