@@ -35,6 +35,7 @@ char	   *hybridsearch_gpu_devices = NULL;
 int			hybridsearch_gpu_parts_per_device = 1;
 int			hybridsearch_gpu_timeout_ms = 30000;
 int			hybridsearch_gpu_fault = GPU_FAULT_NONE;
+int			hybridsearch_vacuum_fault = VACUUM_FAULT_NONE;
 
 static const struct config_enum_entry device_options[] = {
 	{"auto", DEVICE_AUTO, false},
@@ -53,6 +54,14 @@ static const struct config_enum_entry fault_options[] = {
 	{"cuda_segfault", GPU_FAULT_CUDA_SEGFAULT, false},
 	{"cuda_abort", GPU_FAULT_CUDA_ABORT, false},
 	{"cuda_hang", GPU_FAULT_CUDA_HANG, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry vacuum_fault_options[] = {
+	{"none", VACUUM_FAULT_NONE, false},
+	{"after_move", VACUUM_FAULT_AFTER_MOVE, false},
+	{"mid_move", VACUUM_FAULT_MID_MOVE, false},
+	{"before_truncate", VACUUM_FAULT_BEFORE_TRUNCATE, false},
 	{NULL, 0, false}
 };
 
@@ -174,6 +183,11 @@ define_settings(void)
 							 "Forces a GPU failure, for testing the fallback to the CPU.",
 							 NULL,
 							 &hybridsearch_gpu_fault, GPU_FAULT_NONE, fault_options,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomEnumVariable("hybridsearch.vacuum_fault",
+							 "Kills the backend at a point of VACUUM's compaction, for testing crash recovery.",
+							 NULL,
+							 &hybridsearch_vacuum_fault, VACUUM_FAULT_NONE, vacuum_fault_options,
 							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("hybridsearch");
 }

@@ -25,5 +25,6 @@ extern char *hybridsearch_gpu_devices;
 extern int	hybridsearch_gpu_parts_per_device;
 extern int	hybridsearch_gpu_timeout_ms;
 extern int	hybridsearch_gpu_fault;
+extern int	hybridsearch_vacuum_fault;
 
 #endif							/* HYBRIDSEARCH_H */

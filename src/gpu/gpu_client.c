@@ -7,7 +7,8 @@
  * Backends never touch CUDA: they hand requests to the GPU worker through
  * shared memory and wait on their latch.  The worker keeps a copy of each
  * index's rows in GPU memory, keyed by relfilenode and epoch (the row
- * numbering of store.h, which VACUUM leaves alone); a search whose view of
+ * numbering of store.h, which only a compacting VACUUM changes, with the
+ * epoch); a search whose view of
  * the shared copy holds more rows than the worker's sends the missing ones
  * first.  Candidates are re-scored from the shared copy (fp32) or from
  * their own entries in the pages (half): no backend holds a matrix.  Any

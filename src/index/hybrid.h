@@ -15,10 +15,12 @@
  * Each entry is an EntryHeader followed by dim 4-byte words (none for a
  * NULL value): the float4 values of a vector or halfvec, or for bit and
  * sparsevec the value's own varlena bytes padded to whole words
- * (hybrid_kind.c).
- * Entries are never moved: VACUUM marks dead ones with a flag and bumps
- * the metapage's generation, which tells caches to reload their dead
- * flags.  Space of dead entries is reclaimed by REINDEX.
+ * (hybrid_kind.c).  VACUUM marks dead ones with a flag and bumps the
+ * metapage's generation, which tells caches to reload their dead flags;
+ * then it compacts the stream (hybrid_compact.c): live entries from the
+ * end move into dead ones of the same size, the metapage gets a new epoch
+ * (caches reload, since row numbers change) and the freed tail pages are
+ * truncated.
  */
 #ifndef HYBRIDSEARCH_HYBRID_H
 #define HYBRIDSEARCH_HYBRID_H
@@ -188,6 +190,18 @@ extern IndexBulkDeleteResult *hybrid_bulkdelete(IndexVacuumInfo *info,
 												void *callback_state);
 extern IndexBulkDeleteResult *hybrid_vacuumcleanup(IndexVacuumInfo *info,
 												   IndexBulkDeleteResult *stats);
+
+/* hybrid_compact.c */
+extern void hybrid_compact_after_vacuum(Relation index, int elevel);
+
+/* hybridsearch.vacuum_fault: where a test has compaction die as by kill -9 */
+typedef enum VacuumFault
+{
+	VACUUM_FAULT_NONE = 0,
+	VACUUM_FAULT_AFTER_MOVE,	/* after the first entry moved */
+	VACUUM_FAULT_MID_MOVE,		/* between the records of a long entry's move */
+	VACUUM_FAULT_BEFORE_TRUNCATE	/* new stream end logged, pages not yet cut */
+} VacuumFault;
 
 /* hybrid_scan.c */
 extern IndexScanDesc hybrid_beginscan(Relation index, int nkeys, int norderbys);

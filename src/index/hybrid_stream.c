@@ -198,8 +198,9 @@ stream_reader_begin(StreamReader *reader, Relation index, uint64 start, uint64 e
 /*
  * Copy bytes from the reader's position.  Each page is copied once, under
  * one share lock, and entries are read from the copy: bytes below the
- * stream end only ever change by VACUUM's dead flags, and the copy holds
- * them as they were at one instant.
+ * stream end only ever change by VACUUM's dead flags (its compaction's
+ * moves take a lock no reader shares), and the copy holds them as they
+ * were at one instant.
  */
 static void
 reader_copy(StreamReader *reader, void *dest, Size len)

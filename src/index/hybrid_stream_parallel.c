@@ -9,7 +9,8 @@
  * straight from the index's files with 1 MB preads (the index's dirty
  * buffers are written out first, so the files hold every byte below the
  * metapage's stream end; only VACUUM's dead flags change below it, and the
- * metapage generation tracks those), verifies their checksums, and hands
+ * metapage generation tracks those, or its compaction, under a lock no
+ * reader shares), verifies their checksums, and hands
  * each entry to a visitor.  A thread that meets an entry of another size,
  * or a page whose checksum fails twice, stops, and the caller reads
  * through the buffer manager instead.

@@ -9,8 +9,8 @@
  * next VACUUM skips entries already dead and would never count them).  The
  * last record bumps the metapage's generation so that dense copies (caches)
  * reload before their next scan: this happens before VACUUM lets the heap
- * reuse those tuple slots.  Entries are never moved; REINDEX reclaims their
- * space.
+ * reuse those tuple slots.  The cleanup that ends VACUUM then compacts the
+ * stream and gives freed pages back (hybrid_compact.c).
  */
 #include "postgres.h"
 
@@ -137,6 +137,7 @@ hybrid_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	if (info->analyze_only)
 		return stats;
+	hybrid_compact_after_vacuum(info->index, info->message_level);
 	if (stats == NULL)
 	{
 		meta = hybrid_read_meta(info->index);

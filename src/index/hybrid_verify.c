@@ -6,7 +6,14 @@
  *
  * The passes, each raising ERRCODE_INDEX_CORRUPTED at the first problem:
  *	1. the metapage: magic, version, dimension count, counters, stream end;
- *	2. the stream pages' headers up to the stream end;
+ *	2. the stream pages' headers up to the stream end, and the pages past
+ *	   it: none in normal operation, since appends extend the relation
+ *	   page by page and VACUUM's compaction truncates what it frees.  A
+ *	   crash in the middle of an append leaves at most the pages of one
+ *	   entry; one between compaction's new stream end and its truncation
+ *	   can leave more.  They hold nothing the stream counts and the next
+ *	   VACUUM truncates them: more than an append can leave gets a NOTICE,
+ *	   not an error;
  *	3. the entry stream in order: headers in bounds, known flags, live
  *	   entries of the index's dimension count with finite values (for bit
  *	   and sparsevec: a well-formed value of the index's dimensions) and a
@@ -182,6 +189,23 @@ check_value_entry(VerifyState *state, EntryHeader *header, uint64 position)
 		corrupted(state, psprintf("the live entry at %s does not hold a %s value of %d dimensions in its %u words",
 								  where(position), hybrid_kind_type_name(state->kind),
 								  state->meta.dim, header->dim));
+}
+
+/* Pages past the stream end: leftovers of an interrupted append or VACUUM. */
+static void
+check_tail_pages(VerifyState *state)
+{
+	uint64		end = state->meta.stream_end;
+	BlockNumber needed = end > 0 ? stream_block(end - 1) + 1 : HYBRID_FIRST_STREAM_BLKNO;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(state->index);
+	BlockNumber append_slack = stream_block(ENTRY_ALIGNED_SIZE(VECTOR_MAX_DIM)) + 1;
+
+	if (nblocks > needed + append_slack)
+		ereport(NOTICE,
+				(errmsg("hybrid index \"%s\" has %u pages past its stream end",
+						RelationGetRelationName(state->index), nblocks - needed),
+				 errdetail("A VACUUM was interrupted before it truncated them; they hold no entry."),
+				 errhint("The next VACUUM of the table truncates them.")));
 }
 
 static void
@@ -487,6 +511,7 @@ hybridsearch_verify(PG_FUNCTION_ARGS)
 
 	check_metapage(&state);
 	check_stream_pages(&state);
+	check_tail_pages(&state);
 	check_stream(&state);
 	check_heap(&state);
 	check_unseen_entries(&state);

@@ -8,8 +8,10 @@
  * its rows' numbers and reads its share of the index's files with large
  * pread calls, after the index's dirty buffers have been written out.  The
  * bytes a copy uses never change afterwards except for VACUUM's dead
- * flags, which the metapage generation tracks (copy_refresh), so reading
- * the files is as good as reading the buffers.  Checksums are verified as
+ * flags, which the metapage generation tracks (copy_refresh), and for
+ * compaction's moves, which give a new epoch (a new copy) and run under a
+ * lock no load can share, so reading the files is as good as reading the
+ * buffers.  Checksums are verified as
  * the buffer manager would.  Any other load (appends since the copy was
  * made, NULLs, temporary indexes, a standby) walks the pages through the
  * buffer manager in this backend.

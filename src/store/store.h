@@ -9,7 +9,9 @@
  * position, the heap TID and flags), plus the TIDs of NULL entries.  Rows
  * are numbered by their order among the index's non-NULL entries of the
  * metapage epoch's dimension count, dead ones included: every backend and
- * the GPU worker number them alike, before and after VACUUM.
+ * the GPU worker number them alike, before and after a VACUUM that only
+ * flags entries.  A VACUUM that compacts the stream moves entries and gives
+ * the metapage a new epoch, so copies of the old one are replaced.
  *
  * Memory comes in fixed-size extents from one arena.  With the preload the
  * arena is part of the server's main shared memory, sized at start-up by

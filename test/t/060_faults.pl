@@ -247,9 +247,10 @@ note('VACUUM killed: entries marked dead before the kill: '
 compare_plans($run, 'VACUUM killed', '', items_checks());
 $node->safe_psql('postgres', 'VACUUM items');
 verify_indexes($node, 'VACUUM killed, then run again', qw(items_l2 items_cos));
+# the second VACUUM also compacts: dead entries are moved over or cut off
 is($node->safe_psql('postgres', q{
-	SELECT dead_entries FROM hybridsearch_verify('items_l2')}),
-	$deleted, 'VACUUM killed, then run again: every deleted row\'s entry is dead, once');
+	SELECT live_entries = (SELECT count(*) FROM items) FROM hybridsearch_verify('items_l2')}),
+	't', 'VACUUM killed, then run again: one live entry per row, none for a deleted row');
 is($node->safe_psql('postgres', q{
 	SELECT s.rows = (SELECT count(v) FROM items) AND s.null_rows = (SELECT count(*) - count(v) FROM items)
 	FROM hybridsearch_index_stats('items_l2') s}),

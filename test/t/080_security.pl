@@ -201,13 +201,15 @@ is($node->safe_psql('postgres', q{
 	  . 'hybridsearch.device=user hybridsearch.gpu_devices=sighup hybridsearch.gpu_fault=superuser '
 	  . 'hybridsearch.gpu_memory_limit=sighup hybridsearch.gpu_min_rows=user '
 	  . 'hybridsearch.gpu_parts_per_device=sighup hybridsearch.gpu_timeout=superuser '
-	  . 'hybridsearch.prewarm=postmaster hybridsearch.shared_cache_size=postmaster',
+	  . 'hybridsearch.prewarm=postmaster hybridsearch.shared_cache_size=postmaster '
+	  . 'hybridsearch.vacuum_fault=superuser',
 	'which settings a session may change');
 my %value = (
 	'hybridsearch.cpu_cache_size' => '1', 'hybridsearch.gpu_timeout' => '10',
 	'hybridsearch.gpu_fault' => 'kernel_error', 'hybridsearch.gpu_memory_limit' => '1',
 	'hybridsearch.gpu_devices' => '1', 'hybridsearch.gpu_parts_per_device' => '2',
-	'hybridsearch.shared_cache_size' => '1', 'hybridsearch.prewarm' => 'postgres:s.mine_idx');
+	'hybridsearch.shared_cache_size' => '1', 'hybridsearch.prewarm' => 'postgres:s.mine_idx',
+	'hybridsearch.vacuum_fault' => 'after_move');
 for my $name (sort keys %value)
 {
 	my $sighup = $name =~ /gpu_memory_limit|gpu_devices|gpu_parts_per_device|shared_cache_size|prewarm/;
