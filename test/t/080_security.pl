@@ -157,6 +157,9 @@ SELECT string_agg(id::text, ',') FROM (SELECT id FROM s.mine ORDER BY v <-> '[3,
 	'hybridsearch_verify(regclass)' => q{SELECT heap_tuples FROM hybridsearch_verify('s.mine_idx')},
 	'hybridsearch_gpu_status()' => q{SELECT worker_pid IS NOT NULL FROM hybridsearch_gpu_status()},
 	'hybridsearch_prewarm(regclass)' => q{SELECT hybridsearch_prewarm('s.mine_idx')},
+	'hybridsearch_search_batch(regclass,vector[],integer)' =>
+	  q{SELECT count(*) FROM hybridsearch_search_batch('s.mine_idx', ARRAY['[3,1]'::vector], 3)},
+	'hybridsearch_batch_stats()' => q{SELECT coalesce(slots_in_use, 0) FROM hybridsearch_batch_stats()},
 	'hybridsearch_rrf(bigint[],bigint[],integer)' => q{SELECT count(*) FROM hybridsearch_rrf('{1,2}', '{2,3}')},
 	'hybridsearch_sharded_search(anyelement,name,text,vector,integer,text)' =>
 	  q{SELECT string_agg(id::text, ',') FROM hybridsearch_sharded_search(NULL::s.mine, 'v', '<->', '[3,1]', 3)},
@@ -197,7 +200,7 @@ my %operand = (vector => q{'[1,2]'::vector}, halfvec => q{'[1,2]'::halfvec},
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(name || '=' || context, ' ' ORDER BY name) FROM pg_settings
 	WHERE name LIKE 'hybridsearch.%'}),
-	'hybridsearch.cpu_cache=user hybridsearch.cpu_cache_size=superuser hybridsearch.cpu_threads=user '
+	'hybridsearch.cpu_batching=user hybridsearch.cpu_cache=user hybridsearch.cpu_cache_size=superuser hybridsearch.cpu_threads=user '
 	  . 'hybridsearch.device=user hybridsearch.gpu_devices=sighup hybridsearch.gpu_fault=superuser '
 	  . 'hybridsearch.gpu_memory_limit=sighup hybridsearch.gpu_min_rows=user '
 	  . 'hybridsearch.gpu_parts_per_device=sighup hybridsearch.gpu_timeout=superuser '
