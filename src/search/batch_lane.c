@@ -94,6 +94,7 @@ static int	my_slot = -1;
 static bool leading = false;
 static bool gathering = false;
 static TimestampTz gather_until;
+static int	gather_target;		/* searches a gathering leader waits for */
 static int	lead_slots[LANE_SLOTS];
 static int	lead_count = 0;
 static bool exit_callback_set = false;
@@ -178,22 +179,26 @@ lane_lead(Lane *lane, int lane_number)
 }
 
 /*
- * The search that finds its lane idle starts the next pass: at once, or,
- * when the last pass served several searches and ended moments ago (its
- * searches are coming back), after gathering them for a short while.  A
- * search of a lane that has been idle never waits.  Lock held.
+ * The search that finds its lane idle, or first in its queue when a pass
+ * ends, starts the next pass: at once, or, when the last pass served
+ * several searches and ended moments ago (they are coming back with their
+ * next queries), after gathering them for a short while, until `expected`
+ * are queued.  A search of a lane that has been idle never waits.  Lock
+ * held.
  */
 static void
-start_pass(Lane *lane, int lane_number)
+start_pass(Lane *lane, int lane_number, int expected)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	double		window_ms = Min(GATHER_MAX_MS, lane->last_pass_ms / 8);
 
-	if (lane->last_batch > 1 && (now - lane->last_end) / 1000.0 < window_ms)
+	if (lane->last_batch > 1 && (now - lane->last_end) / 1000.0 < window_ms &&
+		lane->queued < expected)
 	{
 		lane->running = true;
 		gathering = true;
 		gather_until = now + (TimestampTz) (window_ms * 1000);
+		gather_target = Min(expected, LANE_SLOTS);
 		my_lane = lane_number;
 	}
 	else
@@ -357,7 +362,7 @@ join_lane(Search *search)
 	lanes->slots[my_slot].rows = search->row_count;
 	enqueue(lane, my_slot);
 	if (!lane->running)
-		start_pass(lane, my_lane);
+		start_pass(lane, my_lane, lane->last_batch);
 	LWLockRelease(lanes->lock);
 	ConditionVariableBroadcast(&lane->wake);
 	return true;
@@ -444,7 +449,7 @@ gather_then_lead(Search *search)
 		bool		gathered;
 
 		LWLockAcquire(lanes->lock, LW_EXCLUSIVE);
-		gathered = lane->queued >= lane->last_batch || GetCurrentTimestamp() >= gather_until;
+		gathered = lane->queued >= gather_target || GetCurrentTimestamp() >= gather_until;
 		if (gathered)
 			lane_lead(lane, my_lane);
 		LWLockRelease(lanes->lock);
@@ -492,10 +497,13 @@ wait_for_pass(Search *search)
 		}
 		if (state == SLOT_QUEUED && !lane->running)
 		{
-			lane_lead(lane, my_lane);
+			start_pass(lane, my_lane, lane->last_batch + lane->queued);
 			LWLockRelease(lanes->lock);
 			ConditionVariableCancelSleep();
-			lead_pass(search);
+			if (gathering)
+				gather_then_lead(search);
+			else
+				lead_pass(search);
 			return;
 		}
 		LWLockRelease(lanes->lock);
