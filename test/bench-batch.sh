@@ -28,22 +28,8 @@ sudo=""
 make -C "$root" -s >/dev/null && $sudo make -C "$root" -s install >/dev/null
 cc -O2 -Wall -Wextra -o /tmp/hybridsearch_bench_blas "$root/test/bench_blas.c" -lopenblas
 
-bindir=$(pg_config --bindir)
-work=$(mktemp -d /tmp/hybridsearch-batch.XXXXXX)
-chmod 755 "$work"
-user=$(id -un)
-if [ "$(id -u)" -eq 0 ]; then
-    user=hybridsearch_test
-    id -u "$user" >/dev/null 2>&1 || useradd --create-home "$user"
-    chown "$user" "$work"
-fi
-as_user() { if [ "$(id -un)" = "$user" ]; then "$@"; else runuser -u "$user" -- "$@"; fi; }
-as_user "$bindir/initdb" -D "$work/data" -U postgres --auth=trust >/dev/null
-as_user "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w \
-    -o "-p 54331 -k $work -c listen_addresses='' -c shared_buffers=2GB -c max_wal_size=8GB \
-        -c shared_preload_libraries=hybridsearch -c max_connections=100" \
-    start >/dev/null
-trap 'as_user "$bindir/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null; rm -rf "$work"' EXIT
+source "$root/test/lib/bench-cluster.sh"
+bench_cluster_start 54331 shared_preload_libraries=hybridsearch max_connections=100
 export PGHOST=$work PGPORT=54331 PGUSER=postgres PGDATABASE=postgres
 export PGOPTIONS="-c hybridsearch.device=cpu"
 sql() { as_user psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }

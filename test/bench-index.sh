@@ -19,20 +19,8 @@ sudo=""
 make -C "$root" -s >/dev/null && $sudo make -C "$root" -s install >/dev/null
 cc -O2 -Wall -Wextra -o /tmp/hybridsearch_bench_blas "$root/test/bench_blas.c" -lopenblas
 
-bindir=$(pg_config --bindir)
-work=$(mktemp -d /tmp/hybridsearch-bench.XXXXXX)
-user=$(id -un)
-if [ "$(id -u)" -eq 0 ]; then
-    user=hybridsearch_test
-    id -u "$user" >/dev/null 2>&1 || useradd --create-home "$user"
-    chown "$user" "$work"
-fi
-as_user() { if [ "$(id -un)" = "$user" ]; then "$@"; else runuser -u "$user" -- "$@"; fi; }
-as_user "$bindir/initdb" -D "$work/data" -U postgres --auth=trust >/dev/null
-as_user "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w \
-    -o "-p 54330 -k $work -c listen_addresses='' -c shared_buffers=2GB -c max_wal_size=8GB -c work_mem=256MB" \
-    start >/dev/null
-trap 'as_user "$bindir/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null; rm -rf "$work"' EXIT
+source "$root/test/lib/bench-cluster.sh"
+bench_cluster_start 54330 work_mem=256MB
 
 echo "# hybridsearch CPU benchmark: $rows x $dims, cosine top-10, $queries queries per row"
 echo "# $(date -u +%Y-%m-%d) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
