@@ -42,24 +42,13 @@ qps() {	# qps CLIENTS [SET ...]: pgbench queries per second
         -T "$seconds" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 
-python=/opt/hybridsearch-test-venv/bin/python
-[ -x "$python" ] || python=python3
-"$python" "$root/test/gen_vectors.py" "$rows" "$dims" "$work/vectors.bin" 17 && chmod 644 "$work/vectors.bin"
-as_user psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION hybridsearch;
-CREATE TABLE bb_items (id int PRIMARY KEY, embedding vector($dims));
-ALTER TABLE bb_items ALTER embedding SET STORAGE PLAIN;
-COPY bb_items FROM '$work/vectors.bin' WITH (FORMAT binary);
-CREATE INDEX bb_items_cos ON bb_items USING hybrid (embedding vector_cosine_ops);
-SELECT setseed(0.7) \g /dev/null
-CREATE TABLE bb_queries AS
-SELECT q, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, $dims) WHERE q > 0)::vector AS embedding
-FROM generate_series(1, 1000) q;
-ALTER TABLE bb_queries ADD PRIMARY KEY (q);
-VACUUM ANALYZE bb_items;
-VACUUM ANALYZE bb_queries;
-SELECT hybridsearch_prewarm('bb_items_cos') \g /dev/null
-SQL
+source "$root/test/lib/bench-data.sh"
+bench_vectors "$rows" "$dims" "$work/vectors.bin" 17
+{
+    bench_tables_sql bb "$dims" "$work/vectors.bin" 1000 0.7
+    echo "CREATE INDEX bb_items_cos ON bb_items USING hybrid (embedding vector_cosine_ops);"
+    echo "SELECT hybridsearch_prewarm('bb_items_cos') \\g /dev/null"
+} | as_user psql -X -q -v ON_ERROR_STOP=1
 cat >"$work/query.sql" <<'SQL'
 \set q random(1, 1000)
 SELECT id FROM bb_items ORDER BY embedding <=> (SELECT embedding FROM bb_queries WHERE q = :q) LIMIT 10;

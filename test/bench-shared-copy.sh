@@ -44,22 +44,12 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 query() { echo "SELECT id FROM sc_items ORDER BY embedding <=> (SELECT embedding FROM sc_queries WHERE q = $1) LIMIT 10"; }
 anon_kb() { sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-python3 "$root/test/gen_vectors.py" "$rows" "$dims" "$work/vectors.bin" 13 && chmod 644 "$work/vectors.bin" || exit 1
-psql -X -q -v ON_ERROR_STOP=1 <<SQL || exit 1
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS hybridsearch;
-DROP TABLE IF EXISTS sc_items, sc_queries;
-CREATE TABLE sc_items (id int PRIMARY KEY, embedding vector($dims));
-ALTER TABLE sc_items ALTER embedding SET STORAGE PLAIN;
-COPY sc_items FROM '$work/vectors.bin' WITH (FORMAT binary);
-CREATE INDEX sc_items_embedding_idx ON sc_items USING hybrid (embedding vector_cosine_ops);
-SELECT setseed(0.3) \g /dev/null
-CREATE TABLE sc_queries AS
-SELECT q, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, $dims) WHERE q > 0)::vector AS embedding
-FROM generate_series(1, 100) q;
-VACUUM ANALYZE sc_items;
-VACUUM ANALYZE sc_queries;
-SQL
+source "$root/test/lib/bench-data.sh"
+bench_vectors "$rows" "$dims" "$work/vectors.bin" 13 || exit 1
+{
+    bench_tables_sql sc "$dims" "$work/vectors.bin" 100 0.3
+    echo "CREATE INDEX sc_items_embedding_idx ON sc_items USING hybrid (embedding vector_cosine_ops);"
+} | psql -X -q -v ON_ERROR_STOP=1 || exit 1
 sql "EXPLAIN (COSTS OFF) $(query 1)" | grep -q 'Index Scan using sc_items_embedding_idx' ||
     { echo "the query does not use the hybrid index" >&2; exit 1; }
 

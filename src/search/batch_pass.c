@@ -88,9 +88,8 @@ key_from_dot(DistanceMetric metric, float dot, double row_factor)
 }
 
 static double
-distance_from_key(DistanceMetric metric, const float *query, int dim, double key)
+distance_from_key(DistanceMetric metric, double query_self_dot, double key)
 {
-	double		query_self_dot = distance_kernels->dot(query, query, dim);
 	double		similarity;
 
 	if (metric == METRIC_COSINE)
@@ -179,7 +178,9 @@ pass_thread(void *arg)
 static void
 merge_keeps(const PassThread *pass, int threads, int q, ScoredRow *all, BatchCandidates *out)
 {
-	const float *query = pass[0].queries + (Size) q * pass[0].view->dim;
+	int			dim = pass[0].view->dim;
+	const float *query = pass[0].queries + (Size) q * dim;
+	double		query_self_dot = distance_kernels->dot(query, query, dim);
 	int			count = 0;
 	bool		cut = false;
 
@@ -199,8 +200,7 @@ merge_keeps(const PassThread *pass, int threads, int q, ScoredRow *all, BatchCan
 	for (int i = 0; i < out->count; i++)
 	{
 		out->rows[i].row = all[i].row;
-		out->rows[i].distance = distance_from_key(pass[0].metric, query, pass[0].view->dim,
-												  all[i].distance);
+		out->rows[i].distance = distance_from_key(pass[0].metric, query_self_dot, all[i].distance);
 	}
 	out->kth = out->count > 0 ? out->rows[out->count - 1].distance : INFINITY;
 }

@@ -22,23 +22,12 @@ work=$(mktemp -d /tmp/bench-clients.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 
-python3 "$(dirname "$0")/../gen_vectors.py" "$rows" "$dims" "$work/vectors.bin" 11 &&
-    chmod 644 "$work/vectors.bin" || exit 1
-psql -X -q -v ON_ERROR_STOP=1 <<SQL || exit 1
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS hybridsearch;
-DROP TABLE IF EXISTS clients_items, clients_queries;
-CREATE TABLE clients_items (id int PRIMARY KEY, embedding vector($dims));
-ALTER TABLE clients_items ALTER embedding SET STORAGE PLAIN;
-COPY clients_items FROM '$work/vectors.bin' WITH (FORMAT binary);
-CREATE INDEX ON clients_items USING hybrid (embedding vector_cosine_ops);
-SELECT setseed(0.7) \g /dev/null
-CREATE TABLE clients_queries AS
-SELECT q, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, $dims) WHERE q > 0)::vector AS embedding
-FROM generate_series(1, 1000) q;
-VACUUM ANALYZE clients_items;
-VACUUM ANALYZE clients_queries;
-SQL
+source "$(dirname "$0")/../lib/bench-data.sh"
+bench_vectors "$rows" "$dims" "$work/vectors.bin" 11 || exit 1
+{
+    bench_tables_sql clients "$dims" "$work/vectors.bin" 1000 0.7
+    echo "CREATE INDEX ON clients_items USING hybrid (embedding vector_cosine_ops);"
+} | psql -X -q -v ON_ERROR_STOP=1 || exit 1
 
 cat >"$work/knn.sql" <<'SQL'
 \set q random(1, 1000)

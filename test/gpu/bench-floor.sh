@@ -34,22 +34,9 @@ sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }
 median_of() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else print "n/a" }'; }
 pct_of() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int(NR * p / 100 + 0.999)]; else print "n/a" }'; }
 
-python3 "$here/../gen_vectors.py" "$rows" "$dims" "$work/vectors.bin" 19 && chmod 644 "$work/vectors.bin" || exit 1
-psql -X -q -v ON_ERROR_STOP=1 <<SQL || exit 1
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS hybridsearch;
-DROP TABLE IF EXISTS floor_items, floor_queries;
-CREATE TABLE floor_items (id int PRIMARY KEY, embedding vector($dims));
-ALTER TABLE floor_items ALTER embedding SET STORAGE PLAIN;
-COPY floor_items FROM '$work/vectors.bin' WITH (FORMAT binary);
-SELECT setseed(0.9) \g /dev/null
-CREATE TABLE floor_queries AS
-SELECT q, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, $dims) WHERE q > 0)::vector AS embedding
-FROM generate_series(1, 1000) q;
-ALTER TABLE floor_queries ADD PRIMARY KEY (q);
-VACUUM ANALYZE floor_items;
-VACUUM ANALYZE floor_queries;
-SQL
+source "$here/../lib/bench-data.sh"
+bench_vectors "$rows" "$dims" "$work/vectors.bin" 19 || exit 1
+bench_tables_sql floor "$dims" "$work/vectors.bin" 1000 0.9 | psql -X -q -v ON_ERROR_STOP=1 || exit 1
 cat >"$work/knn.sql" <<'SQL'
 \set q random(1, 1000)
 SELECT id FROM floor_items ORDER BY embedding <=> (SELECT embedding FROM floor_queries WHERE q = :q) LIMIT 10;
