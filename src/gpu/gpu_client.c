@@ -436,16 +436,7 @@ take_answer(Search *search, int k)
 
 	gpu->k = k;
 	search->used_gpu = true;
-	for (int i = 0; i < k && rows[i] >= 0; i++)
-	{
-		int64		row = rows[i];
-
-		if (row >= search->row_count || row_pulled(search, row))
-			continue;
-		mark_pulled(search, row);
-		if (!row_is_dead(search, row))
-			search_add_candidate(search, row, search_exact_distance(search, row));
-	}
+	search_take_candidates(search, rows, k);
 	if (rows[k - 1] < 0)
 		gpu->exhausted = true;	/* fewer than k rows: every row came back */
 	else

@@ -20,18 +20,13 @@
 void
 batch_source_take(Search *search, const BatchCandidates *found)
 {
+	int64		rows[BATCH_WANT];
+
 	search->source = &batch_source;
 	search_pull_untrusted(search);
 	for (int i = 0; i < found->count; i++)
-	{
-		int64		row = found->rows[i].row;
-
-		if (row >= search->row_count || row_pulled(search, row))
-			continue;
-		mark_pulled(search, row);
-		if (!row_is_dead(search, row))
-			search_add_candidate(search, row, search_exact_distance(search, row));
-	}
+		rows[i] = found->rows[i].row;
+	search_take_candidates(search, rows, found->count);
 	search->batch_taken = true;
 	search->batch_complete = found->complete;
 	if (!found->complete)

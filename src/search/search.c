@@ -149,6 +149,26 @@ search_exact_distance(Search *search, int64 row)
 	return distance_by_metric(search->metric, search->exact_buffer, search->query, view->dim);
 }
 
+/*
+ * Take the candidate rows a GPU or batched pass found, up to the first
+ * negative one: score exactly those not pulled before (nor newer than the
+ * search's copy), and keep the live ones.
+ */
+void
+search_take_candidates(Search *search, const int64 *rows, int count)
+{
+	for (int i = 0; i < count && rows[i] >= 0; i++)
+	{
+		int64		row = rows[i];
+
+		if (row >= search->row_count || row_pulled(search, row))
+			continue;
+		mark_pulled(search, row);
+		if (!row_is_dead(search, row))
+			search_add_candidate(search, row, search_exact_distance(search, row));
+	}
+}
+
 static void
 ready_push(Search *search, ScoredRow item)
 {

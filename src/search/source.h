@@ -142,6 +142,7 @@ extern const CandidateSource gpu_source;
 extern double fp32_row_distance(const Search *search, int64 row);
 extern double search_exact_distance(Search *search, int64 row);
 extern void search_add_candidate(Search *search, int64 row, double exact_distance);
+extern void search_take_candidates(Search *search, const int64 *rows, int count);
 extern double search_margin(const Search *search, double element_rounding,
 							double element_underflow);
 extern double search_dot_margin(const Search *search, double pulled_max, bool tf32);
