@@ -114,18 +114,22 @@ host_call(int timeout_ms, char *message)
 	char		byte = 0;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	char		why[128];
+	uint32		answered;
 
 	if (host_pid == 0)
 	{
 		strlcpy(message, death, GPU_MESSAGE_LEN);
 		return CUDA_HOST_DIED;
 	}
+	answered = __atomic_load_n(&channel->reply_seq, __ATOMIC_ACQUIRE);
 	if (write(request_fd, &byte, 1) != 1)
 	{
 		lose_host(NULL);		/* only a dead host closes its end */
 		strlcpy(message, death, GPU_MESSAGE_LEN);
 		return CUDA_HOST_DIED;
 	}
+	__atomic_store_n(&channel->call_seq, channel->call_seq + 1, __ATOMIC_RELEASE);
+	(void) host_channel_poll(&channel->reply_seq, answered, HOST_REPLY_SPIN_US);
 	for (;;)
 	{
 		struct pollfd wait = {.fd = reply_fd,.events = POLLIN};

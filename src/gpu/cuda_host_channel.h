@@ -11,18 +11,32 @@
  * the host answers and writes one byte back.  The pipes order the memory
  * accesses (each is a system call on both sides), and the reply pipe's
  * end of file tells the worker the host died.
+ *
+ * A pipe's byte wakes a sleeping reader through the scheduler.  So after
+ * each byte the writer also bumps a sequence number here, and where
+ * spin_policy.h allows, the reader first polls that number for a while
+ * (the host for the next call, the worker for the reply) before it sleeps
+ * on the pipe: a call that follows the last one closely, or a reply that
+ * comes within the time, costs no wake-up.  The byte is read all the same,
+ * and is already there when the number has moved.
  */
 #ifndef HYBRIDSEARCH_CUDA_HOST_CHANNEL_H
 #define HYBRIDSEARCH_CUDA_HOST_CHANNEL_H
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
+#include "gpu/spin_policy.h"
 #include "hs_gpu.h"
 
 #define HOST_MESSAGE_LEN	256
 /* room for a batch of 64 queries of 16000 dimensions and their top 4096 */
 #define HOST_STAGING_BYTES	(32 * 1024 * 1024)
+
+/* polling before sleeping on a pipe (spin_policy.h) */
+#define HOST_CALL_SPIN_US	1000	/* the host, for the next call */
+#define HOST_REPLY_SPIN_US	2000	/* the worker, for a reply */
 
 typedef enum HostOp
 {
@@ -78,6 +92,8 @@ typedef struct HostChannel
 {
 	HostCall	call;
 	HostReply	reply;
+	uint32_t	call_seq;		/* bumped by the worker after each request byte */
+	uint32_t	reply_seq;		/* set by the host to call_seq after its reply byte */
 	/* search: queries[nq * dim], distances[nq * k], rows[nq * k] (8-aligned) */
 	double		staging[HOST_STAGING_BYTES / sizeof(double)];
 } HostChannel;
@@ -91,6 +107,25 @@ typedef struct HostChannel
 #define HOST_SEARCH_BYTES(nq, dim, k) \
 	(((sizeof(float) * (size_t) (nq) * ((dim) + (k)) + 7) & ~(size_t) 7) + \
 	 sizeof(int64_t) * (size_t) (nq) * (k))
+
+/* Whether *seq moved off from within spin_us microseconds; false at once without CPUs to spare. */
+static inline bool
+host_channel_poll(const uint32_t *seq, uint32_t from, int spin_us)
+{
+	struct timespec start;
+	struct timespec now;
+
+	if (spin_cpus() < SPIN_MIN_CPUS)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do
+	{
+		if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) != from)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 < spin_us);
+	return false;
+}
 
 extern void cuda_host_child_main(HostChannel *channel, int request_fd, int reply_fd,
 								 pid_t worker, const char *module_path)

@@ -286,7 +286,10 @@ cuda_host_child_main(HostChannel *channel, int request_fd, int reply_fd, pid_t w
 
 	for (;;)
 	{
-		ssize_t		n = read(request_fd, &byte, 1);
+		ssize_t		n;
+
+		(void) host_channel_poll(&channel->call_seq, channel->reply_seq, HOST_CALL_SPIN_US);
+		n = read(request_fd, &byte, 1);
 
 		if (n == 0)
 			_exit(0);			/* the worker closed the pipe: stop */
@@ -303,5 +306,6 @@ cuda_host_child_main(HostChannel *channel, int request_fd, int reply_fd, pid_t w
 		while (write(reply_fd, &byte, 1) < 0)
 			if (errno != EINTR)
 				_exit(1);
+		__atomic_store_n(&channel->reply_seq, channel->call_seq, __ATOMIC_RELEASE);
 	}
 }
