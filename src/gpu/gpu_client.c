@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "gpu/gpu_poll.h"
 #include "gpu/gpu_shared.h"
 #include "search/source.h"
 #include "hybridsearch.h"
@@ -185,8 +186,9 @@ submit(const GpuSlot *request, const SearchIo *io, uint32 *incarnation)
 }
 
 /*
- * Wait until the worker has answered every slot; false with a message when
- * it is gone or gpu_timeout passes first.  Interrupts are served.
+ * Wait until the worker has answered every slot, polling for a while
+ * first (gpu_poll.c); false with a message when it is gone or gpu_timeout
+ * passes first.  Interrupts are served.
  */
 static bool
 wait_for_slots(const int *slot_numbers, int count, uint32 incarnation, char *message)
@@ -194,6 +196,7 @@ wait_for_slots(const int *slot_numbers, int count, uint32 incarnation, char *mes
 	TimestampTz deadline = GetCurrentTimestamp() +
 		(TimestampTz) hybridsearch_gpu_timeout_ms * 1000;
 
+	(void) gpu_poll_answered(slot_numbers, count, GPU_ANSWER_POLL_US);
 	for (;;)
 	{
 		int			done = 0;

@@ -36,6 +36,7 @@
 
 #include "gpu/cuda_host.h"
 #include "gpu/cuda_host_channel.h"
+#include "gpu/gpu_poll.h"
 #include "gpu/gpu_resident.h"
 #include "gpu/gpu_shared.h"
 #include "hybridsearch.h"
@@ -433,8 +434,8 @@ same_batch(const GpuSlot *a, const GpuSlot *b)
 		a->epoch == b->epoch && a->metric == b->metric && a->k == b->k;
 }
 
-/* Answer every request that has come in. */
-static void
+/* Answer every request that has come in; whether there was any. */
+static bool
 serve_requests(void)
 {
 	GpuSlot		requests[GPU_SLOTS];
@@ -460,7 +461,7 @@ serve_requests(void)
 	}
 	SpinLockRelease(&gpu_shared->mutex);
 	if (count == 0)
-		return;
+		return false;
 
 	for (int i = 0; i < count; i++)
 	{
@@ -522,6 +523,7 @@ serve_requests(void)
 	SpinLockRelease(&gpu_shared->mutex);
 	for (int i = 0; i < wake; i++)
 		SetLatch(&ProcGlobal->allProcs[owners[i]].procLatch);
+	return true;
 }
 
 /*
@@ -584,6 +586,8 @@ reopen_if_devices_changed(void)
 void
 hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 {
+	bool		served = false;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	/* the CUDA host's exit is reaped with waitpid; a dead host's pipe must not kill us */
@@ -602,8 +606,10 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 	{
 		long		restart = cuda_host_restart_due();
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 restart < 0 ? 1000 : Min(restart, 1000), PG_WAIT_EXTENSION);
+		/* a client that comes straight back is polled for (gpu_poll.c) */
+		if (!(served && device_open && gpu_poll_submitted(GPU_NEXT_REQUEST_POLL_US)))
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 restart < 0 ? 1000 : Min(restart, 1000), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -612,7 +618,7 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 			ProcessConfigFile(PGC_SIGHUP);
 			reopen_if_devices_changed();
 		}
-		serve_requests();
+		served = serve_requests();
 		watch_host();
 	}
 }
