@@ -12,7 +12,7 @@
 #     the worker's turnaround, its CUDA host call, the kernels by CUDA
 #     events, re-scoring in the backend);
 #   - CLIENTS (default 64) clients: queries per second, and the mean batch
-#     and kernel time per launch from hybridsearch_stats;
+#     and kernel time per launch from hybridsearch_stats over that run;
 #   - hybridsearch_search_batch() over 1000 queries (k 10, median of 3) and
 #     the same queries one by one (LATERAL), with how many rows differ.
 # Environment: SECONDS_PER_RUN (default 15), CLIENTS, THREADS (pgbench -j,
@@ -69,15 +69,18 @@ measure() {
         echo "| $precision | 1 client, per request: $field (median of $(wc -l <<<"$breakdown")) | $(
             sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$breakdown" | median_of) ms |"
     done
-    # many clients
-    sql "SELECT pg_stat_reset()" >/dev/null
-    local before; before=$(sql "SELECT gpu_scans FROM hybridsearch_stats WHERE index = 'floor_idx'::regclass")
+    # many clients; the statistics are cumulative: this run's means from the totals before and after
+    sql "DROP TABLE IF EXISTS floor_before; CREATE TABLE floor_before AS SELECT gpu_scans AS s,
+        gpu_scans * coalesce(mean_gpu_batch, 0) AS b, gpu_scans * coalesce(mean_gpu_kernel_ms, 0) AS k,
+        gpu_fallbacks AS f FROM hybridsearch_stats WHERE index = 'floor_idx'::regclass" >/dev/null
     tps=$(cd "$work" && pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
         -T "$seconds" -f "$work/knn.sql" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-    stats=$(sql "SELECT round(mean_gpu_batch::numeric, 1) || ' queries per launch, ' ||
-        round(mean_gpu_kernel_ms::numeric, 3) || ' ms of kernels per launch, ' || gpu_fallbacks || ' fallbacks'
-        FROM hybridsearch_stats WHERE index = 'floor_idx'::regclass")
-    echo "| $precision | $clients clients | ${tps%.*} q/s ($stats, over the whole run) |"
+    stats=$(sql "SELECT round(((h.gpu_scans * h.mean_gpu_batch - b.b) / nullif(h.gpu_scans - b.s, 0))::numeric, 1)
+        || ' queries per launch, ' ||
+        round(((h.gpu_scans * h.mean_gpu_kernel_ms - b.k) / nullif(h.gpu_scans - b.s, 0))::numeric, 3)
+        || ' ms of kernels per launch, ' || h.gpu_fallbacks - b.f || ' fallbacks'
+        FROM hybridsearch_stats h, floor_before b WHERE h.index = 'floor_idx'::regclass")
+    echo "| $precision | $clients clients | ${tps%.*} q/s ($stats) |"
     # one statement of 1000 queries
     local batch_sql="SELECT count(*) FROM hybridsearch_search_batch('floor_idx', (SELECT array_agg(embedding ORDER BY q) FROM floor_queries), 10) \\g /dev/null"
     batch_ms=$({ echo '\timing on'; for i in 1 2 3 4; do echo "$batch_sql"; done; } | psql -X -At |
@@ -98,4 +101,4 @@ measure() {
     measure full
     measure half
 } | tee "$outfile"
-psql -X -q -c "DROP TABLE floor_items, floor_queries"
+psql -X -q -c "DROP TABLE floor_items, floor_queries, floor_before"

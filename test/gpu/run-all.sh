@@ -9,13 +9,16 @@
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
 # PARTS is a comma-separated list of kernels, suites, split, bench, clients,
-# sharedcopy, floor, crossover, faults and stress (default suites,bench,crossover);
+# sharedcopy, floor, floor-huge, crossover, faults and stress (default
+# suites,bench,crossover);
 # ROWS x DIMS the benchmark's size (default 1000000 x 768; clients uses
 # ROWS / 10).  "faults" runs TAP 050 and 055 alone.
 # "sharedcopy" runs test/bench-shared-copy.sh at ROWS x DIMS: cold and
 # prewarmed first queries, new connections, 64 clients' memory.  "floor"
 # runs test/gpu/bench-floor.sh at ROWS x DIMS: one client's latency and
 # where a request's time goes, 64 clients, a 1000-query batch statement.
+# "floor-huge" runs it again with the server restarted on huge pages
+# (huge_pages = on, vm.nr_hugepages set to what the server asks for).
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
@@ -116,6 +119,22 @@ fi
 if want floor; then
 echo "== GPU floor: $rows x $dims"
 PGLOG=/tmp/pg.log bash test/gpu/bench-floor.sh "$rows" "$dims" "$out/floor.md" 2>&1
+fi
+
+if want floor-huge; then
+echo "== GPU floor on huge pages: $rows x $dims"
+pages=$(psql -X -At -c "SHOW shared_memory_size_in_huge_pages")
+if echo $(( pages + 16 )) >/proc/sys/vm/nr_hugepages &&
+    [ "$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)" -ge "$pages" ] &&
+    psql -X -q -c "ALTER SYSTEM SET huge_pages = on" &&
+    runuser -u pg -- env LD_LIBRARY_PATH="$LD_LIBRARY_PATH" pg_ctl -D /tmp/pgdata -l /tmp/pg.log -w restart >/dev/null; then
+    grep HugePages_ /proc/meminfo
+    PGLOG=/tmp/pg.log bash test/gpu/bench-floor.sh "$rows" "$dims" "$out/floor-huge.md" 2>&1
+    psql -X -q -c "ALTER SYSTEM RESET huge_pages"
+    runuser -u pg -- env LD_LIBRARY_PATH="$LD_LIBRARY_PATH" pg_ctl -D /tmp/pgdata -l /tmp/pg.log -w restart >/dev/null
+else
+    echo "huge pages could not be set up (vm.nr_hugepages $pages + 16)" | tee "$out/floor-huge.md"
+fi
 fi
 
 if want stress; then
