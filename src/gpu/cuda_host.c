@@ -48,6 +48,7 @@ static TimestampTz restart_at = 0;
 static int	backoff_ms = 0;
 static bool died = false;		/* a death the worker has not taken yet */
 static char death[GPU_MESSAGE_LEN] = "the CUDA host process has not started";
+static uint32 answered_seq = 0; /* the channel's reply_seq when the call went */
 
 static void
 close_pipes(void)
@@ -105,23 +106,20 @@ lose_host(const char *why)
 }
 
 /*
- * Run the call written in the channel; HS_GPU_* or CUDA_HOST_DIED, with
- * the reply's message copied into message on failure.
+ * Send the call written in the channel; CUDA_HOST_DIED (message says why)
+ * when there is no host to take it.
  */
 static int
-host_call(int timeout_ms, char *message)
+send_call(char *message)
 {
 	char		byte = 0;
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-	char		why[128];
-	uint32		answered;
 
 	if (host_pid == 0)
 	{
 		strlcpy(message, death, GPU_MESSAGE_LEN);
 		return CUDA_HOST_DIED;
 	}
-	answered = __atomic_load_n(&channel->reply_seq, __ATOMIC_ACQUIRE);
+	answered_seq = __atomic_load_n(&channel->reply_seq, __ATOMIC_ACQUIRE);
 	if (write(request_fd, &byte, 1) != 1)
 	{
 		lose_host(NULL);		/* only a dead host closes its end */
@@ -129,7 +127,22 @@ host_call(int timeout_ms, char *message)
 		return CUDA_HOST_DIED;
 	}
 	__atomic_store_n(&channel->call_seq, channel->call_seq + 1, __ATOMIC_RELEASE);
-	(void) host_channel_poll(&channel->reply_seq, answered, HOST_REPLY_SPIN_US);
+	return HS_GPU_OK;
+}
+
+/*
+ * Wait for the reply to the call sent; HS_GPU_* or CUDA_HOST_DIED, with
+ * the reply's message copied into message on failure.  A host that does
+ * not answer within timeout_ms is killed.
+ */
+static int
+await_reply(int timeout_ms, char *message)
+{
+	char		byte;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	char		why[128];
+
+	(void) host_channel_poll(&channel->reply_seq, answered_seq, HOST_REPLY_SPIN_US);
 	for (;;)
 	{
 		struct pollfd wait = {.fd = reply_fd,.events = POLLIN};
@@ -163,6 +176,15 @@ host_call(int timeout_ms, char *message)
 	if (channel->reply.rc != HS_GPU_OK)
 		strlcpy(message, channel->reply.message, GPU_MESSAGE_LEN);
 	return channel->reply.rc;
+}
+
+/* Run the call written in the channel: send it and wait for the reply. */
+static int
+host_call(int timeout_ms, char *message)
+{
+	int			rc = send_call(message);
+
+	return rc == HS_GPU_OK ? await_reply(timeout_ms, message) : rc;
 }
 
 static HostCall *
@@ -417,14 +439,16 @@ cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows, Size
 	return rc;
 }
 
-/* hs_gpu_search_parts in the host: the top k of each query over the parts. */
+/*
+ * Start hs_gpu_search_parts in the host: the top k of each query over the
+ * parts.  cuda_host_search_finish waits for its answer; the worker may
+ * work in between, but must not make another call.
+ */
 int
-cuda_host_search(const HostMatrix *parts, int nparts, int metric, const float *queries,
-				 int nqueries, int dim, int k, float *distances, int64 *rows, float *kernel_ms,
-				 char *message)
+cuda_host_search_start(const HostMatrix *parts, int nparts, int metric, const float *queries,
+					   int nqueries, int dim, int k, char *message)
 {
 	HostCall   *call = begin_call(HOST_OP_SEARCH);
-	int			rc;
 
 	if (HOST_SEARCH_BYTES(nqueries, dim, k) > HOST_STAGING_BYTES || nparts > HS_GPU_MAX_PARTS)
 		elog(ERROR, "a GPU search of %d queries does not fit the CUDA host's staging", nqueries);
@@ -435,12 +459,22 @@ cuda_host_search(const HostMatrix *parts, int nparts, int metric, const float *q
 	call->dim = dim;
 	call->k = k;
 	memcpy(channel->staging, queries, sizeof(float) * nqueries * dim);
-	rc = host_call(hybridsearch_gpu_timeout_ms, message);
+	return send_call(message);
+}
+
+/* The answer of the search started: each query's top k. */
+int
+cuda_host_search_finish(float *distances, int64 *rows, float *kernel_ms, char *message)
+{
+	const HostCall *call = &channel->call;
+	int			rc = await_reply(hybridsearch_gpu_timeout_ms, message);
+
 	if (rc == HS_GPU_OK)
 	{
-		memcpy(distances, HOST_SEARCH_DISTANCES(channel, nqueries, dim),
-			   sizeof(float) * nqueries * k);
-		memcpy(rows, HOST_SEARCH_ROWS(channel, nqueries, dim, k), sizeof(int64) * nqueries * k);
+		memcpy(distances, HOST_SEARCH_DISTANCES(channel, call->nqueries, call->dim),
+			   sizeof(float) * call->nqueries * call->k);
+		memcpy(rows, HOST_SEARCH_ROWS(channel, call->nqueries, call->dim, call->k),
+			   sizeof(int64) * call->nqueries * call->k);
 		*kernel_ms = channel->reply.kernel_ms;
 	}
 	return rc;

@@ -35,9 +35,11 @@ extern void cuda_host_matrix_free(HostMatrix matrix);
 extern float *cuda_host_staging(int64 *capacity_floats);
 extern int	cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows,
 										   Size *bytes, char *message);
-extern int	cuda_host_search(const HostMatrix *parts, int nparts, int metric, const float *queries,
-							 int nqueries, int dim, int k, float *distances, int64 *rows,
-							 float *kernel_ms, char *message);
+extern int	cuda_host_search_start(const HostMatrix *parts, int nparts, int metric,
+								   const float *queries, int nqueries, int dim, int k,
+								   char *message);
+extern int	cuda_host_search_finish(float *distances, int64 *rows, float *kernel_ms,
+									char *message);
 extern int	cuda_host_fault(int fault, char *message);
 
 #endif							/* HYBRIDSEARCH_CUDA_HOST_H */

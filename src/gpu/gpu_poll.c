@@ -60,6 +60,16 @@ elapsed_us(instr_time since)
 	return INSTR_TIME_GET_MICROSEC(now);
 }
 
+/* Whether a request is submitted now, by a look without the mutex. */
+bool
+gpu_requests_waiting(void)
+{
+	bool		waiting = slots_in_state(GPU_SLOT_SUBMITTED) > 0;
+
+	pg_read_barrier();
+	return waiting;
+}
+
 /* Whether a request was submitted within poll_us. */
 bool
 gpu_poll_submitted(int poll_us)
@@ -71,11 +81,8 @@ gpu_poll_submitted(int poll_us)
 	INSTR_TIME_SET_CURRENT(start);
 	do
 	{
-		if (slots_in_state(GPU_SLOT_SUBMITTED) > 0)
-		{
-			pg_read_barrier();
+		if (gpu_requests_waiting())
 			return true;
-		}
 		pg_spin_delay();
 	} while (elapsed_us(start) < poll_us);
 	return false;

@@ -11,6 +11,7 @@
 /* a backend, for its answer */
 #define GPU_ANSWER_POLL_US			2000
 
+extern bool gpu_requests_waiting(void);
 extern bool gpu_poll_submitted(int poll_us);
 extern bool gpu_poll_answered(const int *slot_numbers, int count, int poll_us);
 

@@ -36,6 +36,7 @@
 
 #include "gpu/cuda_host.h"
 #include "gpu/cuda_host_channel.h"
+#include "gpu/gpu_answers.h"
 #include "gpu/gpu_poll.h"
 #include "gpu/gpu_resident.h"
 #include "gpu/gpu_shared.h"
@@ -360,7 +361,8 @@ handle_append(GpuSlot *request)
 
 /*
  * Searches of one matrix, metric and k, in one launch: the queries from
- * their slots' buffers, the answers back into them.
+ * their slots' buffers, the answers back into them.  The answers of the
+ * last round, if held, are published while the launch runs.
  */
 static void
 handle_search_batch(GpuSlot **batch, int count)
@@ -398,8 +400,11 @@ handle_search_batch(GpuSlot **batch, int count)
 		instr_time	host_time;
 
 		INSTR_TIME_SET_CURRENT(start);
-		status = cuda_host_search(entry->parts, entry->nparts, first->metric, queries, searched,
-								  dim, k, distances, rows, &kernel_ms, message);
+		status = cuda_host_search_start(entry->parts, entry->nparts, first->metric, queries,
+										searched, dim, k, message);
+		answers_publish();
+		if (status == HS_GPU_OK)
+			status = cuda_host_search_finish(distances, rows, &kernel_ms, message);
 		INSTR_TIME_SET_CURRENT(host_time);
 		INSTR_TIME_SUBTRACT(host_time, start);
 		for (int i = 0; i < searched; i++)
@@ -434,7 +439,11 @@ same_batch(const GpuSlot *a, const GpuSlot *b)
 		a->epoch == b->epoch && a->metric == b->metric && a->k == b->k;
 }
 
-/* Answer every request that has come in; whether there was any. */
+/*
+ * Answer every request that has come in; whether there was any.  When
+ * more requests wait by the round's end, its answers are held until the
+ * next round's launch has started (gpu_answers.c).
+ */
 static bool
 serve_requests(void)
 {
@@ -443,10 +452,7 @@ serve_requests(void)
 	GpuSlot    *batch[GPU_SLOTS];
 	bool		handled[GPU_SLOTS] = {0};
 	int			count = 0;
-	int			owners[GPU_SLOTS];
-	int			wake = 0;
 	instr_time	taken;
-	instr_time	done;
 
 	INSTR_TIME_SET_CURRENT(taken);
 	SpinLockAcquire(&gpu_shared->mutex);
@@ -461,10 +467,17 @@ serve_requests(void)
 	}
 	SpinLockRelease(&gpu_shared->mutex);
 	if (count == 0)
+	{
+		answers_publish();
 		return false;
+	}
 
 	for (int i = 0; i < count; i++)
 	{
+		if (requests[i].kind == GPU_REQUEST_SEARCH && requests[i].fault == GPU_FAULT_NONE &&
+			device_open)
+			continue;
+		answers_publish();		/* appends and faults may take long */
 		if (act_out_fault(&requests[i]))
 			handled[i] = true;
 		else if (!device_open)
@@ -498,31 +511,10 @@ serve_requests(void)
 	}
 	gpu_resident_publish();
 
-	INSTR_TIME_SET_CURRENT(done);
-	INSTR_TIME_SUBTRACT(done, taken);
-	SpinLockAcquire(&gpu_shared->mutex);
-	for (int i = 0; i < count; i++)
-	{
-		GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
-
-		slot->outcome = requests[i].outcome;
-		slot->resident_rows = requests[i].resident_rows;
-		slot->kernel_ms = requests[i].kernel_ms;
-		slot->host_ms = requests[i].host_ms;
-		slot->worker_ms = INSTR_TIME_GET_MILLISEC(done);
-		slot->batch_size = requests[i].batch_size;
-		strlcpy(slot->message, requests[i].message, GPU_MESSAGE_LEN);
-		if (slot->abandoned)
-			slot->state = GPU_SLOT_FREE;
-		else
-		{
-			slot->state = GPU_SLOT_DONE;
-			owners[wake++] = slot->owner_procno;
-		}
-	}
-	SpinLockRelease(&gpu_shared->mutex);
-	for (int i = 0; i < wake; i++)
-		SetLatch(&ProcGlobal->allProcs[owners[i]].procLatch);
+	answers_publish();			/* a round that launched nothing */
+	answers_hold(requests, numbers, count, taken);
+	if (!gpu_requests_waiting())
+		answers_publish();
 	return true;
 }
 
@@ -606,8 +598,12 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 	{
 		long		restart = cuda_host_restart_due();
 
-		/* a client that comes straight back is polled for (gpu_poll.c) */
-		if (!(served && device_open && gpu_poll_submitted(GPU_NEXT_REQUEST_POLL_US)))
+		/*
+		 * Held answers mean requests wait; a client that comes straight
+		 * back is polled for (gpu_poll.c).
+		 */
+		if (!answers_held() &&
+			!(served && device_open && gpu_poll_submitted(GPU_NEXT_REQUEST_POLL_US)))
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 restart < 0 ? 1000 : Min(restart, 1000), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -1,0 +1,85 @@
+/*
+ * gpu_answers.c
+ *	  Publishing a round's answers: each request's outcome into its slot,
+ *	  the slot DONE (or freed, when its backend left), the backend's latch
+ *	  set (gpu_answers.h).
+ *
+ * A round's answers are already in the slots' buffers when its last
+ * launch returns.  When more requests are waiting by then, the worker
+ * holds the round's outcomes back and publishes them just after it has
+ * started the next launch: waking a round's backends (a signal each) then
+ * runs while the GPU works instead of between two launches.  When nothing
+ * is waiting, or the next round launches nothing, they go out at once.
+ */
+#include "postgres.h"
+
+#include "storage/latch.h"
+#include "storage/proc.h"
+
+#include "gpu/gpu_answers.h"
+
+typedef struct HeldRound
+{
+	int			count;			/* 0: none held */
+	instr_time	taken;			/* when the worker took its requests */
+	int			numbers[GPU_SLOTS];
+	GpuSlot		requests[GPU_SLOTS];
+} HeldRound;
+
+static HeldRound held;
+
+/* Hold a round's outcomes (requests[i] answers slot numbers[i]). */
+void
+answers_hold(const GpuSlot *requests, const int *numbers, int count, instr_time taken)
+{
+	Assert(held.count == 0 && count <= GPU_SLOTS);
+	memcpy(held.requests, requests, sizeof(GpuSlot) * count);
+	memcpy(held.numbers, numbers, sizeof(int) * count);
+	held.taken = taken;
+	held.count = count;
+}
+
+bool
+answers_held(void)
+{
+	return held.count > 0;
+}
+
+/* Publish the outcomes held, if any, and wake their backends. */
+void
+answers_publish(void)
+{
+	int			owners[GPU_SLOTS];
+	int			wake = 0;
+	instr_time	done;
+
+	if (held.count == 0)
+		return;
+	INSTR_TIME_SET_CURRENT(done);
+	INSTR_TIME_SUBTRACT(done, held.taken);
+	SpinLockAcquire(&gpu_shared->mutex);
+	for (int i = 0; i < held.count; i++)
+	{
+		GpuSlot    *slot = &gpu_shared->slots[held.numbers[i]];
+		const GpuSlot *request = &held.requests[i];
+
+		slot->outcome = request->outcome;
+		slot->resident_rows = request->resident_rows;
+		slot->kernel_ms = request->kernel_ms;
+		slot->host_ms = request->host_ms;
+		slot->worker_ms = INSTR_TIME_GET_MILLISEC(done);
+		slot->batch_size = request->batch_size;
+		strlcpy(slot->message, request->message, GPU_MESSAGE_LEN);
+		if (slot->abandoned)
+			slot->state = GPU_SLOT_FREE;
+		else
+		{
+			slot->state = GPU_SLOT_DONE;
+			owners[wake++] = slot->owner_procno;
+		}
+	}
+	SpinLockRelease(&gpu_shared->mutex);
+	held.count = 0;
+	for (int i = 0; i < wake; i++)
+		SetLatch(&ProcGlobal->allProcs[owners[i]].procLatch);
+}

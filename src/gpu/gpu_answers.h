@@ -1,0 +1,18 @@
+/*
+ * gpu_answers.h
+ *	  The GPU worker's answers to a round of requests, held back while the
+ *	  next round's launch starts (gpu_answers.c).
+ */
+#ifndef HYBRIDSEARCH_GPU_ANSWERS_H
+#define HYBRIDSEARCH_GPU_ANSWERS_H
+
+#include "portability/instr_time.h"
+
+#include "gpu/gpu_shared.h"
+
+extern void answers_hold(const GpuSlot *requests, const int *numbers, int count,
+						 instr_time taken);
+extern void answers_publish(void);
+extern bool answers_held(void);
+
+#endif							/* HYBRIDSEARCH_GPU_ANSWERS_H */
