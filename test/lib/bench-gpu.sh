@@ -52,7 +52,8 @@ gpu_request_breakdown() {
 clients_row() {
     local label=$1 index=$2 clients=$3 seconds=$4 script=$5 threads=${THREADS:-$(nproc)} tps stats
     # the statistics are cumulative: this run's means from the totals before and after
-    sql "DROP TABLE IF EXISTS bench_gpu_before; CREATE TABLE bench_gpu_before AS SELECT gpu_scans AS s,
+    sql "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_gpu_before;
+        CREATE TABLE bench_gpu_before AS SELECT gpu_scans AS s,
         gpu_scans * coalesce(mean_gpu_batch, 0) AS b, gpu_scans * coalesce(mean_gpu_kernel_ms, 0) AS k,
         gpu_fallbacks AS f FROM hybridsearch_stats WHERE index = '$index'::regclass" >/dev/null
     tps=$(pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
