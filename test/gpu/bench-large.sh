@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# A large index in one run of at most 600 s on one GPU machine (test/gpu/
+# run-all.sh, part "large", runs it against its server as the same
+# superuser, with hybridsearch.shared_cache_size set for it):
+#
+#   test/gpu/bench-large.sh [ROWS] [DIMS] [OUTFILE]     (default 10000000 768)
+#
+# The table is UNLOGGED (no WAL) and its column halfvec(DIMS): a row takes
+# half the heap of a vector's, so 10M x 768 fits a 64 GB disk (about 16 GB
+# of heap and 31 GB of index pages, whose entries are float4).  In order:
+#   1. checks gen_copy_binary.c's binary COPY against the server's text
+#      input (1000 rows of each type must read back alike);
+#   2. another index, 100k x DIMS vector (OTHER_ROWS), loaded and prewarmed;
+#   3. measures the heap and index bytes per row on PROBE_ROWS (20000) rows
+#      and stops, saying so, unless the data directory's file system has
+#      room for ROWS of them and 3 GB more (or the shared copy would not fit
+#      hybridsearch.shared_cache_size);
+#   4. generates the rows in STREAMS (default the CPU count) parallel
+#      gen_copy_binary | psql COPY FROM STDIN pipes, each its own id range;
+#   5. builds the hybrid index (halfvec_cosine_ops: an fp16 copy), then
+#      loads its shared copy (hybridsearch.device = cpu) and its GPU copy
+#      (hybridsearch_prewarm again with device = gpu), while one client
+#      queries the other index: its p50, p99 and max latency in each of
+#      those phases against its own BASE_SECONDS (10) just before;
+#   6. on the large index, as test/gpu/bench-floor.sh: one client's p50 and
+#      p90 latency, where a request's time goes (DEBUG1 medians), CLIENTS
+#      (64) clients' queries per second;
+#   7. EXACT_QUERIES (5) queries by the index against a sequential scan
+#      (enable_indexscan = off): how many top-10 distances differ;
+# with each phase's wall time, then drops it all.  Each row goes to OUTFILE
+# as soon as it is measured, so a run cut short keeps what it measured.
+# Environment: SECONDS_PER_RUN (default 15), CLIENTS, THREADS (pgbench -j),
+# STREAMS, OTHER_ROWS, PROBE_ROWS, BASE_SECONDS, EXACT_QUERIES, PGLOG (the
+# server log, default /tmp/pg.log).
+set -uo pipefail
+rows=${1:-10000000}
+dims=${2:-768}
+outfile=${3:-/dev/null}
+seconds=${SECONDS_PER_RUN:-15}
+clients=${CLIENTS:-64}
+streams=${STREAMS:-$(nproc)}
+other_rows=${OTHER_ROWS:-100000}
+probe_rows=${PROBE_ROWS:-20000}
+base_seconds=${BASE_SECONDS:-10}
+exact_queries=${EXACT_QUERIES:-5}
+pglog=${PGLOG:-/tmp/pg.log}
+slack=$(( 3 * 1024 * 1024 * 1024 ))
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/bench-large.XXXXXX)
+chmod 777 "$work"
+watcher=""
+drop_tables() {
+    psql -X -q -c "DROP TABLE IF EXISTS large_items, large_other_items,
+        large_queries, large_check_binary, large_check_text, large_exact" 2>/dev/null
+}
+cleanup() {
+    [ -n "$watcher" ] && kill "$watcher" 2>/dev/null
+    drop_tables
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# NOTICEs (tables that do not exist yet) would only clutter the output
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+source "$here/../lib/bench-data.sh"
+source "$here/../lib/bench-gpu.sh"
+
+: >"$outfile"
+row() { echo "$1" | tee -a "$outfile"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+phase_row() { row "| phase | $1 | $(since "$2") s |"; }	# phase_row WHAT START
+
+# load_rows TABLE TYPE COUNT FIRST_ID SEED STREAMS: COUNT generated rows
+# from FIRST_ID on, through STREAMS parallel COPY pipes
+load_rows() {
+    local table=$1 type=$2 count=$3 first=$4 seed=$5 n=$6 s pids=() failed=0
+    for (( s = 0; s < n; s++ )); do
+        "$work/gen" "$type" "$dims" $(( first + count * s / n )) $(( count * (s + 1) / n - count * s / n )) "$seed" |
+            psql -X -q -v ON_ERROR_STOP=1 -c "COPY $table FROM STDIN (FORMAT binary)" &
+        pids+=($!)
+    done
+    for s in "${pids[@]}"; do wait "$s" || failed=1; done
+    return $failed
+}
+
+# check_generator TYPE: rows differing between binary COPY and text input
+check_generator() {
+    local type=$1
+    sql "DROP TABLE IF EXISTS large_check_binary, large_check_text;
+        CREATE UNLOGGED TABLE large_check_binary (id int, embedding $type($dims));
+        CREATE UNLOGGED TABLE large_check_text (id int, embedding $type($dims))" >/dev/null &&
+    "$work/gen" "$type" "$dims" 1 1000 7 | psql -X -q -v ON_ERROR_STOP=1 -c "COPY large_check_binary FROM STDIN (FORMAT binary)" &&
+    "$work/gen" "$type" "$dims" 1 1000 7 text | psql -X -q -v ON_ERROR_STOP=1 -c "COPY large_check_text FROM STDIN" &&
+    sql "SELECT count(*) FROM large_check_binary b FULL JOIN large_check_text t USING (id)
+        WHERE b.embedding::text IS DISTINCT FROM t.embedding::text"
+}
+
+# latency_row WHAT FROM TO: the other index's client, transactions ending in [FROM, TO)
+latency_row() {
+    local lat
+    lat=$(cat "$work"/watch/pgbench_log.* 2>/dev/null |
+        awk -v from="$2" -v to="$3" '{ t = $5 + $6 / 1e6; if (t >= from && t < to) print $3 / 1000 }')
+    row "| other index | 1 client during $1: p50 / p99 / max latency ($(grep -c . <<<"$lat") queries) | $(
+        median_of <<<"$lat") / $(pct_of 99 <<<"$lat") / $(sort -n <<<"$lat" | tail -n 1) ms |"
+}
+
+# the shared copy's extents for ROWS rows of PER_ROW bytes, in MB (doc/internals.md)
+copy_mb() { echo $(( ($1 + (2097152 - 384) / $2 - 1) / ((2097152 - 384) / $2) * 2 )); }
+
+row "| part | what ($rows x $dims, cosine top-10, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)) | measured |"
+row "|---|---|--:|"
+cc -O2 -o "$work/gen" "$here/gen_copy_binary.c" || exit 1
+sql "CREATE EXTENSION IF NOT EXISTS hybridsearch" >/dev/null || exit 1
+drop_tables
+for type in halfvec vector; do
+    differing=$(check_generator "$type") && [ "$differing" = 0 ] ||
+        { row "| check | gen_copy_binary $type: binary COPY against text input | FAILED ($differing rows differ) |"; exit 1; }
+done
+row "| check | gen_copy_binary: 1000 rows each of halfvec and vector, binary COPY against text input | 0 rows differ |"
+
+# 2. the other index, and the queries
+start=$(now)
+psql -X -q -v ON_ERROR_STOP=1 -c "CREATE UNLOGGED TABLE large_other_items (id int, embedding vector($dims))" \
+    -c "ALTER TABLE large_other_items ALTER embedding SET STORAGE PLAIN" || exit 1
+load_rows large_other_items vector "$other_rows" 1 11 "$streams" || exit 1
+bench_queries_sql large "$dims" 1000 0.9 | psql -X -q -v ON_ERROR_STOP=1 || exit 1
+psql -X -q -v ON_ERROR_STOP=1 -c "VACUUM ANALYZE large_other_items" \
+    -c "CREATE INDEX large_other_idx ON large_other_items USING hybrid (embedding vector_cosine_ops)" \
+    -c "SELECT hybridsearch_prewarm('large_other_idx')" >/dev/null || exit 1
+phase_row "the other index: $other_rows x $dims vector, load, build, prewarm" "$start"
+
+# 3. bytes per row, against the free space and the shared cache
+start=$(now)
+psql -X -q -v ON_ERROR_STOP=1 -c "CREATE UNLOGGED TABLE large_items (id int, embedding halfvec($dims))" || exit 1
+load_rows large_items halfvec "$probe_rows" 1 19 1 &&
+    sql "CREATE INDEX large_probe_idx ON large_items USING hybrid (embedding halfvec_cosine_ops)" >/dev/null || exit 1
+read -r heap_row index_row < <(sql "SELECT round(pg_table_size('large_items') / $probe_rows.0, 1),
+    round(pg_indexes_size('large_items') / $probe_rows.0, 1)" | tr '|' ' ')
+sql "DROP INDEX large_probe_idx; TRUNCATE large_items" >/dev/null || exit 1
+datadir=$(sql "SHOW data_directory")
+free=$(df -B1 --output=avail "$datadir" | tail -n 1)
+need=$(awk -v r="$rows" -v h="$heap_row" -v i="$index_row" -v s="$slack" 'BEGIN { printf "%.0f", r * (h + i) + s }')
+row "| disk | bytes per row ($probe_rows rows): heap / index; free in $datadir | $heap_row / $index_row; $(( free >> 20 )) MB |"
+if [ "$free" -lt "$need" ]; then
+    row "| disk | $rows rows need $(( need >> 20 )) MB with 3 GB to spare: too little free space, not started | |"
+    exit 0
+fi
+cache_mb=$(sql "SELECT setting FROM pg_settings WHERE name = 'hybridsearch.shared_cache_size'")
+need_mb=$(( $(copy_mb "$rows" $(( 2 * dims + 23 ))) + $(copy_mb "$other_rows" $(( 4 * dims + 11 ))) ))
+if [ "$cache_mb" -ge 0 ] && [ "$cache_mb" -lt "$need_mb" ]; then
+    row "| memory | the shared copies need $need_mb MB; hybridsearch.shared_cache_size is $cache_mb MB: not started | |"
+    exit 0
+fi
+phase_row "bytes per row and free space" "$start"
+
+# 4. the rows
+start=$(now)
+load_rows large_items halfvec "$rows" 1 19 "$streams" || { row "| load | COPY failed | |"; exit 1; }
+took=$(since "$start")
+row "| phase | generation + COPY, $streams streams | $took s ($(awk -v r="$rows" -v t="$took" 'BEGIN { printf "%.0f", (t > 0 ? r / t : 0) }'
+    ) rows/s; heap $(( $(sql "SELECT pg_table_size('large_items')") >> 20 )) MB) |"
+
+# 5. build and prewarm while one client queries the other index
+cat >"$work/other.sql" <<'SQL'
+\set q random(1, 1000)
+SELECT id FROM large_other_items ORDER BY embedding <=> (SELECT embedding FROM large_queries WHERE q = :q) LIMIT 10;
+SQL
+mkdir "$work/watch" && chmod 777 "$work/watch"
+(cd "$work/watch" && pgbench -n -M prepared -c 1 -T "$base_seconds" -l -f "$work/other.sql" >/dev/null 2>&1)
+lat=$(log_latencies "$work/watch")
+row "| other index | 1 client before the load: p50 / p99 / max latency ($(grep -c . <<<"$lat") queries) | $(
+    median_of <<<"$lat") / $(pct_of 99 <<<"$lat") / $(sort -n <<<"$lat" | tail -n 1) ms |"
+rm -f "$work"/watch/pgbench_log.*
+fallbacks=$(sql "SELECT gpu_fallbacks FROM hybridsearch_stats WHERE index = 'large_other_idx'::regclass")
+# ended by terminating its connection once the load is done: pgbench then writes its log out
+(cd "$work/watch" && PGAPPNAME=large-watch exec pgbench -n -M prepared -c 1 -T 3600 -l -f "$work/other.sql" \
+    >"$work/watch.out" 2>&1) &
+watcher=$!
+sleep 1
+t_build=$(now)
+sql "CREATE INDEX large_idx ON large_items USING hybrid (embedding halfvec_cosine_ops)" >/dev/null ||
+    { row "| load | CREATE INDEX failed | |"; exit 1; }
+row "| phase | CREATE INDEX (one backend) | $(since "$t_build") s (index $(( $(sql "SELECT pg_relation_size('large_idx')") >> 20 )) MB) |"
+t_shared=$(now)
+loaded=$(psql -X -q -At -c "SET hybridsearch.device = cpu" -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' ')
+row "| phase | prewarm: the shared copy (device = cpu) | $(since "$t_shared") s ($loaded rows) |"
+gpu_bytes=$(sql "SELECT resident_bytes FROM hybridsearch_gpu_status()")
+t_gpu=$(now)
+# a backend waits gpu_timeout (30 s) for the worker: the upload of a large copy may take longer
+loaded=$(psql -X -q -At -c "SET hybridsearch.device = gpu" -c "SET hybridsearch.gpu_timeout = '10min'" \
+    -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' ')
+row "| phase | prewarm: the GPU copy (device = gpu) | $(since "$t_gpu") s ($loaded rows; $(( ($(sql "SELECT resident_bytes
+    FROM hybridsearch_gpu_status()") - gpu_bytes) >> 20 )) MB more on the GPU) |"
+t_end=$(now)
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'large-watch'" >/dev/null
+wait "$watcher"
+watcher=""
+latency_row "CREATE INDEX" "$t_build" "$t_shared"
+latency_row "the shared copy's load" "$t_shared" "$t_gpu"
+latency_row "the GPU copy's load" "$t_gpu" "$t_end"
+row "| other index | GPU fallbacks during the load | $(( $(sql "SELECT gpu_fallbacks FROM hybridsearch_stats
+    WHERE index = 'large_other_idx'::regclass") - fallbacks )) |"
+
+# 6. the large index, as bench-floor.sh measures it
+start=$(now)
+cat >"$work/knn.sql" <<'SQL'
+\set q random(1, 1000)
+SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = :q) LIMIT 10;
+SQL
+one() { echo "SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = $1) LIMIT 10;"; }
+sql "EXPLAIN (COSTS OFF) $(one 1)" | grep -q 'Index Scan using large_idx' ||
+    { row "| large index | the query does not use the index | |"; exit 1; }
+{
+    one_client_rows "large index" "$work" "$work/knn.sql" "$seconds"
+    for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "large index" "$pglog"
+    clients_row "large index" large_idx "$clients" "$seconds" "$work/knn.sql"
+} | tee -a "$outfile"
+phase_row "the large index's latency, breakdown and clients" "$start"
+
+# 7. exact: the index's top 10 against a sequential scan's, by distance (ties may swap ids)
+start=$(now)
+exact_sql() {	# exact_sql HOW: insert each query's top-10 distances
+    local q
+    for (( q = 1; q <= exact_queries; q++ )); do
+        echo "INSERT INTO large_exact SELECT $q, '$1', embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = $q)
+            FROM large_items ORDER BY embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = $q) LIMIT 10;"
+    done
+}
+times=$({ echo "CREATE UNLOGGED TABLE large_exact (q int, how text, distance float8);"
+    echo '\timing on'
+    exact_sql index
+    echo "SET enable_indexscan = off;"
+    exact_sql seqscan
+} | psql -X -q -At -v ON_ERROR_STOP=1 | awk '/^Time:/ { print $2 }')
+# the timings: the index's queries, the SET, the sequential scan's
+row "| large index | $exact_queries queries: index against sequential scan, top-10 distances differing | $(sql "
+    WITH i AS (SELECT q, distance FROM large_exact WHERE how = 'index'), s AS (SELECT q, distance FROM large_exact WHERE how = 'seqscan')
+    SELECT count(*) FROM ((SELECT * FROM i EXCEPT ALL SELECT * FROM s) UNION ALL (SELECT * FROM s EXCEPT ALL SELECT * FROM i)) d"
+    ) (median time: index $(head -n "$exact_queries" <<<"$times" | median_of) ms, sequential scan $(
+    tail -n "$exact_queries" <<<"$times" | median_of) ms) |"
+phase_row "the exactness check" "$start"

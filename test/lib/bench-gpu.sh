@@ -1,0 +1,68 @@
+# Sourced by the GPU benchmark scripts that measure one index through SQL
+# (test/gpu/bench-floor.sh, test/gpu/bench-large.sh), against a server
+# with the library preloaded, as its superuser: their figures, taken one way.
+# Each function prints markdown table rows "| LABEL | what | measured |".
+#
+#   sql STATEMENT                          one statement, unaligned output
+#   median_of, pct_of P                    of the numbers on stdin, one a line
+#   log_latencies DIR                      pgbench's per-transaction logs in DIR, in ms
+#   one_client_rows LABEL DIR SCRIPT SECONDS
+#       warms the path up (3 s), then one client runs SCRIPT (pgbench -M
+#       prepared, its log in DIR): p50 and p90 latency
+#   gpu_request_breakdown LABEL PGLOG < QUERIES
+#       runs the statements on stdin with log_min_messages = debug1, and
+#       prints the medians of the backend's "hybridsearch GPU request" line
+#       (round trip, the worker's turnaround, its CUDA host call, the
+#       kernels, re-scoring)
+#   clients_row LABEL INDEX CLIENTS SECONDS SCRIPT
+#       CLIENTS clients run SCRIPT: queries per second, and this run's mean
+#       queries and kernel time per GPU launch and fallbacks from
+#       hybridsearch_stats
+# THREADS (pgbench -j, default the CPU count) bounds pgbench's threads.
+
+sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }
+median_of() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else print "n/a" }'; }
+pct_of() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int(NR * p / 100 + 0.999)]; else print "n/a" }'; }
+log_latencies() { cat "$1"/pgbench_log.* 2>/dev/null | awk '{ print $3 / 1000 }'; }
+
+one_client_rows() {
+    local label=$1 dir=$2 script=$3 seconds=$4 lat
+    (cd "$dir" && pgbench -n -M prepared -c 1 -T 3 -f "$script" >/dev/null 2>&1)
+    rm -f "$dir"/pgbench_log.*
+    (cd "$dir" && pgbench -n -M prepared -c 1 -T "$seconds" -l -f "$script" >"$dir/one.log" 2>&1)
+    lat=$(log_latencies "$dir")
+    echo "| $label | 1 client: p50 latency | $(median_of <<<"$lat") ms |"
+    echo "| $label | 1 client: p90 latency | $(pct_of 90 <<<"$lat") ms |"
+}
+
+gpu_request_breakdown() {
+    local label=$1 pglog=$2 mark breakdown field
+    sql "ALTER SYSTEM SET log_min_messages = debug1" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
+    mark=$(wc -l <"$pglog")
+    psql -X -q >/dev/null
+    sql "ALTER SYSTEM RESET log_min_messages" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
+    breakdown=$(tail -n +"$((mark + 1))" "$pglog" | grep -o 'hybridsearch GPU request: .*')
+    for field in 'round trip' 'worker' 'CUDA host call' 'kernels' 're-scoring'; do
+        echo "| $label | 1 client, per request: $field (median of $(grep -c . <<<"$breakdown")) | $(
+            sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$breakdown" | median_of) ms |"
+    done
+}
+
+clients_row() {
+    local label=$1 index=$2 clients=$3 seconds=$4 script=$5 threads=${THREADS:-$(nproc)} tps stats
+    # the statistics are cumulative: this run's means from the totals before and after
+    sql "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_gpu_before;
+        CREATE TABLE bench_gpu_before AS SELECT gpu_scans AS s,
+        gpu_scans * coalesce(mean_gpu_batch, 0) AS b, gpu_scans * coalesce(mean_gpu_kernel_ms, 0) AS k,
+        gpu_fallbacks AS f FROM hybridsearch_stats WHERE index = '$index'::regclass" >/dev/null
+    tps=$(pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
+        -T "$seconds" -f "$script" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    stats=$(sql "SELECT round(((h.gpu_scans * h.mean_gpu_batch - b.b) / nullif(h.gpu_scans - b.s, 0))::numeric, 1)
+        || ' queries per launch, ' ||
+        round(((h.gpu_scans * h.mean_gpu_kernel_ms - b.k) / nullif(h.gpu_scans - b.s, 0))::numeric, 3)
+        || ' ms of kernels per launch, ' || h.gpu_fallbacks - b.f || ' fallbacks'
+        FROM hybridsearch_stats h, bench_gpu_before b WHERE h.index = '$index'::regclass")
+    sql "DROP TABLE bench_gpu_before" >/dev/null
+    echo "| $label | $clients clients | ${tps%.*} q/s ($stats) |"
+}
