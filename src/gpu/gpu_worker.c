@@ -302,9 +302,13 @@ append_rows(GpuSlot *request, const float *rows)
 	request->outcome = GPU_OUTCOME_OK;
 }
 
+static bool serve_requests(bool between_chunks);
+
 /*
  * The rows of an append from the index's shared copy (store.h), read here
- * chunk by chunk: no backend copies them.
+ * chunk by chunk: no backend copies them.  Searches that come in meanwhile
+ * are served between chunks: loading a large index (10M x 768 takes about
+ * 30 s) must not hold up the other indexes' queries.
  */
 static void
 append_from_store(GpuSlot *request)
@@ -331,6 +335,8 @@ append_from_store(GpuSlot *request)
 		request->outcome = chunk.outcome;
 		request->resident_rows = chunk.resident_rows;
 		strlcpy(request->message, chunk.message, GPU_MESSAGE_LEN);
+		if (gpu_requests_waiting())
+			(void) serve_requests(true);
 	}
 	pfree(rows);
 }
@@ -442,10 +448,11 @@ same_batch(const GpuSlot *a, const GpuSlot *b)
 /*
  * Answer every request that has come in; whether there was any.  When
  * more requests wait by the round's end, its answers are held until the
- * next round's launch has started (gpu_answers.c).
+ * next round's launch has started (gpu_answers.c).  A round between the
+ * chunks of an append takes searches only, and answers at once.
  */
 static bool
-serve_requests(void)
+serve_requests(bool between_chunks)
 {
 	GpuSlot		requests[GPU_SLOTS];
 	int			numbers[GPU_SLOTS];
@@ -458,7 +465,8 @@ serve_requests(void)
 	SpinLockAcquire(&gpu_shared->mutex);
 	for (int i = 0; i < GPU_SLOTS; i++)
 	{
-		if (gpu_shared->slots[i].state == GPU_SLOT_SUBMITTED)
+		if (gpu_shared->slots[i].state == GPU_SLOT_SUBMITTED &&
+			!(between_chunks && gpu_shared->slots[i].kind == GPU_REQUEST_APPEND))
 		{
 			gpu_shared->slots[i].state = GPU_SLOT_RUNNING;
 			requests[count] = gpu_shared->slots[i];
@@ -513,7 +521,7 @@ serve_requests(void)
 
 	answers_publish();			/* a round that launched nothing */
 	answers_hold(requests, numbers, count, taken);
-	if (!gpu_requests_waiting())
+	if (between_chunks || !gpu_requests_waiting())
 		answers_publish();
 	return true;
 }
@@ -614,7 +622,7 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 			ProcessConfigFile(PGC_SIGHUP);
 			reopen_if_devices_changed();
 		}
-		served = serve_requests();
+		served = serve_requests(false);
 		watch_host();
 	}
 }
