@@ -307,14 +307,18 @@ static bool serve_requests(bool between_chunks);
 /*
  * The rows of an append from the index's shared copy (store.h), read here
  * chunk by chunk: no backend copies them.  Searches that come in meanwhile
- * are served between chunks: loading a large index (10M x 768 takes about
- * 30 s) must not hold up the other indexes' queries.
+ * are served between chunks: loading a large index must not hold up the
+ * other indexes' queries.  On the H200 machine, 10M x 768 took 32-45 s to
+ * upload; in chunks of 64 MB another index's queries waited up to 163 ms
+ * for the chunk in progress, hence chunks of STORE_CHUNK_BYTES.
  */
+#define STORE_CHUNK_BYTES		(8 * 1024 * 1024)
+
 static void
 append_from_store(GpuSlot *request)
 {
 	int			dim = request->key.dim;
-	int64		chunk_rows = Max(1, GPU_APPEND_BYTES / ((int64) sizeof(float) * dim));
+	int64		chunk_rows = Max(1, STORE_CHUNK_BYTES / ((int64) sizeof(float) * dim));
 	float	   *rows = palloc(sizeof(float) * dim * Min(chunk_rows, Max(request->row_count, 1)));
 
 	request->outcome = GPU_OUTCOME_OK;
