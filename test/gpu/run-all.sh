@@ -128,17 +128,27 @@ fi
 
 # restart the server as its owner, after an ALTER SYSTEM of a start-up setting
 restart() { runuser -u pg -- env LD_LIBRARY_PATH="$LD_LIBRARY_PATH" "$(command -v pg_ctl)" -D /tmp/pgdata -l /tmp/pg.log -w restart >/dev/null; }
+# with_setting NAME VALUE REPORT COMMAND...: COMMAND on the server restarted
+# with NAME = VALUE, then back to the default; a failed start goes to REPORT
+with_setting() {
+    local name=$1 value=$2 report=$3
+    shift 3
+    if psql -X -q -c "ALTER SYSTEM SET $name = $value" && restart; then
+        "$@"
+        psql -X -q -c "ALTER SYSTEM RESET $name"
+        restart
+    else
+        echo "the server could not be restarted with $name = $value" | tee "$report"
+    fi
+}
 
 if want floor-huge; then
 echo "== GPU floor on huge pages: $rows x $dims"
 pages=$(psql -X -At -c "SHOW shared_memory_size_in_huge_pages")
 if echo $(( pages + 16 )) >/proc/sys/vm/nr_hugepages &&
-    [ "$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)" -ge "$pages" ] &&
-    psql -X -q -c "ALTER SYSTEM SET huge_pages = on" && restart; then
-    grep HugePages_ /proc/meminfo
-    PGLOG=/tmp/pg.log bash test/gpu/bench-floor.sh "$rows" "$dims" "$out/floor-huge.md" 2>&1
-    psql -X -q -c "ALTER SYSTEM RESET huge_pages"
-    restart
+    [ "$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)" -ge "$pages" ]; then
+    with_setting huge_pages on "$out/floor-huge.md" \
+        env PGLOG=/tmp/pg.log bash test/gpu/bench-floor.sh "$rows" "$dims" "$out/floor-huge.md"
 else
     echo "huge pages could not be set up (vm.nr_hugepages $pages + 16)" | tee "$out/floor-huge.md"
 fi
@@ -149,13 +159,8 @@ echo "== large: $rows x $dims halfvec"
 # the fp16 copy takes 2 x DIMS + 23 bytes a row (doc/internals.md); 10% and
 # 2 GB more for extents' rounding and the script's other index
 cache_mb=$(( rows * (2 * dims + 23) / 1048576 * 11 / 10 + 2048 ))
-if psql -X -q -c "ALTER SYSTEM SET hybridsearch.shared_cache_size = $cache_mb" && restart; then
-    PGLOG=/tmp/pg.log bash test/gpu/bench-large.sh "$rows" "$dims" "$out/large.md" 2>&1
-    psql -X -q -c "ALTER SYSTEM RESET hybridsearch.shared_cache_size"
-    restart
-else
-    echo "the server could not be restarted with hybridsearch.shared_cache_size = $cache_mb MB" | tee "$out/large.md"
-fi
+with_setting hybridsearch.shared_cache_size "$cache_mb" "$out/large.md" \
+    env PGLOG=/tmp/pg.log bash test/gpu/bench-large.sh "$rows" "$dims" "$out/large.md"
 fi
 
 if want stress; then
