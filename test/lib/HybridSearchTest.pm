@@ -328,14 +328,17 @@ sub compare_plans
 }
 
 # Wait until $node accepts connections again after a crash; true if it does.
+# psql refused during recovery may exit before it reads the query from its
+# standard input, and IPC::Run then dies of the broken pipe: that is a "not
+# yet" too.
 sub wait_for_restart
 {
 	my ($node) = @_;
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline)
 	{
-		my ($ret, $out) = $node->psql('postgres', 'SELECT pg_is_in_recovery()');
-		return 1 if $ret == 0 && $out eq 'f';
+		my ($ret, $out) = eval { $node->psql('postgres', 'SELECT pg_is_in_recovery()') };
+		return 1 if defined $ret && $ret == 0 && $out eq 'f';
 		Time::HiRes::usleep(100_000);
 	}
 	return 0;
