@@ -7,7 +7,7 @@
  * Started by the preload (shared_preload_libraries = 'hybridsearch').  It
  * connects to no database and runs no SQL: backends send it rows and
  * queries through request slots (gpu_shared.h).  Each round it takes every
- * submitted request, applies appends, groups the searches of the same
+ * submitted request, applies appends (gpu_append.c), groups the searches of the same
  * matrix, metric and k into one launch, and answers.  Matrices are evicted
  * least recently used first beyond hybridsearch.gpu_memory_limit
  * (gpu_resident.h).
@@ -40,20 +40,20 @@
 #include "gpu/gpu_poll.h"
 #include "gpu/gpu_resident.h"
 #include "gpu/gpu_shared.h"
+#include "gpu/gpu_worker.h"
 #include "hybridsearch.h"
-#include "store/store.h"
 
 PGDLLEXPORT void hybridsearch_gpu_worker_main(Datum arg);
 
 static bool device_open = false;
-static int	device_count = 0;	/* the devices open */
-static int	devices[GPU_MAX_DEVICES];
-static int	nparts = 1;			/* parts of every new matrix */
+int			worker_device_count = 0;
+int			worker_devices[GPU_MAX_DEVICES];
+int			worker_parts = 1;
 /* the settings the devices were opened with */
 static char *opened_devices = NULL;
 static int	opened_parts_per_device = 1;
 
-/* devices[] and device_count from hybridsearch.gpu_devices; false and why not */
+/* worker_devices[] and worker_device_count from hybridsearch.gpu_devices; false and why not */
 static bool
 choose_devices(char *message)
 {
@@ -66,21 +66,21 @@ choose_devices(char *message)
 		strlcpy(message, "no CUDA device is visible", GPU_MESSAGE_LEN);
 		return false;
 	}
-	if (!gpu_parse_devices(hybridsearch_gpu_devices, devices, &device_count))
+	if (!gpu_parse_devices(hybridsearch_gpu_devices, worker_devices, &worker_device_count))
 		elog(ERROR, "hybridsearch.gpu_devices passed its check but does not parse");
-	if (device_count == 0)
+	if (worker_device_count == 0)
 	{
-		device_count = Min(visible, GPU_MAX_DEVICES);
-		for (int i = 0; i < device_count; i++)
-			devices[i] = i;
+		worker_device_count = Min(visible, GPU_MAX_DEVICES);
+		for (int i = 0; i < worker_device_count; i++)
+			worker_devices[i] = i;
 	}
-	for (int i = 0; i < device_count; i++)
+	for (int i = 0; i < worker_device_count; i++)
 	{
-		if (devices[i] >= visible)
+		if (worker_devices[i] >= visible)
 		{
 			snprintf(message, GPU_MESSAGE_LEN,
 					 "hybridsearch.gpu_devices names device %d, but %d device(s) are visible",
-					 devices[i], visible);
+					 worker_devices[i], visible);
 			return false;
 		}
 	}
@@ -92,9 +92,9 @@ static void
 publish_devices(void)
 {
 	SpinLockAcquire(&gpu_shared->mutex);
-	gpu_shared->device_count = device_open ? device_count : 0;
-	memcpy(gpu_shared->devices, devices, sizeof(int) * device_count);
-	gpu_shared->parts = device_open ? nparts : 0;
+	gpu_shared->device_count = device_open ? worker_device_count : 0;
+	memcpy(gpu_shared->devices, worker_devices, sizeof(int) * worker_device_count);
+	gpu_shared->parts = device_open ? worker_parts : 0;
 	SpinLockRelease(&gpu_shared->mutex);
 }
 
@@ -105,10 +105,10 @@ describe_devices(char *message)
 	StringInfoData text;
 
 	initStringInfo(&text);
-	appendStringInfo(&text, "GPU%s ", device_count > 1 ? "s" : "");
-	for (int i = 0; i < device_count; i++)
-		appendStringInfo(&text, "%s%d", i > 0 ? "," : "", devices[i]);
-	appendStringInfo(&text, " ready, %d part%s per index", nparts, nparts > 1 ? "s" : "");
+	appendStringInfo(&text, "GPU%s ", worker_device_count > 1 ? "s" : "");
+	for (int i = 0; i < worker_device_count; i++)
+		appendStringInfo(&text, "%s%d", i > 0 ? "," : "", worker_devices[i]);
+	appendStringInfo(&text, " ready, %d part%s per index", worker_parts, worker_parts > 1 ? "s" : "");
 	strlcpy(message, text.data, GPU_MESSAGE_LEN);
 	pfree(text.data);
 }
@@ -132,9 +132,9 @@ open_devices(void)
 		set_status(false, message);
 		return;
 	}
-	for (int i = 0; i < device_count; i++)
+	for (int i = 0; i < worker_device_count; i++)
 	{
-		if (cuda_host_open(devices[i], message) != HS_GPU_OK)
+		if (cuda_host_open(worker_devices[i], message) != HS_GPU_OK)
 		{
 			cuda_host_close();
 			set_status(false, message);
@@ -142,7 +142,7 @@ open_devices(void)
 		}
 	}
 	device_open = true;
-	nparts = Min(device_count * hybridsearch_gpu_parts_per_device, GPU_MAX_PARTS);
+	worker_parts = Min(worker_device_count * hybridsearch_gpu_parts_per_device, GPU_MAX_PARTS);
 	publish_devices();
 	describe_devices(message);
 	set_status(true, message);
@@ -162,8 +162,8 @@ forget_devices(void)
  * After a sticky CUDA error or new settings: start over in a new CUDA
  * host, so nothing of the old contexts, buffers or threads survives.
  */
-static void
-reset_devices(const char *reason)
+void
+worker_reset_devices(const char *reason)
 {
 	ereport(LOG, (errmsg("hybridsearch GPU worker: restarting the CUDA host process after: %s",
 						 reason)));
@@ -190,8 +190,9 @@ watch_host(void)
 		open_devices();
 }
 
-static void
-fail(GpuSlot *request, const char *message)
+/* Answer a request as failed, with why. */
+void
+worker_fail(GpuSlot *request, const char *message)
 {
 	request->outcome = GPU_OUTCOME_FAILED;
 	strlcpy(request->message, message, GPU_MESSAGE_LEN);
@@ -207,7 +208,7 @@ act_out_host_fault(GpuSlot *request)
 
 	if (cuda_host_fault(fault, message) == HS_GPU_OK)
 		strlcpy(message, "the CUDA host process survived an injected fault", GPU_MESSAGE_LEN);
-	fail(request, message);
+	worker_fail(request, message);
 }
 
 /* The faults a test asked for; true when one was acted out. */
@@ -231,7 +232,7 @@ act_out_fault(GpuSlot *request)
 			break;
 		case GPU_FAULT_DRIVER_RESET:
 			if (device_open)
-				reset_devices("a driver reset (injected fault)");
+				worker_reset_devices("a driver reset (injected fault)");
 			message = "the GPU driver was reset (injected fault)";
 			break;
 		case GPU_FAULT_WORKER_EXIT:
@@ -243,130 +244,8 @@ act_out_fault(GpuSlot *request)
 			act_out_host_fault(request);
 			return true;
 	}
-	fail(request, message);
+	worker_fail(request, message);
 	return true;
-}
-
-/* hybridsearch.gpu_memory_limit over every open device; 0 for none. */
-static Size
-memory_limit(void)
-{
-	if (hybridsearch_gpu_memory_limit_mb <= 0)
-		return 0;
-	return (Size) hybridsearch_gpu_memory_limit_mb * 1024 * 1024 * device_count;
-}
-
-/*
- * Append rows [first_row, first_row + row_count) of the request's index,
- * which the worker holds at rows (row-major fp32, in its own memory), to
- * the resident copy; NEED_ROWS when that copy holds another number of rows.
- */
-static void
-append_rows(GpuSlot *request, const float *rows)
-{
-	ResidentMatrix *entry = gpu_resident_find(&request->key, request->epoch);
-	char		message[GPU_MESSAGE_LEN];
-	Size		bytes = sizeof(float) * request->key.dim * request->row_count /
-		(request->key.half ? 2 : 1);
-	int			status;
-
-	if (entry == NULL &&
-		(entry = gpu_resident_create(&request->key, request->epoch, nparts, devices,
-									 device_count, message)) == NULL)
-	{
-		fail(request, message);
-		return;
-	}
-	request->resident_rows = gpu_resident_rows(entry);
-	if (request->first_row != request->resident_rows)
-	{
-		request->outcome = GPU_OUTCOME_NEED_ROWS;
-		return;
-	}
-	if (!gpu_resident_make_room(entry, bytes, memory_limit()))
-	{
-		fail(request, "the index needs more GPU memory than hybridsearch.gpu_memory_limit allows");
-		return;
-	}
-	status = gpu_resident_append(entry, rows, request->first_row, request->row_count, message);
-	if (status != HS_GPU_OK)
-	{
-		fail(request, message);
-		if (status == HS_GPU_ECUDA)
-			reset_devices(message);
-		else if (status != CUDA_HOST_DIED)
-			gpu_resident_drop(entry);	/* some parts may have taken their rows */
-		return;
-	}
-	request->resident_rows = gpu_resident_rows(entry);
-	request->outcome = GPU_OUTCOME_OK;
-}
-
-static bool serve_requests(bool between_chunks);
-
-/*
- * The rows of an append from the index's shared copy (store.h), read here
- * chunk by chunk: no backend copies them.  Searches that come in meanwhile
- * are served between chunks: loading a large index must not hold up the
- * other indexes' queries.  On the H200 machine, 10M x 768 took 32-45 s to
- * upload; in chunks of 64 MB another index's queries waited up to 163 ms
- * for the chunk in progress, hence chunks of STORE_CHUNK_BYTES.
- */
-#define STORE_CHUNK_BYTES		(8 * 1024 * 1024)
-
-static void
-append_from_store(GpuSlot *request)
-{
-	int			dim = request->key.dim;
-	int64		chunk_rows = Max(1, STORE_CHUNK_BYTES / ((int64) sizeof(float) * dim));
-	float	   *rows = palloc(sizeof(float) * dim * Min(chunk_rows, Max(request->row_count, 1)));
-
-	request->outcome = GPU_OUTCOME_OK;
-	for (int64 done = 0; done < request->row_count && request->outcome == GPU_OUTCOME_OK;
-		 done += chunk_rows)
-	{
-		GpuSlot		chunk = *request;
-
-		chunk.first_row = request->first_row + done;
-		chunk.row_count = Min(chunk_rows, request->row_count - done);
-		if (!store_read_rows(request->key.database, request->key.node, request->key.half != 0,
-							 request->epoch, chunk.first_row, chunk.row_count, rows))
-		{
-			fail(request, "the index's shared copy was evicted while its GPU copy was filled");
-			break;
-		}
-		append_rows(&chunk, rows);
-		request->outcome = chunk.outcome;
-		request->resident_rows = chunk.resident_rows;
-		strlcpy(request->message, chunk.message, GPU_MESSAGE_LEN);
-		if (gpu_requests_waiting())
-			(void) serve_requests(true);
-	}
-	pfree(rows);
-}
-
-/*
- * The rows of an append: from the shared copy, or (private copies) in the
- * requesting backend's segment.
- */
-static void
-handle_append(GpuSlot *request)
-{
-	dsm_segment *segment;
-
-	if (request->segment == DSM_HANDLE_INVALID)
-	{
-		append_from_store(request);
-		return;
-	}
-	segment = dsm_attach(request->segment);
-	if (segment == NULL)
-	{
-		fail(request, "the requesting backend has gone");
-		return;
-	}
-	append_rows(request, dsm_segment_address(segment));
-	dsm_detach(segment);
 }
 
 /*
@@ -431,10 +310,10 @@ handle_search_batch(GpuSlot **batch, int count)
 				ready[i]->batch_size = searched;
 			}
 			else
-				fail(ready[i], message);
+				worker_fail(ready[i], message);
 		}
 		if (status == HS_GPU_ECUDA)
-			reset_devices(message);
+			worker_reset_devices(message);
 	}
 	pfree(queries);
 	pfree(distances);
@@ -455,8 +334,8 @@ same_batch(const GpuSlot *a, const GpuSlot *b)
  * next round's launch has started (gpu_answers.c).  A round between the
  * chunks of an append takes searches only, and answers at once.
  */
-static bool
-serve_requests(bool between_chunks)
+bool
+worker_serve_requests(bool between_chunks)
 {
 	GpuSlot		requests[GPU_SLOTS];
 	int			numbers[GPU_SLOTS];
@@ -495,13 +374,13 @@ serve_requests(bool between_chunks)
 		else if (!device_open)
 		{
 			SpinLockAcquire(&gpu_shared->mutex);
-			fail(&requests[i], gpu_shared->status);
+			worker_fail(&requests[i], gpu_shared->status);
 			SpinLockRelease(&gpu_shared->mutex);
 			handled[i] = true;
 		}
 		else if (requests[i].kind == GPU_REQUEST_APPEND)
 		{
-			handle_append(&requests[i]);
+			worker_handle_append(&requests[i]);
 			handled[i] = true;
 		}
 	}
@@ -584,7 +463,7 @@ reopen_if_devices_changed(void)
 	pfree(opened_devices);
 	opened_devices = pstrdup(hybridsearch_gpu_devices);
 	opened_parts_per_device = hybridsearch_gpu_parts_per_device;
-	reset_devices("a change of hybridsearch.gpu_devices or hybridsearch.gpu_parts_per_device");
+	worker_reset_devices("a change of hybridsearch.gpu_devices or hybridsearch.gpu_parts_per_device");
 }
 
 void
@@ -626,7 +505,7 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 			ProcessConfigFile(PGC_SIGHUP);
 			reopen_if_devices_changed();
 		}
-		served = serve_requests(false);
+		served = worker_serve_requests(false);
 		watch_host();
 	}
 }
