@@ -26,6 +26,7 @@
 #include "storage/pmsignal.h"
 #include "utils/timestamp.h"
 
+#include "elapsed.h"
 #include "gpu/cuda_host.h"
 #include "gpu/cuda_host_channel.h"
 #include "hybridsearch.h"
@@ -226,15 +227,12 @@ log_round_trip(void)
 	for (int i = 0; i < PINGS; i++)
 	{
 		instr_time	start;
-		instr_time	end;
 
 		INSTR_TIME_SET_CURRENT(start);
 		begin_call(HOST_OP_PING);
 		if (host_call(SETUP_TIMEOUT_MS, message) != HS_GPU_OK)
 			return;
-		INSTR_TIME_SET_CURRENT(end);
-		INSTR_TIME_SUBTRACT(end, start);
-		us[i] = INSTR_TIME_GET_MICROSEC(end);
+		us[i] = ms_since(start) * 1000.0;
 	}
 	qsort(us, PINGS, sizeof(double), compare_us);
 	ereport(LOG,

@@ -16,6 +16,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 
+#include "elapsed.h"
 #include "gpu/gpu_answers.h"
 
 typedef struct HeldRound
@@ -51,12 +52,11 @@ answers_publish(void)
 {
 	int			owners[GPU_SLOTS];
 	int			wake = 0;
-	instr_time	done;
+	double		worker_ms;
 
 	if (held.count == 0)
 		return;
-	INSTR_TIME_SET_CURRENT(done);
-	INSTR_TIME_SUBTRACT(done, held.taken);
+	worker_ms = ms_since(held.taken);
 	SpinLockAcquire(&gpu_shared->mutex);
 	for (int i = 0; i < held.count; i++)
 	{
@@ -67,7 +67,7 @@ answers_publish(void)
 		slot->resident_rows = request->resident_rows;
 		slot->kernel_ms = request->kernel_ms;
 		slot->host_ms = request->host_ms;
-		slot->worker_ms = INSTR_TIME_GET_MILLISEC(done);
+		slot->worker_ms = worker_ms;
 		slot->batch_size = request->batch_size;
 		strlcpy(slot->message, request->message, GPU_MESSAGE_LEN);
 		if (slot->abandoned)

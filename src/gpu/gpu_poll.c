@@ -15,9 +15,9 @@
 #include "postgres.h"
 
 #include "port/atomics.h"
-#include "portability/instr_time.h"
 #include "storage/s_lock.h"
 
+#include "elapsed.h"
 #include "gpu/gpu_poll.h"
 #include "gpu/gpu_shared.h"
 #include "gpu/spin_policy.h"
@@ -50,16 +50,6 @@ slots_answered(const int *slot_numbers, int count)
 	return true;
 }
 
-static double
-elapsed_us(instr_time since)
-{
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, since);
-	return INSTR_TIME_GET_MICROSEC(now);
-}
-
 /* Whether a request is submitted now, by a look without the mutex. */
 bool
 gpu_requests_waiting(void)
@@ -84,7 +74,7 @@ gpu_poll_submitted(int poll_us)
 		if (gpu_requests_waiting())
 			return true;
 		pg_spin_delay();
-	} while (elapsed_us(start) < poll_us);
+	} while (ms_since(start) * 1000.0 < poll_us);
 	return false;
 }
 
@@ -109,6 +99,6 @@ gpu_poll_answered(const int *slot_numbers, int count, int poll_us)
 			return true;
 		}
 		pg_spin_delay();
-	} while (elapsed_us(start) < poll_us);
+	} while (ms_since(start) * 1000.0 < poll_us);
 	return false;
 }

@@ -34,6 +34,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 
+#include "elapsed.h"
 #include "gpu/cuda_host.h"
 #include "gpu/cuda_host_channel.h"
 #include "gpu/gpu_answers.h"
@@ -286,7 +287,7 @@ handle_search_batch(GpuSlot **batch, int count)
 	if (searched > 0)
 	{
 		instr_time	start;
-		instr_time	host_time;
+		double		host_ms;
 
 		INSTR_TIME_SET_CURRENT(start);
 		status = cuda_host_search_start(entry->parts, entry->nparts, first->metric, queries,
@@ -294,8 +295,7 @@ handle_search_batch(GpuSlot **batch, int count)
 		answers_publish();
 		if (status == HS_GPU_OK)
 			status = cuda_host_search_finish(distances, rows, &kernel_ms, message);
-		INSTR_TIME_SET_CURRENT(host_time);
-		INSTR_TIME_SUBTRACT(host_time, start);
+		host_ms = ms_since(start);
 		for (int i = 0; i < searched; i++)
 		{
 			GpuSearchBuffer *buffer = &gpu_search_buffers[ready[i]->number];
@@ -306,7 +306,7 @@ handle_search_batch(GpuSlot **batch, int count)
 				memcpy(buffer->rows, rows + (Size) i * k, sizeof(int64) * k);
 				ready[i]->outcome = GPU_OUTCOME_OK;
 				ready[i]->kernel_ms = kernel_ms;
-				ready[i]->host_ms = INSTR_TIME_GET_MILLISEC(host_time);
+				ready[i]->host_ms = host_ms;
 				ready[i]->batch_size = searched;
 			}
 			else

@@ -58,7 +58,6 @@
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
-#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
@@ -67,6 +66,7 @@
 #include "utils/rel.h"
 #include "utils/wait_event.h"
 
+#include "elapsed.h"
 #include "hybridsearch.h"
 #include "index/hybrid.h"
 
@@ -432,16 +432,6 @@ trim_dead_tail(Compaction *c)
 	/* slots past the end go; entries appended later reuse their numbers */
 	for (int i = 0; i < c->cursor_count; i++)
 		c->cursors[i].next = Min(c->cursors[i].next, c->count);
-}
-
-static double
-ms_since(instr_time start)
-{
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, start);
-	return INSTR_TIME_GET_MILLISEC(now);
 }
 
 /*

@@ -9,10 +9,10 @@
 #include <math.h>
 
 #include "miscadmin.h"
-#include "portability/instr_time.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "elapsed.h"
 #include "search/batch_lane.h"
 #include "search/batch_pass.h"
 #include "search/blas.h"
@@ -260,16 +260,6 @@ begin_ordered(Search *search, const Vector *query, const HybridMetaPageData *met
 	search->pulled_max = -INFINITY;
 }
 
-static double
-elapsed_since(instr_time start)
-{
-	instr_time	elapsed;
-
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	return INSTR_TIME_GET_MILLISEC(elapsed);
-}
-
 /* With a copy: the GPU worker when routing says so and it starts, else the CPU. */
 static void
 choose_source(Search *search, bool null_query)
@@ -360,7 +350,7 @@ search_begin(Relation index, ScanKey orderby)
 		begin_vector(search, orderby, &meta);
 	else
 		begin_streamed_value(search, orderby, &meta);
-	search->elapsed_ms = elapsed_since(start);
+	search->elapsed_ms = ms_since(start);
 	return search;
 }
 
@@ -510,7 +500,7 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 		found = next_unordered(search, tid);
 	else
 		found = next_ordered(search, tid, distance, distance_isnull);
-	search->elapsed_ms += elapsed_since(start);
+	search->elapsed_ms += ms_since(start);
 	return found;
 }
 

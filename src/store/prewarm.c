@@ -20,7 +20,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -31,6 +30,7 @@
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
 
+#include "elapsed.h"
 #include "gpu/gpu_shared.h"
 #include "hybridsearch.h"
 #include "index/hybrid.h"
@@ -170,7 +170,7 @@ static void
 load_one(const char *name)
 {
 	instr_time	start;
-	instr_time	elapsed;
+	double		elapsed_ms;
 	Oid			index_oid;
 	Relation	index;
 	int64		rows;
@@ -192,8 +192,7 @@ load_one(const char *name)
 	rows = search_prewarm(index);
 	kind = hybrid_index_kind(index);
 	index_close(index, AccessShareLock);
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
+	elapsed_ms = ms_since(start);
 	if (rows < 0 && !hybrid_kind_is_dense(kind))
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\" over %s keeps no dense copy",
 							 name, hybrid_kind_type_name(kind))));
@@ -201,7 +200,7 @@ load_one(const char *name)
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\" does not fit hybridsearch.shared_cache_size", name)));
 	else
 		ereport(LOG, (errmsg("hybridsearch prewarm: index \"%s\": " INT64_FORMAT " rows in %.0f ms",
-							 name, rows, INSTR_TIME_GET_MILLISEC(elapsed))));
+							 name, rows, elapsed_ms)));
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }

@@ -11,11 +11,11 @@
 
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "portability/instr_time.h"
 #include "storage/ipc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "elapsed.h"
 #include "hybridsearch.h"
 #include "stats/scan_stats.h"
 #include "store/copy_load.h"
@@ -294,7 +294,6 @@ load_new(StoreArena *arena, int slot, Relation index, const HybridMetaPageData *
 	uint64		id = header->id;
 	bool		loaded;
 	instr_time	start;
-	instr_time	elapsed;
 
 	INSTR_TIME_SET_CURRENT(start);
 	loading_slot = slot;
@@ -322,9 +321,7 @@ load_new(StoreArena *arena, int slot, Relation index, const HybridMetaPageData *
 	arena_unlock(arena);
 	if (arena->shared)
 		ConditionVariableBroadcast(&arena->loaded);
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	scan_stats_copy_loaded(RelationGetRelid(index), INSTR_TIME_GET_MILLISEC(elapsed));
+	scan_stats_copy_loaded(RelationGetRelid(index), ms_since(start));
 	return true;
 }
 
