@@ -5,9 +5,10 @@
 #
 #   test/gpu/bench-large.sh [ROWS] [DIMS] [OUTFILE]     (default 10000000 768)
 #
-# The table is UNLOGGED (no WAL) and its column halfvec(DIMS): a row takes
-# half the heap of a vector's, so 10M x 768 fits a 64 GB disk (about 16 GB
-# of heap and 31 GB of index pages, whose entries are float4).  In order:
+# The table is UNLOGGED (no WAL) and its column halfvec(DIMS) (LARGE_TYPE,
+# or vector): a halfvec row takes half the heap of a vector's, so 10M x 768
+# fits a 64 GB disk (about 16 GB of heap and 31 GB of index pages, whose
+# entries are float4); vector needs 72 GB.  In order:
 #   1. checks gen_copy_binary.c's binary COPY against the server's text
 #      input (1000 rows of each type must read back alike);
 #   2. another index, 100k x DIMS vector (OTHER_ROWS), loaded and prewarmed;
@@ -17,20 +18,24 @@
 #      hybridsearch.shared_cache_size);
 #   4. generates the rows in STREAMS (default the CPU count) parallel
 #      gen_copy_binary | psql COPY FROM STDIN pipes, each its own id range;
-#   5. builds the hybrid index (halfvec_cosine_ops: an fp16 copy), then
+#   5. builds the hybrid index (halfvec_cosine_ops: an fp16 copy;
+#      vector_cosine_ops: fp32), then
 #      loads its shared copy (hybridsearch.device = cpu) and its GPU copy
 #      (hybridsearch_prewarm again with device = gpu), while one client
 #      queries the other index: its p50, p99 and max latency in each of
 #      those phases against its own BASE_SECONDS (10) just before;
 #   6. on the large index, as test/gpu/bench-floor.sh: one client's p50 and
 #      p90 latency, where a request's time goes (DEBUG1 medians), CLIENTS
-#      (64) clients' queries per second;
+#      (64) clients' queries per second; once for each of DEVICE_SETS
+#      (default "all": hybridsearch.gpu_devices values, each after a reload
+#      and a timed upload of the GPU copy to those devices; "all 0" gives
+#      two GPUs' figures, then one's);
 #   7. EXACT_QUERIES (5) queries by the index against a sequential scan
 #      (enable_indexscan = off): how many top-10 distances differ;
 # with each phase's wall time, then drops it all.  Each row goes to OUTFILE
 # as soon as it is measured, so a run cut short keeps what it measured.
 # Environment: SECONDS_PER_RUN (default 15), CLIENTS, THREADS (pgbench -j),
-# STREAMS, OTHER_ROWS, PROBE_ROWS, BASE_SECONDS, EXACT_QUERIES, PGLOG (the
+# LARGE_TYPE, DEVICE_SETS, STREAMS, OTHER_ROWS, PROBE_ROWS, BASE_SECONDS, EXACT_QUERIES, PGLOG (the
 # server log, default /tmp/pg.log).
 set -uo pipefail
 rows=${1:-10000000}
@@ -43,6 +48,8 @@ other_rows=${OTHER_ROWS:-100000}
 probe_rows=${PROBE_ROWS:-20000}
 base_seconds=${BASE_SECONDS:-10}
 exact_queries=${EXACT_QUERIES:-5}
+type=${LARGE_TYPE:-halfvec}
+device_sets=${DEVICE_SETS:-all}
 pglog=${PGLOG:-/tmp/pg.log}
 slack=$(( 3 * 1024 * 1024 * 1024 ))
 here=$(cd "$(dirname "$0")" && pwd)
@@ -105,7 +112,9 @@ latency_row() {
         median_of <<<"$lat") / $(pct_of 99 <<<"$lat") / $(sort -n <<<"$lat" | tail -n 1) ms |"
 }
 
-# the shared copy's extents for ROWS rows of PER_ROW bytes, in MB (doc/internals.md)
+# a row's bytes in the shared copy of a TYPE index, and the extents for
+# ROWS rows of PER_ROW bytes, in MB (doc/internals.md)
+copy_row_bytes() { if [ "$1" = halfvec ]; then echo $(( 2 * dims + 23 )); else echo $(( 4 * dims + 11 )); fi; }
 copy_mb() { echo $(( ($1 + (2097152 - 384) / $2 - 1) / ((2097152 - 384) / $2) * 2 )); }
 
 row "| part | what ($rows x $dims, cosine top-10, $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)) | measured |"
@@ -113,9 +122,9 @@ row "|---|---|--:|"
 cc -O2 -o "$work/gen" "$here/gen_copy_binary.c" || exit 1
 sql "CREATE EXTENSION IF NOT EXISTS hybridsearch" >/dev/null || exit 1
 drop_tables
-for type in halfvec vector; do
-    differing=$(check_generator "$type") && [ "$differing" = 0 ] ||
-        { row "| check | gen_copy_binary $type: binary COPY against text input | FAILED ($differing rows differ) |"; exit 1; }
+for checked in halfvec vector; do
+    differing=$(check_generator "$checked") && [ "$differing" = 0 ] ||
+        { row "| check | gen_copy_binary $checked: binary COPY against text input | FAILED ($differing rows differ) |"; exit 1; }
 done
 row "| check | gen_copy_binary: 1000 rows each of halfvec and vector, binary COPY against text input | 0 rows differ |"
 
@@ -132,9 +141,10 @@ phase_row "the other index: $other_rows x $dims vector, load, build, prewarm" "$
 
 # 3. bytes per row, against the free space and the shared cache
 start=$(now)
-psql -X -q -v ON_ERROR_STOP=1 -c "CREATE UNLOGGED TABLE large_items (id int, embedding halfvec($dims))" || exit 1
-load_rows large_items halfvec "$probe_rows" 1 19 1 &&
-    sql "CREATE INDEX large_probe_idx ON large_items USING hybrid (embedding halfvec_cosine_ops)" >/dev/null || exit 1
+psql -X -q -v ON_ERROR_STOP=1 -c "CREATE UNLOGGED TABLE large_items (id int, embedding $type($dims))" \
+    -c "ALTER TABLE large_items ALTER embedding SET STORAGE PLAIN" || exit 1
+load_rows large_items "$type" "$probe_rows" 1 19 1 &&
+    sql "CREATE INDEX large_probe_idx ON large_items USING hybrid (embedding ${type}_cosine_ops)" >/dev/null || exit 1
 read -r heap_row index_row < <(sql "SELECT round(pg_table_size('large_items') / $probe_rows.0, 1),
     round(pg_indexes_size('large_items') / $probe_rows.0, 1)" | tr '|' ' ')
 sql "DROP INDEX large_probe_idx; TRUNCATE large_items" >/dev/null || exit 1
@@ -147,7 +157,7 @@ if [ "$free" -lt "$need" ]; then
     exit 0
 fi
 cache_mb=$(sql "SELECT setting FROM pg_settings WHERE name = 'hybridsearch.shared_cache_size'")
-need_mb=$(( $(copy_mb "$rows" $(( 2 * dims + 23 ))) + $(copy_mb "$other_rows" $(( 4 * dims + 11 ))) ))
+need_mb=$(( $(copy_mb "$rows" $(copy_row_bytes "$type")) + $(copy_mb "$other_rows" $(copy_row_bytes vector)) ))
 if [ "$cache_mb" -ge 0 ] && [ "$cache_mb" -lt "$need_mb" ]; then
     row "| memory | the shared copies need $need_mb MB; hybridsearch.shared_cache_size is $cache_mb MB: not started | |"
     exit 0
@@ -156,7 +166,7 @@ phase_row "bytes per row and free space" "$start"
 
 # 4. the rows
 start=$(now)
-load_rows large_items halfvec "$rows" 1 19 "$streams" || { row "| load | COPY failed | |"; exit 1; }
+load_rows large_items "$type" "$rows" 1 19 "$streams" || { row "| load | COPY failed | |"; exit 1; }
 took=$(since "$start")
 row "| phase | generation + COPY, $streams streams | $took s ($(awk -v r="$rows" -v t="$took" 'BEGIN { printf "%.0f", (t > 0 ? r / t : 0) }'
     ) rows/s; heap $(( $(sql "SELECT pg_table_size('large_items')") >> 20 )) MB) |"
@@ -179,7 +189,7 @@ fallbacks=$(sql "SELECT gpu_fallbacks FROM hybridsearch_stats WHERE index = 'lar
 watcher=$!
 sleep 1
 t_build=$(now)
-sql "CREATE INDEX large_idx ON large_items USING hybrid (embedding halfvec_cosine_ops)" >/dev/null ||
+sql "CREATE INDEX large_idx ON large_items USING hybrid (embedding ${type}_cosine_ops)" >/dev/null ||
     { row "| load | CREATE INDEX failed | |"; exit 1; }
 row "| phase | CREATE INDEX (one backend) | $(since "$t_build") s (index $(( $(sql "SELECT pg_relation_size('large_idx')") >> 20 )) MB) |"
 t_shared=$(now)
@@ -202,29 +212,52 @@ latency_row "the GPU copy's load" "$t_gpu" "$t_end"
 row "| other index | GPU fallbacks during the load | $(( $(sql "SELECT gpu_fallbacks FROM hybridsearch_stats
     WHERE index = 'large_other_idx'::regclass") - fallbacks )) |"
 
-# 6. the large index, as bench-floor.sh measures it
-start=$(now)
-cat >"$work/knn.sql" <<'SQL'
-\set q random(1, 1000)
-SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = :q) LIMIT 10;
+# 6. the large index, as bench-floor.sh measures it, on each set of devices
+cat >"$work/knn.sql" <<SQL
+\\set q random(1, 1000)
+SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = :q) LIMIT 10;
 SQL
-one() { echo "SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = $1) LIMIT 10;"; }
+one() { echo "SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = $1) LIMIT 10;"; }
 sql "EXPLAIN (COSTS OFF) $(one 1)" | grep -q 'Index Scan using large_idx' ||
     { row "| large index | the query does not use the index | |"; exit 1; }
-{
-    one_client_rows "large index" "$work" "$work/knn.sql" "$seconds"
-    for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "large index" "$pglog"
-    clients_row "large index" large_idx "$clients" "$seconds" "$work/knn.sql"
-} | tee -a "$outfile"
-phase_row "the large index's latency, breakdown and clients" "$start"
+
+# use_devices SET: the worker reopened on hybridsearch.gpu_devices = SET,
+# the large index's GPU copy uploaded there (timed); false if not
+use_devices() {
+    local set=$1 start tries=0 want=$1
+    [ "$(sql "SHOW hybridsearch.gpu_devices")" = "$set" ] && return 0
+    [ "$set" = all ] && want=$(nvidia-smi -L | awk '{ printf "%s%d", NR > 1 ? "," : "", NR - 1 }')
+    start=$(now)
+    sql "ALTER SYSTEM SET hybridsearch.gpu_devices = '$set'" >/dev/null && sql "SELECT pg_reload_conf()" >/dev/null
+    # the worker reopens its devices on the reload: wait until it reports them
+    until [ "$(sql "SELECT ready AND array_to_string(devices, ',') = '$want' FROM hybridsearch_gpu_status()")" = t ] ||
+        (( ++tries > 600 )); do
+        sleep 0.1
+    done
+    loaded=$(psql -X -q -At -c "SET hybridsearch.device = gpu" -c "SET hybridsearch.gpu_timeout = '10min'" \
+        -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' ')
+    row "| phase | hybridsearch.gpu_devices = '$set': reload and upload of the GPU copy | $(since "$start") s ($loaded rows) |"
+}
+for set in $device_sets; do
+    start=$(now)
+    use_devices "$set" || continue
+    label="large index, GPUs $(sql "SELECT array_to_string(devices, ',') FROM hybridsearch_gpu_status()")"
+    {
+        one_client_rows "$label" "$work" "$work/knn.sql" "$seconds"
+        for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$label" "$pglog"
+        clients_row "$label" large_idx "$clients" "$seconds" "$work/knn.sql"
+    } | tee -a "$outfile"
+    phase_row "the large index's latency, breakdown and clients on GPUs $set" "$start"
+done
+sql "ALTER SYSTEM RESET hybridsearch.gpu_devices" >/dev/null && sql "SELECT pg_reload_conf()" >/dev/null
 
 # 7. exact: the index's top 10 against a sequential scan's, by distance (ties may swap ids)
 start=$(now)
 exact_sql() {	# exact_sql HOW: insert each query's top-10 distances
     local q
     for (( q = 1; q <= exact_queries; q++ )); do
-        echo "INSERT INTO large_exact SELECT $q, '$1', embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = $q)
-            FROM large_items ORDER BY embedding <=> (SELECT embedding::halfvec FROM large_queries WHERE q = $q) LIMIT 10;"
+        echo "INSERT INTO large_exact SELECT $q, '$1', embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = $q)
+            FROM large_items ORDER BY embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = $q) LIMIT 10;"
     done
 }
 times=$({ echo "CREATE UNLOGGED TABLE large_exact (q int, how text, distance float8);"
