@@ -164,3 +164,17 @@ SELECT halfvec_avg('{2,2,4}'), halfvec_avg('{0}'), halfvec_accum('{0}', '[1,2]')
 SELECT halfvec_avg('{1,1e6}');
 SELECT halfvec_accum('{1,2}', '[1,2]');
 SELECT halfvec_accum('{}', '[1,2]');
+-- every finite half value (normal and subnormal, both signs) reads back
+-- exactly as float4 through the halfvec to vector cast (19 to a vector, so
+-- the vectorised conversion's 8-wide loop and its tail both run)
+WITH halves AS (
+	SELECT row_number() OVER () AS n, sign * v AS x
+	FROM (SELECT (2.0 ^ (e - 15) * (1 + m / 1024.0))::float8 AS v
+		  FROM generate_series(1, 30) e, generate_series(0, 1023) m
+		  UNION ALL
+		  SELECT 2.0 ^ -24 * m FROM generate_series(0, 1023) m) h,
+		 (VALUES (1), (-1)) s(sign)),
+vectors AS (SELECT array_agg(x::real ORDER BY n) AS a FROM halves GROUP BY n / 19)
+SELECT count(*) AS vectors, sum(array_length(a, 1)) AS values,
+	count(*) FILTER (WHERE a::halfvec::vector::real[] <> a) AS differing
+FROM vectors;

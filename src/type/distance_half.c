@@ -80,9 +80,18 @@ float_to_half(float value)
 	}
 }
 
-/* The fp32 values an fp16 row stands for: h[i] * inv_scale. */
+/*
+ * The fp32 values an fp16 row stands for: h[i] * inv_scale.  Conversion is
+ * exact and the product rounds once, so every kernel gives the same bits.
+ */
 void
 half_row_to_float(const uint16_t *h, float inv_scale, float *dst, int n)
+{
+	half_kernels->to_float(h, inv_scale, dst, n);
+}
+
+static void
+to_float_portable(const uint16_t *h, float inv_scale, float *dst, int n)
 {
 	for (int i = 0; i < n; i++)
 		dst[i] = half_to_float(h[i]) * inv_scale;
@@ -130,7 +139,8 @@ to_half_portable(const float *src, float scale, uint16_t *dst, int n)
 }
 
 static const HalfKernels half_portable = {
-	"portable", dot_portable, l2_squared_portable, l1_portable, to_half_portable
+	"portable", dot_portable, l2_squared_portable, l1_portable, to_half_portable,
+	to_float_portable
 };
 
 const HalfKernels *half_kernels = &half_portable;
@@ -236,8 +246,20 @@ to_half_f16c(const float *src, float scale, uint16_t *dst, int n)
 		dst[i] = _cvtss_sh(src[i] * scale, _MM_FROUND_TO_NEAREST_INT);
 }
 
+static F16C_TARGET void
+to_float_f16c(const uint16_t *h, float inv_scale, float *dst, int n)
+{
+	__m256		s = _mm256_set1_ps(inv_scale);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(dst + i, _mm256_mul_ps(load_half8(h + i), s));
+	for (; i < n; i++)
+		dst[i] = _cvtsh_ss(h[i]) * inv_scale;
+}
+
 static const HalfKernels half_f16c = {
-	"f16c", dot_f16c, l2_squared_f16c, l1_f16c, to_half_f16c
+	"f16c", dot_f16c, l2_squared_f16c, l1_f16c, to_half_f16c, to_float_f16c
 };
 #endif
 

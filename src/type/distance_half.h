@@ -31,6 +31,8 @@ typedef struct HalfKernels
 	float		(*l1) (const float *q, const uint16_t *h, float inv_scale, int n);
 	/* dst[i] = fp16(src[i] * scale), rounding to nearest even */
 	void		(*to_half) (const float *src, float scale, uint16_t *dst, int n);
+	/* dst[i] = h[i] * inv_scale, exactly as half_to_float() then a product */
+	void		(*to_float) (const uint16_t *h, float inv_scale, float *dst, int n);
 } HalfKernels;
 
 extern const HalfKernels *half_kernels;

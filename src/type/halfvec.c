@@ -49,8 +49,7 @@ halfvec_to_floats(const HalfVector *vec)
 {
 	float	   *values = palloc(sizeof(float) * Max(vec->dim, 1));
 
-	for (int i = 0; i < vec->dim; i++)
-		values[i] = half_to_float(vec->x[i]);
+	half_row_to_float(vec->x, 1.0f, values, vec->dim);
 	return values;
 }
 
@@ -232,8 +231,7 @@ halfvec_to_vector(PG_FUNCTION_ARGS)
 	vector_check_dim_limit(vec->dim);
 	vector_check_typmod_dim(typmod, vec->dim);
 	result = vector_new(vec->dim);
-	for (int i = 0; i < vec->dim; i++)
-		result->x[i] = half_to_float(vec->x[i]);
+	half_row_to_float(vec->x, 1.0f, result->x, vec->dim);
 	PG_RETURN_VECTOR_P(result);
 }
 
