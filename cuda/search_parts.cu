@@ -3,10 +3,10 @@
  *	  hs_gpu_search_parts: one search over a matrix striped in parts.
  *
  * Row r of the whole is row r / nparts of parts[r % nparts].  Each part is
- * searched with hs_gpu_search on a host thread of its own (parts on
- * different devices run at once; parts on one device take turns on its
- * mutex), then the parts' lists are merged on the host in hs_gpu_search's
- * order, with the whole's row numbers.
+ * searched with hs_gpu_search on a host thread of its own, part 0 on the
+ * caller's (parts on different devices run at once; parts on one device
+ * take turns on its mutex), then the parts' lists are merged on the host
+ * in hs_gpu_search's order, with the whole's row numbers.
  */
 #include <stdint.h>
 #include <algorithm>
@@ -99,14 +99,18 @@ hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const f
 			ps[p].d.resize((size_t) nqueries * k);
 			ps[p].rows.resize((size_t) nqueries * k);
 		}
-		for (int p = 0; p < nparts; p++)
-			threads.emplace_back([&, p]()
-			{
-				PartSearch &s = ps[p];
+		auto		search_part = [&](int p)
+		{
+			PartSearch &s = ps[p];
 
-				s.rc = hs_gpu_search(s.m, metric, queries, nqueries, k, s.d.data(), s.rows.data(),
-									 &s.ms, s.msg, sizeof(s.msg));
-			});
+			s.rc = hs_gpu_search(s.m, metric, queries, nqueries, k, s.d.data(), s.rows.data(),
+								 &s.ms, s.msg, sizeof(s.msg));
+		};
+
+		/* part 0 on this thread: one thread fewer to start for each search */
+		for (int p = 1; p < nparts; p++)
+			threads.emplace_back(search_part, p);
+		search_part(0);
 		for (std::thread &t : threads)
 			t.join();
 	}
