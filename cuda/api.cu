@@ -157,6 +157,16 @@ hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows,
 }
 
 API int
+hs_gpu_matrix_reserve(hs_gpu_matrix *m, int64_t nrows, char *errbuf, size_t errlen)
+{
+	SignalsBlocked blocked;
+
+	return with_matrix_locked(m, errbuf, errlen, [&]() {
+		return reserve_locked(m, nrows, errbuf, errlen);
+	});
+}
+
+API int
 hs_gpu_search(hs_gpu_matrix *m, int metric, const float *queries, int nqueries, int k,
 			  float *out_distances, int64_t *out_rows, float *kernel_ms,
 			  char *errbuf, size_t errlen)

@@ -82,6 +82,12 @@ hs_gpu_matrix *hs_gpu_matrix_create(int device, int dim, int half_precision,
 int			hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows,
 								 char *errbuf, size_t errlen);
 
+/* Room for nrows rows in all, allocated now (exactly, where append grows
+ * geometrically), so that appends up to that many neither grow nor copy
+ * the matrix: for an upload whose size is known.  Fewer rows than the
+ * matrix has room for is a no-op.  On failure the matrix is unchanged. */
+int			hs_gpu_matrix_reserve(hs_gpu_matrix *m, int64_t nrows, char *errbuf, size_t errlen);
+
 int64_t		hs_gpu_matrix_rows(const hs_gpu_matrix *m);
 
 /* Device bytes held (allocated capacity, vectors plus norms). */

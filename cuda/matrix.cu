@@ -17,13 +17,16 @@
 
 #define STAGE_BYTES (32u << 20)
 
-/* capacity for at least need rows; on failure the matrix is unchanged */
+/*
+ * Capacity for at least need rows: geometric growth for appends, exactly
+ * need for a reservation.  On failure the matrix is unchanged.
+ */
 static int
-grow_locked(hs_gpu_matrix *m, int64_t need, char *errbuf, size_t errlen)
+grow_locked(hs_gpu_matrix *m, int64_t need, bool geometric, char *errbuf, size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
 	size_t		elt = m->half ? 2 : 4;
-	int64_t		want = std::max<int64_t>(need, std::max<int64_t>(m->cap * 2, 1024));
+	int64_t		want = geometric ? std::max<int64_t>(need, std::max<int64_t>(m->cap * 2, 1024)) : need;
 	void	   *new_data = NULL;
 	float	   *new_norms = NULL;
 	cudaError_t e;
@@ -75,6 +78,18 @@ grow_locked(hs_gpu_matrix *m, int64_t need, char *errbuf, size_t errlen)
 }
 
 int
+reserve_locked(hs_gpu_matrix *m, int64_t nrows, char *errbuf, size_t errlen)
+{
+	if (nrows < 0 || nrows > HS_GPU_MAX_ROWS)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: cannot reserve %lld rows",
+					(long long) nrows);
+	if (nrows <= m->cap)
+		return 0;
+	CUDA_CHECK(cudaSetDevice(m->ctx->device), "cudaSetDevice");
+	return grow_locked(m, nrows, false, errbuf, errlen);
+}
+
+int
 append_locked(hs_gpu_matrix *m, const float *rows, int64_t nrows, char *errbuf, size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
@@ -89,7 +104,7 @@ append_locked(hs_gpu_matrix *m, const float *rows, int64_t nrows, char *errbuf, 
 		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: more than %lld rows",
 					(long long) HS_GPU_MAX_ROWS);
 	CUDA_CHECK(cudaSetDevice(ctx.device), "cudaSetDevice");
-	if (m->rows + nrows > m->cap && (rc = grow_locked(m, m->rows + nrows, errbuf, errlen)) != 0)
+	if (m->rows + nrows > m->cap && (rc = grow_locked(m, m->rows + nrows, true, errbuf, errlen)) != 0)
 		return rc;
 	chunk = std::min(chunk, nrows);
 	for (int i = 0; i < 2; i++)

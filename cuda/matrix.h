@@ -30,7 +30,8 @@ struct hs_gpu_matrix
 	float	   *norms;
 };
 
-/* hs_gpu_matrix_append with the device's mutex held */
+/* hs_gpu_matrix_reserve and hs_gpu_matrix_append with the device's mutex held */
+int			reserve_locked(hs_gpu_matrix *m, int64_t nrows, char *errbuf, size_t errlen);
 int			append_locked(hs_gpu_matrix *m, const float *rows, int64_t nrows,
 						  char *errbuf, size_t errlen);
 

@@ -437,6 +437,21 @@ cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows, Size
 	return rc;
 }
 
+/* Room for nrows rows in all in the matrix; *bytes: its device bytes after. */
+int
+cuda_host_matrix_reserve(HostMatrix matrix, int64 nrows, Size *bytes, char *message)
+{
+	HostCall   *call = begin_call(HOST_OP_MATRIX_RESERVE);
+	int			rc;
+
+	call->matrices[0] = matrix;
+	call->nrows = nrows;
+	rc = host_call(hybridsearch_gpu_timeout_ms, message);
+	if (rc != CUDA_HOST_DIED)
+		*bytes = channel->reply.bytes;
+	return rc;
+}
+
 /*
  * Start hs_gpu_search_parts in the host: the top k of each query over the
  * parts.  cuda_host_search_finish waits for its answer; the worker may

@@ -33,6 +33,7 @@ extern void cuda_host_close(void);
 extern HostMatrix cuda_host_matrix_create(int device, int dim, bool half, char *message);
 extern void cuda_host_matrix_free(HostMatrix matrix);
 extern float *cuda_host_staging(int64 *capacity_floats);
+extern int	cuda_host_matrix_reserve(HostMatrix matrix, int64 nrows, Size *bytes, char *message);
 extern int	cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows,
 										   Size *bytes, char *message);
 extern int	cuda_host_search_start(const HostMatrix *parts, int nparts, int metric,

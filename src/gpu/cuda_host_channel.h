@@ -49,7 +49,8 @@ typedef enum HostOp
 	HOST_OP_MATRIX_CREATE,		/* device, dim, half */
 	HOST_OP_MATRIX_APPEND,		/* matrices[0], nrows fp32 rows in staging */
 	HOST_OP_MATRIX_FREE,		/* matrices[0] */
-	HOST_OP_SEARCH				/* nparts matrices; queries, then results, in staging */
+	HOST_OP_SEARCH,				/* nparts matrices; queries, then results, in staging */
+	HOST_OP_MATRIX_RESERVE		/* matrices[0], room for nrows rows */
 } HostOp;
 
 /* what a test can make the host do while it handles a call */
@@ -82,7 +83,7 @@ typedef struct HostReply
 	char		message[HOST_MESSAGE_LEN];
 	int			count;			/* devices visible */
 	uint64_t	matrix;			/* a new matrix */
-	int64_t		rows;			/* a matrix's rows after an append */
+	int64_t		rows;			/* a matrix's rows after an append or a reservation */
 	uint64_t	bytes;			/* and its device bytes */
 	float		kernel_ms;
 	int			shared_mappings_left;	/* after detaching: shared mappings not ours */

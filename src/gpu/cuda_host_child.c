@@ -44,6 +44,7 @@ typedef struct Module
 	hs_gpu_matrix *(*matrix_create) (int device, int dim, int half, char *errbuf, size_t errlen);
 	int			(*matrix_append) (hs_gpu_matrix *m, const float *rows, int64_t nrows,
 								  char *errbuf, size_t errlen);
+	int			(*matrix_reserve) (hs_gpu_matrix *m, int64_t nrows, char *errbuf, size_t errlen);
 	int64_t		(*matrix_rows) (const hs_gpu_matrix *m);
 	size_t		(*matrix_bytes) (const hs_gpu_matrix *m);
 	void		(*matrix_free) (hs_gpu_matrix *m);
@@ -145,12 +146,13 @@ load_module(HostReply *reply, const char *path)
 	module.close = dlsym(module.handle, "hs_gpu_close");
 	module.matrix_create = dlsym(module.handle, "hs_gpu_matrix_create");
 	module.matrix_append = dlsym(module.handle, "hs_gpu_matrix_append");
+	module.matrix_reserve = dlsym(module.handle, "hs_gpu_matrix_reserve");
 	module.matrix_rows = dlsym(module.handle, "hs_gpu_matrix_rows");
 	module.matrix_bytes = dlsym(module.handle, "hs_gpu_matrix_bytes");
 	module.matrix_free = dlsym(module.handle, "hs_gpu_matrix_free");
 	module.search_parts = dlsym(module.handle, "hs_gpu_search_parts");
 	if (!module.device_count || !module.open || !module.close || !module.matrix_create ||
-		!module.matrix_append || !module.matrix_rows || !module.matrix_bytes ||
+		!module.matrix_append || !module.matrix_reserve || !module.matrix_rows || !module.matrix_bytes ||
 		!module.matrix_free || !module.search_parts)
 	{
 		/* never dlclose: a library's threads may still run its code */
@@ -215,6 +217,18 @@ append(HostChannel *channel)
 	reply->bytes = module.matrix_bytes(matrix);
 }
 
+static void
+reserve(HostChannel *channel)
+{
+	HostCall   *call = &channel->call;
+	HostReply  *reply = &channel->reply;
+	hs_gpu_matrix *matrix = (hs_gpu_matrix *) (uintptr_t) call->matrices[0];
+
+	reply->rc = module.matrix_reserve(matrix, call->nrows, reply->message, HOST_MESSAGE_LEN);
+	reply->rows = module.matrix_rows(matrix);
+	reply->bytes = module.matrix_bytes(matrix);
+}
+
 /* Calls other than HELLO and LOAD need the module. */
 static void
 dispatch(HostChannel *channel, const char *module_path)
@@ -260,6 +274,9 @@ dispatch(HostChannel *channel, const char *module_path)
 			break;
 		case HOST_OP_SEARCH:
 			search(channel);
+			break;
+		case HOST_OP_MATRIX_RESERVE:
+			reserve(channel);
 			break;
 		default:
 			reply->rc = HS_GPU_EINVAL;

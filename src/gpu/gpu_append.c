@@ -24,18 +24,50 @@ memory_limit(void)
 	return (Size) hybridsearch_gpu_memory_limit_mb * 1024 * 1024 * worker_device_count;
 }
 
+/* Device bytes of rows rows of the request's index. */
+static Size
+rows_bytes(const GpuSlot *request, int64 rows)
+{
+	return sizeof(float) * request->key.dim * rows / (request->key.half ? 2 : 1);
+}
+
+/*
+ * The first piece of an upload that brings a new copy to total_rows rows:
+ * room for all of them on the devices at once, where the memory limit
+ * allows; otherwise, or out of device memory, the appends grow the copy
+ * as they go.  False when the request has failed.
+ */
+static bool
+reserve_upload(GpuSlot *request, ResidentMatrix *entry, int64 total_rows)
+{
+	char		message[GPU_MESSAGE_LEN];
+	int			status;
+
+	if (gpu_resident_rows(entry) > 0 || total_rows <= request->row_count ||
+		!gpu_resident_make_room(entry, rows_bytes(request, total_rows), memory_limit()))
+		return true;
+	status = gpu_resident_reserve(entry, total_rows, message);
+	if (status == HS_GPU_ECUDA || status == CUDA_HOST_DIED)
+	{
+		worker_fail(request, message);
+		if (status == HS_GPU_ECUDA)
+			worker_reset_devices(message);
+		return false;
+	}
+	return true;
+}
+
 /*
  * Append rows [first_row, first_row + row_count) of the request's index,
  * which the worker holds at rows (row-major fp32, in its own memory), to
- * the resident copy; NEED_ROWS when that copy holds another number of rows.
+ * the resident copy, part of an upload that brings it to total_rows;
+ * NEED_ROWS when that copy holds another number of rows.
  */
 static void
-append_rows(GpuSlot *request, const float *rows)
+append_rows(GpuSlot *request, const float *rows, int64 total_rows)
 {
 	ResidentMatrix *entry = gpu_resident_find(&request->key, request->epoch);
 	char		message[GPU_MESSAGE_LEN];
-	Size		bytes = sizeof(float) * request->key.dim * request->row_count /
-		(request->key.half ? 2 : 1);
 	int			status;
 
 	if (entry == NULL &&
@@ -51,7 +83,11 @@ append_rows(GpuSlot *request, const float *rows)
 		request->outcome = GPU_OUTCOME_NEED_ROWS;
 		return;
 	}
-	if (!gpu_resident_make_room(entry, bytes, memory_limit()))
+	if (!reserve_upload(request, entry, total_rows))
+		return;
+	/* rows within a reservation take no more device memory */
+	if (request->first_row + request->row_count > entry->reserved_rows &&
+		!gpu_resident_make_room(entry, rows_bytes(request, request->row_count), memory_limit()))
 	{
 		worker_fail(request, "the index needs more GPU memory than hybridsearch.gpu_memory_limit allows");
 		return;
@@ -101,7 +137,7 @@ append_from_store(GpuSlot *request)
 			worker_fail(request, "the index's shared copy was evicted while its GPU copy was filled");
 			break;
 		}
-		append_rows(&chunk, rows);
+		append_rows(&chunk, rows, request->first_row + request->row_count);
 		request->outcome = chunk.outcome;
 		request->resident_rows = chunk.resident_rows;
 		strlcpy(request->message, chunk.message, GPU_MESSAGE_LEN);
@@ -131,6 +167,6 @@ worker_handle_append(GpuSlot *request)
 		worker_fail(request, "the requesting backend has gone");
 		return;
 	}
-	append_rows(request, dsm_segment_address(segment));
+	append_rows(request, dsm_segment_address(segment), request->first_row + request->row_count);
 	dsm_detach(segment);
 }

@@ -140,6 +140,7 @@ gpu_resident_create(const GpuMatrixKey *key, uint32 epoch, int nparts, const int
 	memcpy(entry->parts, parts, sizeof(HostMatrix) * nparts);
 	memset(entry->part_rows, 0, sizeof(entry->part_rows));
 	memset(entry->part_bytes, 0, sizeof(entry->part_bytes));
+	entry->reserved_rows = 0;
 	entry->last_used = ++use_clock;
 	return entry;
 }
@@ -201,6 +202,26 @@ drop_other_matrices(ResidentMatrix *keep)
 		}
 	}
 	return dropped;
+}
+
+/*
+ * Room for total_rows rows of the index in its parts, allocated at once:
+ * an upload of known size then neither grows nor copies a part on the
+ * device (growth is geometric, holding the old and new allocations at
+ * once).  HS_GPU_OK, or the first part's failure.
+ */
+int
+gpu_resident_reserve(ResidentMatrix *entry, int64 total_rows, char *message)
+{
+	int			parts = entry->nparts;
+	int			status = HS_GPU_OK;
+
+	for (int p = 0; p < parts && status == HS_GPU_OK; p++)
+		status = cuda_host_matrix_reserve(entry->parts[p], (total_rows - p + parts - 1) / parts,
+										  &entry->part_bytes[p], message);
+	if (status == HS_GPU_OK)
+		entry->reserved_rows = total_rows;
+	return status;
 }
 
 /* Append the rows staged to one part; out of device memory, evict the others once. */

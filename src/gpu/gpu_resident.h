@@ -23,6 +23,7 @@ typedef struct ResidentMatrix
 	HostMatrix	parts[GPU_MAX_PARTS];
 	int64		part_rows[GPU_MAX_PARTS];
 	Size		part_bytes[GPU_MAX_PARTS];	/* device bytes each part holds */
+	int64		reserved_rows;	/* the parts have room for this many rows in all */
 	uint64		last_used;
 } ResidentMatrix;
 
@@ -33,6 +34,7 @@ extern ResidentMatrix *gpu_resident_create(const GpuMatrixKey *key, uint32 epoch
 extern int64 gpu_resident_rows(const ResidentMatrix *entry);
 extern int	gpu_resident_append(ResidentMatrix *entry, const float *rows, int64 first,
 								int64 count, char *message);
+extern int	gpu_resident_reserve(ResidentMatrix *entry, int64 total_rows, char *message);
 extern bool gpu_resident_make_room(ResidentMatrix *keep, Size needed, Size limit);
 extern void gpu_resident_drop(ResidentMatrix *entry);
 extern void gpu_resident_forget_all(void);

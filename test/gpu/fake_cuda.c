@@ -72,6 +72,16 @@ hs_gpu_matrix_create(int device, int dim, int half, char *errbuf, size_t errlen)
 }
 
 int
+hs_gpu_matrix_reserve(hs_gpu_matrix *m, int64_t nrows, char *errbuf, size_t errlen)
+{
+	(void) m;
+	(void) nrows;
+	(void) errbuf;
+	(void) errlen;
+	return 0;
+}
+
+int
 hs_gpu_matrix_append(hs_gpu_matrix *m, const float *rows, int64_t nrows, char *errbuf,
 					 size_t errlen)
 {
