@@ -418,12 +418,14 @@ cuda_host_staging(int64 *capacity_floats)
 	return (float *) channel->staging;
 }
 
-/* Append the nrows rows staged; *rows and *bytes: the matrix's totals after. */
-int
-cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows, Size *bytes,
-							   char *message)
+/*
+ * A call on one matrix with a row count (an append or a reservation);
+ * *rows and *bytes: the matrix's rows and device bytes after it.
+ */
+static int
+matrix_call(HostOp op, HostMatrix matrix, int64 nrows, int64 *rows, Size *bytes, char *message)
 {
-	HostCall   *call = begin_call(HOST_OP_MATRIX_APPEND);
+	HostCall   *call = begin_call(op);
 	int			rc;
 
 	call->matrices[0] = matrix;
@@ -437,19 +439,21 @@ cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows, Size
 	return rc;
 }
 
+/* Append the nrows rows staged; *rows and *bytes: the matrix's totals after. */
+int
+cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows, Size *bytes,
+							   char *message)
+{
+	return matrix_call(HOST_OP_MATRIX_APPEND, matrix, nrows, rows, bytes, message);
+}
+
 /* Room for nrows rows in all in the matrix; *bytes: its device bytes after. */
 int
 cuda_host_matrix_reserve(HostMatrix matrix, int64 nrows, Size *bytes, char *message)
 {
-	HostCall   *call = begin_call(HOST_OP_MATRIX_RESERVE);
-	int			rc;
+	int64		rows;
 
-	call->matrices[0] = matrix;
-	call->nrows = nrows;
-	rc = host_call(hybridsearch_gpu_timeout_ms, message);
-	if (rc != CUDA_HOST_DIED)
-		*bytes = channel->reply.bytes;
-	return rc;
+	return matrix_call(HOST_OP_MATRIX_RESERVE, matrix, nrows, &rows, bytes, message);
 }
 
 /*
