@@ -30,13 +30,14 @@
 #      (default "all": hybridsearch.gpu_devices values, each after a reload
 #      and a timed upload of the GPU copy to those devices; "all 0" gives
 #      two GPUs' figures, then one's);
-#   7. EXACT_QUERIES (5) queries by the index against a sequential scan
-#      (enable_indexscan = off): how many top-10 distances differ;
+#   7. EXACT_QUERIES (5) queries by the index (on the last of DEVICE_SETS)
+#      against a sequential scan (enable_indexscan = off): how many top-10
+#      distances differ;
 # with each phase's wall time, then drops it all.  Each row goes to OUTFILE
 # as soon as it is measured, so a run cut short keeps what it measured.
 # Environment: SECONDS_PER_RUN (default 15), CLIENTS, THREADS (pgbench -j),
-# LARGE_TYPE, DEVICE_SETS, STREAMS, OTHER_ROWS, PROBE_ROWS, BASE_SECONDS, EXACT_QUERIES, PGLOG (the
-# server log, default /tmp/pg.log).
+# LARGE_TYPE, DEVICE_SETS, STREAMS, OTHER_ROWS, PROBE_ROWS, BASE_SECONDS,
+# EXACT_QUERIES, PGLOG (the server log, default /tmp/pg.log).
 set -uo pipefail
 rows=${1:-10000000}
 dims=${2:-768}
@@ -62,6 +63,8 @@ drop_tables() {
 }
 cleanup() {
     [ -n "$watcher" ] && kill "$watcher" 2>/dev/null
+    # DEVICE_SETS may have left another value: back to the configuration's
+    sql "ALTER SYSTEM RESET hybridsearch.gpu_devices" >/dev/null && sql "SELECT pg_reload_conf()" >/dev/null
     drop_tables
     rm -rf "$work"
 }
@@ -110,6 +113,14 @@ latency_row() {
         awk -v from="$2" -v to="$3" '{ t = $5 + $6 / 1e6; if (t >= from && t < to) print $3 / 1000 }')
     row "| other index | 1 client during $1: p50 / p99 / max latency ($(grep -c . <<<"$lat") queries) | $(
         median_of <<<"$lat") / $(pct_of 99 <<<"$lat") / $(sort -n <<<"$lat" | tail -n 1) ms |"
+}
+
+# hybridsearch_prewarm('large_idx') on the GPU: its rows, or its error.  A
+# backend waits gpu_timeout (30 s) for the worker: the upload of a large
+# copy may take longer
+prewarm_gpu() {
+    psql -X -q -At -c "SET hybridsearch.device = gpu" -c "SET hybridsearch.gpu_timeout = '10min'" \
+        -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' '
 }
 
 # a row's bytes in the shared copy of a TYPE index, and the extents for
@@ -197,9 +208,7 @@ loaded=$(psql -X -q -At -c "SET hybridsearch.device = cpu" -c "SELECT hybridsear
 row "| phase | prewarm: the shared copy (device = cpu) | $(since "$t_shared") s ($loaded rows) |"
 gpu_bytes=$(sql "SELECT resident_bytes FROM hybridsearch_gpu_status()")
 t_gpu=$(now)
-# a backend waits gpu_timeout (30 s) for the worker: the upload of a large copy may take longer
-loaded=$(psql -X -q -At -c "SET hybridsearch.device = gpu" -c "SET hybridsearch.gpu_timeout = '10min'" \
-    -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' ')
+loaded=$(prewarm_gpu)
 row "| phase | prewarm: the GPU copy (device = gpu) | $(since "$t_gpu") s ($loaded rows; $(( ($(sql "SELECT resident_bytes
     FROM hybridsearch_gpu_status()") - gpu_bytes) >> 20 )) MB more on the GPU) |"
 t_end=$(now)
@@ -222,20 +231,20 @@ sql "EXPLAIN (COSTS OFF) $(one 1)" | grep -q 'Index Scan using large_idx' ||
     { row "| large index | the query does not use the index | |"; exit 1; }
 
 # use_devices SET: the worker reopened on hybridsearch.gpu_devices = SET,
-# the large index's GPU copy uploaded there (timed); false if not
+# the large index's GPU copy uploaded there (timed); false, and a row that
+# says so, if the worker does not report those devices within 60 s
 use_devices() {
-    local set=$1 start tries=0 want=$1
+    local set=$1 start tries=0 want=$1 loaded
     [ "$(sql "SHOW hybridsearch.gpu_devices")" = "$set" ] && return 0
     [ "$set" = all ] && want=$(nvidia-smi -L | awk '{ printf "%s%d", NR > 1 ? "," : "", NR - 1 }')
     start=$(now)
     sql "ALTER SYSTEM SET hybridsearch.gpu_devices = '$set'" >/dev/null && sql "SELECT pg_reload_conf()" >/dev/null
     # the worker reopens its devices on the reload: wait until it reports them
-    until [ "$(sql "SELECT ready AND array_to_string(devices, ',') = '$want' FROM hybridsearch_gpu_status()")" = t ] ||
-        (( ++tries > 600 )); do
+    until [ "$(sql "SELECT ready AND array_to_string(devices, ',') = '$want' FROM hybridsearch_gpu_status()")" = t ]; do
+        (( ++tries > 600 )) && { row "| phase | hybridsearch.gpu_devices = '$set': the worker did not report GPUs $want within 60 s | |"; return 1; }
         sleep 0.1
     done
-    loaded=$(psql -X -q -At -c "SET hybridsearch.device = gpu" -c "SET hybridsearch.gpu_timeout = '10min'" \
-        -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' ')
+    loaded=$(prewarm_gpu)
     row "| phase | hybridsearch.gpu_devices = '$set': reload and upload of the GPU copy | $(since "$start") s ($loaded rows) |"
 }
 for set in $device_sets; do
@@ -249,7 +258,6 @@ for set in $device_sets; do
     } | tee -a "$outfile"
     phase_row "the large index's latency, breakdown and clients on GPUs $set" "$start"
 done
-sql "ALTER SYSTEM RESET hybridsearch.gpu_devices" >/dev/null && sql "SELECT pg_reload_conf()" >/dev/null
 
 # 7. exact: the index's top 10 against a sequential scan's, by distance (ties may swap ids)
 start=$(now)
