@@ -33,11 +33,16 @@
 #   7. EXACT_QUERIES (5) queries by the index (on the last of DEVICE_SETS)
 #      against a sequential scan (enable_indexscan = off): how many top-10
 #      distances differ;
-# with each phase's wall time, then drops it all.  Each row goes to OUTFILE
-# as soon as it is measured, so a run cut short keeps what it measured.
+# with each phase's wall time, then drops it all.  LARGE_TABLESPACE, a
+# directory (e.g. /dev/shm/hs-large, a tmpfs), puts the large table's heap
+# in a tablespace there and leaves its index in the data directory: 10M x
+# 768 vector (41 GB of heap, 31 GB of index) then fits the 64 GB disk.
+# Each row goes to OUTFILE as soon as it is measured, so a run cut short
+# keeps what it measured.
 # Environment: SECONDS_PER_RUN (default 15), CLIENTS, THREADS (pgbench -j),
-# LARGE_TYPE, DEVICE_SETS, STREAMS, OTHER_ROWS, PROBE_ROWS, BASE_SECONDS,
-# EXACT_QUERIES, PGLOG (the server log, default /tmp/pg.log).
+# LARGE_TYPE, LARGE_TABLESPACE, DEVICE_SETS, STREAMS, OTHER_ROWS,
+# PROBE_ROWS, BASE_SECONDS, EXACT_QUERIES, PGLOG (the server log, default
+# /tmp/pg.log).
 set -uo pipefail
 rows=${1:-10000000}
 dims=${2:-768}
@@ -51,6 +56,7 @@ base_seconds=${BASE_SECONDS:-10}
 exact_queries=${EXACT_QUERIES:-5}
 type=${LARGE_TYPE:-halfvec}
 device_sets=${DEVICE_SETS:-all}
+tablespace_dir=${LARGE_TABLESPACE:-}
 pglog=${PGLOG:-/tmp/pg.log}
 slack=$(( 3 * 1024 * 1024 * 1024 ))
 here=$(cd "$(dirname "$0")" && pwd)
@@ -66,6 +72,10 @@ cleanup() {
     # DEVICE_SETS may have left another value: back to the configuration's
     sql "ALTER SYSTEM RESET hybridsearch.gpu_devices" >/dev/null && sql "SELECT pg_reload_conf()" >/dev/null
     drop_tables
+    if [ -n "$tablespace_dir" ]; then
+        sql "DROP TABLESPACE IF EXISTS large_space" >/dev/null
+        rm -rf "$tablespace_dir"
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -133,6 +143,16 @@ row "|---|---|--:|"
 cc -O2 -o "$work/gen" "$here/gen_copy_binary.c" || exit 1
 sql "CREATE EXTENSION IF NOT EXISTS hybridsearch" >/dev/null || exit 1
 drop_tables
+datadir=$(sql "SHOW data_directory")
+heap_dir=$datadir
+table_space=""
+if [ -n "$tablespace_dir" ]; then
+    mkdir -p "$tablespace_dir" && chown "$(stat -c %U "$datadir")" "$tablespace_dir" &&
+        sql "CREATE TABLESPACE large_space LOCATION '$tablespace_dir'" >/dev/null ||
+        { row "| setup | CREATE TABLESPACE in $tablespace_dir failed | |"; exit 1; }
+    heap_dir=$tablespace_dir
+    table_space="TABLESPACE large_space"
+fi
 for checked in halfvec vector; do
     differing=$(check_generator "$checked") && [ "$differing" = 0 ] ||
         { row "| check | gen_copy_binary $checked: binary COPY against text input | FAILED ($differing rows differ) |"; exit 1; }
@@ -152,21 +172,29 @@ phase_row "the other index: $other_rows x $dims vector, load, build, prewarm" "$
 
 # 3. bytes per row, against the free space and the shared cache
 start=$(now)
-psql -X -q -v ON_ERROR_STOP=1 -c "CREATE UNLOGGED TABLE large_items (id int, embedding $type($dims))" \
+psql -X -q -v ON_ERROR_STOP=1 -c "CREATE UNLOGGED TABLE large_items (id int, embedding $type($dims)) $table_space" \
     -c "ALTER TABLE large_items ALTER embedding SET STORAGE PLAIN" || exit 1
 load_rows large_items "$type" "$probe_rows" 1 19 1 &&
     sql "CREATE INDEX large_probe_idx ON large_items USING hybrid (embedding ${type}_cosine_ops)" >/dev/null || exit 1
 read -r heap_row index_row < <(sql "SELECT round(pg_table_size('large_items') / $probe_rows.0, 1),
     round(pg_indexes_size('large_items') / $probe_rows.0, 1)" | tr '|' ' ')
 sql "DROP INDEX large_probe_idx; TRUNCATE large_items" >/dev/null || exit 1
-datadir=$(sql "SHOW data_directory")
-free=$(df -B1 --output=avail "$datadir" | tail -n 1)
-need=$(awk -v r="$rows" -v h="$heap_row" -v i="$index_row" -v s="$slack" 'BEGIN { printf "%.0f", r * (h + i) + s }')
-row "| disk | bytes per row ($probe_rows rows): heap / index; free in $datadir | $heap_row / $index_row; $(( free >> 20 )) MB |"
-if [ "$free" -lt "$need" ]; then
-    row "| disk | $rows rows need $(( need >> 20 )) MB with 3 GB to spare: too little free space, not started | |"
-    exit 0
-fi
+# room_for DIR BYTES_PER_ROW...: whether DIR's file system holds ROWS rows of their sum and 3 GB more
+room_for() {
+    local dir=$1 free need
+    shift
+    free=$(df -B1 --output=avail "$dir" | tail -n 1)
+    need=$(awk -v r="$rows" -v s="$slack" -v per="$*" 'BEGIN { n = split(per, p, " "); t = 0
+        for (i = 1; i <= n; i++) t += p[i]; printf "%.0f", r * t + s }')
+    row "| disk | free in $dir; needed for $rows rows with 3 GB to spare | $(( free >> 20 )) MB; $(( need >> 20 )) MB |"
+    [ "$free" -ge "$need" ]
+}
+row "| disk | bytes per row ($probe_rows rows): heap / index | $heap_row / $index_row |"
+if [ "$heap_dir" = "$datadir" ]; then
+    room_for "$datadir" "$heap_row" "$index_row"
+else
+    room_for "$heap_dir" "$heap_row" && room_for "$datadir" "$index_row"
+fi || { row "| disk | too little free space: not started | |"; exit 0; }
 cache_mb=$(sql "SELECT setting FROM pg_settings WHERE name = 'hybridsearch.shared_cache_size'")
 need_mb=$(( $(copy_mb "$rows" $(copy_row_bytes "$type")) + $(copy_mb "$other_rows" $(copy_row_bytes vector)) ))
 if [ "$cache_mb" -ge 0 ] && [ "$cache_mb" -lt "$need_mb" ]; then
