@@ -9,8 +9,8 @@
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
 # PARTS is a comma-separated list of kernels, suites, split, bench, clients,
-# sharedcopy, floor, floor-huge, large, crossover, faults and stress (default
-# suites,bench,crossover);
+# sharedcopy, floor, floor-huge, large, large-huge, crossover, faults and
+# stress (default suites,bench,crossover);
 # ROWS x DIMS the benchmark's size (default 1000000 x 768; clients uses
 # ROWS / 10).  "faults" runs TAP 050 and 055 alone.
 # "sharedcopy" runs test/bench-shared-copy.sh at ROWS x DIMS: cold and
@@ -24,7 +24,10 @@
 # binary COPY; the index's build and prewarm timed while another index is
 # queried; latency, 64 clients, exactness), with the server restarted with
 # hybridsearch.shared_cache_size set for its copy, then reset (LARGE_TYPE
-# vector: a vector table, fp32; DEVICE_SETS "all 0": two GPUs, then one).
+# vector: a vector table, fp32; DEVICE_SETS "all 0": two GPUs, then one;
+# LARGE_TABLESPACE=/dev/shm/hs-large: the heap in a tmpfs tablespace, so
+# that 10M x 768 vector fits the disk).  "large-huge" runs it with the
+# server on huge pages as well.
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
@@ -143,28 +146,44 @@ with_setting() {
     fi
 }
 
+# with_huge_pages REPORT COMMAND...: COMMAND on the server restarted with
+# huge_pages = on, vm.nr_hugepages set to what the server asks for now
+with_huge_pages() {
+    local report=$1 pages
+    shift
+    pages=$(psql -X -At -c "SHOW shared_memory_size_in_huge_pages")
+    if echo $(( pages + 16 )) >/proc/sys/vm/nr_hugepages &&
+        [ "$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)" -ge "$pages" ]; then
+        with_setting huge_pages on "$report" "$@"
+    else
+        echo "huge pages could not be set up (vm.nr_hugepages $pages + 16)" | tee "$report"
+    fi
+}
+
 if want floor-huge; then
 echo "== GPU floor on huge pages: $rows x $dims"
-pages=$(psql -X -At -c "SHOW shared_memory_size_in_huge_pages")
-if echo $(( pages + 16 )) >/proc/sys/vm/nr_hugepages &&
-    [ "$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)" -ge "$pages" ]; then
-    with_setting huge_pages on "$out/floor-huge.md" \
-        env PGLOG=/tmp/pg.log bash test/gpu/bench-floor.sh "$rows" "$dims" "$out/floor-huge.md"
-else
-    echo "huge pages could not be set up (vm.nr_hugepages $pages + 16)" | tee "$out/floor-huge.md"
-fi
+with_huge_pages "$out/floor-huge.md" \
+    env PGLOG=/tmp/pg.log bash test/gpu/bench-floor.sh "$rows" "$dims" "$out/floor-huge.md"
 fi
 
-if want large; then
-echo "== large: $rows x $dims ${LARGE_TYPE:-halfvec}"
+if want large || want large-huge; then
 # the fp16 copy takes 2 x DIMS + 23 bytes a row, the fp32 one 4 x DIMS + 11
 # (doc/internals.md); 10% and 2 GB more for extents' rounding and the
 # script's other index
 per_row=$(( 2 * dims + 23 ))
 [ "${LARGE_TYPE:-halfvec}" = vector ] && per_row=$(( 4 * dims + 11 ))
 cache_mb=$(( rows * per_row / 1048576 * 11 / 10 + 2048 ))
+fi
+if want large; then
+echo "== large: $rows x $dims ${LARGE_TYPE:-halfvec}"
 with_setting hybridsearch.shared_cache_size "$cache_mb" "$out/large.md" \
     env PGLOG=/tmp/pg.log bash test/gpu/bench-large.sh "$rows" "$dims" "$out/large.md"
+fi
+if want large-huge; then
+echo "== large on huge pages: $rows x $dims ${LARGE_TYPE:-halfvec}"
+with_setting hybridsearch.shared_cache_size "$cache_mb" "$out/large-huge.md" \
+    with_huge_pages "$out/large-huge.md" \
+    env PGLOG=/tmp/pg.log bash test/gpu/bench-large.sh "$rows" "$dims" "$out/large-huge.md"
 fi
 
 if want stress; then
