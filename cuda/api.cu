@@ -16,6 +16,7 @@
 #include "device_context.h"
 #include "impl/bench.h"
 #include "matrix.h"
+#include "plan.h"
 #include "search.h"
 #include "utils/errors.h"
 #include "utils/int_math.h"
@@ -206,6 +207,12 @@ hs_gpu_tune_report(char *buf, size_t buflen)
 	memcpy(buf, s.data(), n);
 	buf[n] = 0;
 	return n;
+}
+
+API void
+hs_gpu_set_tune_runs(int runs_per_search)
+{
+	set_tune_runs_per_search(runs_per_search);
 }
 
 API size_t

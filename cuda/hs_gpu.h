@@ -131,6 +131,14 @@ int			hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric,
  * returns the length written (truncated to buflen - 1). */
 size_t		hs_gpu_tune_report(char *buf, size_t buflen);
 
+/*
+ * How many of a kind of search's tuning runs one search may add to itself
+ * (default 1, so that tuning never holds the device for long); 0 or less:
+ * all of them in the kind's first search, as kernel_check's groups assume.
+ * Call before searching.
+ */
+void		hs_gpu_set_tune_runs(int runs_per_search);
+
 /* The variant the last hs_gpu_search() ran, e.g. "fused q8 r4 l32". */
 size_t		hs_gpu_last_variant(char *buf, size_t buflen);
 

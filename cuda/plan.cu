@@ -3,10 +3,18 @@
  *	  Choosing the kernels for a search (plan.h): the candidates, the
  *	  heuristic for small matrices, and the autotuner.
  *
- * The first search of a TuneKey on a matrix of at least TUNE_MIN_ROWS rows
- * times every candidate on the caller's own matrix and queries (one warm-up
- * run, then the best of TUNE_REPS) and caches the fastest; smaller
- * matrices take the heuristic, since tuning would cost more than it saves.
+ * Matrices of at least TUNE_MIN_ROWS rows tune each TuneKey on the
+ * caller's own matrix and queries: every candidate runs once to warm up,
+ * then TUNE_REPS timed runs, and the fastest is cached.  The worker serves
+ * every index's searches one after the other, and tuning a 10M-row matrix
+ * takes 16 or more full passes (about 140 ms), so by default a search adds
+ * one of those runs to itself (tune_runs_per_search) and takes the fastest
+ * candidate timed so far; test/gpu/kernel_check asks for all runs in the
+ * first search.  Every run of a key uses the same batch size, the smallest
+ * the key has seen (a smaller batch starts its tuning over), so that every
+ * later search of the key can lend its first queries to a run.
+ * Smaller matrices take the heuristic, since tuning would cost more than
+ * it saves.
  */
 #include <stdio.h>
 #include <algorithm>
@@ -22,6 +30,15 @@
 
 #define TUNE_MIN_ROWS 50000
 #define TUNE_REPS 3
+#define TUNE_RUNS (1 + TUNE_REPS)
+
+static int	tune_runs_per_search = 1;
+
+void
+set_tune_runs_per_search(int runs)
+{
+	tune_runs_per_search = runs;
+}
 
 static const FusedVariant *
 find_fused(DevCtx &ctx, int half, int kind, int tq, int lpr, int r)
@@ -56,9 +73,9 @@ plan_name(const Plan &p, char *buf, size_t len)
 }
 
 /*
- * The plans worth timing: the fused variants of this row width with the two
- * query tiles nearest the batch (the one that covers it and the one below),
- * and GEMM + select for every metric but L1.
+ * The plans worth timing: GEMM + select for every metric but L1, then the
+ * fused variants of this row width with the two query tiles nearest the
+ * batch (the one that covers it and the one below).
  */
 static void
 candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
@@ -101,7 +118,7 @@ candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 	{
 		Plan		p = {1, NULL};
 
-		out.push_back(p);
+		out.insert(out.begin(), p);	/* first: the best default at most sizes */
 	}
 }
 
@@ -132,33 +149,118 @@ smallest_tile_plan(hs_gpu_matrix *m, int metric)
 	return p;
 }
 
-/* *ms = the best of TUNE_REPS runs after a warm-up; -1 when infeasible */
+/* untuned choice: the heuristic's fused variant, an error if there is none */
 static int
-time_plan(hs_gpu_matrix *m, const Plan &p, int metric, int nq, int k, float *ms,
-		  char *errbuf, size_t errlen)
+untuned_plan(hs_gpu_matrix *m, int metric, int nq, Plan *out, char *errbuf, size_t errlen)
+{
+	*out = heuristic(m, metric, nq);
+	if (!out->fv)
+		return fail(errbuf, errlen, HS_GPU_ECUDA, "hybridsearch cuda: no kernel variant for dim %d", m->dim);
+	return 0;
+}
+
+/* (re)start tuning e at batch nq and k */
+static void
+start_tuning(hs_gpu_matrix *m, TuneEntry &e, int metric, int nq, int k)
+{
+	e.tuned = false;
+	e.candidates.clear();
+	candidates(m, metric, nq, e.candidates);
+	e.best_ms.assign(e.candidates.size(), 1e30f);
+	e.runs.assign(e.candidates.size(), 0);
+	e.next = 0;
+	e.nq = nq;
+	e.k = k;
+	e.report = "(being tuned)";
+}
+
+/* one run of candidate e.next at (e.nq, e.k), on the queries already on the device */
+static int
+tune_step(hs_gpu_matrix *m, TuneEntry &e, int metric, char *errbuf, size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
+	size_t		i = e.next;
 	Launch		launch;
-	int			rc = prepare(m, p, metric, nq, k, launch, errbuf, errlen);
-	float		best = 1e30f;
+	float		ms;
+	int			rc = prepare(m, e.candidates[i], metric, e.nq, e.k, launch, errbuf, errlen);
 
-	if (rc != 0)
+	if (rc > 0)
 		return rc;
-	if ((rc = execute(m, launch, errbuf, errlen)) != 0)
-		return rc;
-	for (int i = 0; i < TUNE_REPS; i++)
+	if (rc < 0)
 	{
-		float		t;
-
+		e.best_ms[i] = -1;		/* infeasible */
+		e.runs[i] = TUNE_RUNS;
+	}
+	else
+	{
 		CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
 		if ((rc = execute(m, launch, errbuf, errlen)) != 0)
 			return rc;
 		CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
 		CUDA_CHECK(cudaEventSynchronize(ctx.ev_stop), "autotune run");
-		CUDA_CHECK(cudaEventElapsedTime(&t, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
-		best = std::min(best, t);
+		CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
+		if (e.runs[i]++ > 0)	/* the first run is the warm-up */
+			e.best_ms[i] = std::min(e.best_ms[i], ms);
 	}
-	*ms = best;
+	if (e.runs[i] >= TUNE_RUNS)
+		e.next++;
+	return 0;
+}
+
+/*
+ * The fastest candidate timed so far; before any timed run, the first that
+ * ran (so it fits); -1 if none has
+ */
+static int
+fastest_candidate(const TuneEntry &e)
+{
+	int			best = -1,
+				ran = -1;
+
+	for (size_t i = 0; i < e.candidates.size(); i++)
+	{
+		if (e.best_ms[i] < 0 || e.runs[i] == 0)
+			continue;
+		if (ran < 0)
+			ran = (int) i;
+		if (e.runs[i] > 1 && (best < 0 || e.best_ms[i] < e.best_ms[best]))
+			best = (int) i;
+	}
+	return best >= 0 ? best : ran;
+}
+
+/* every candidate has run: keep the fastest, with every candidate's time */
+static int
+finish_tuning(hs_gpu_matrix *m, const TuneKey &key, TuneEntry &e, char *errbuf, size_t errlen)
+{
+	int			best = fastest_candidate(e);
+	char		line[256];
+	char		name[64];
+
+	if (best < 0)
+		return fail(errbuf, errlen, HS_GPU_ECUDA, "hybridsearch cuda: no feasible kernel variant (dim %d, k %d)",
+					m->dim, e.k);
+	snprintf(line, sizeof(line), "dev%d dim=%d nq<=%d metric=%d %s k<=%d rows<4^%d (tuned at nq=%d k=%d rows=%lld):",
+			 key.device, key.dim, 1 << key.bucket, key.metric, key.half ? "fp16" : "fp32", key.kbucket,
+			 key.rbucket + 1, e.nq, e.k, (long long) m->rows);
+	e.report = line;
+	for (size_t i = 0; i < e.candidates.size(); i++)
+	{
+		plan_name(e.candidates[i], name, sizeof(name));
+		if (e.best_ms[i] < 0)
+			snprintf(line, sizeof(line), " [%s: infeasible]", name);
+		else
+			snprintf(line, sizeof(line), " [%s %.3f ms]", name, e.best_ms[i]);
+		e.report += line;
+	}
+	e.plan = e.candidates[best];
+	plan_name(e.plan, name, sizeof(name));
+	e.report += " -> ";
+	e.report += name;
+	e.tuned = true;
+	e.candidates.clear();
+	e.best_ms.clear();
+	e.runs.clear();
 	return 0;
 }
 
@@ -167,85 +269,57 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
 {
 	DevCtx	   &ctx = *m->ctx;
 	TuneKey		key;
-	std::vector<Plan> candidate_plans;
 	std::map<TuneKey, TuneEntry>::iterator it;
 	int			bucket = 0,
-				k_bucket = 0,
-				rows_bucket = 0;
+				rows_bucket = 0,
+				steps = tune_runs_per_search,
+				rc;
 
 	while ((1 << bucket) < nq)
 		bucket++;
 	while (rows_bucket < 31 && (1LL << (2 * (rows_bucket + 1))) <= m->rows)
 		rows_bucket++;			/* rows in [4^rows_bucket, 4^(rows_bucket + 1)) */
-	k_bucket = k <= 32 ? 32 : k <= 128 ? 128 : k <= 512 ? 512 : HS_GPU_MAX_K;
 	key.device = ctx.device;
 	key.dim = m->dim;
 	key.bucket = bucket;
 	key.metric = metric;
 	key.half = m->half;
-	key.kbucket = k_bucket;
+	key.kbucket = k <= 32 ? 32 : k <= 128 ? 128 : k <= 512 ? 512 : HS_GPU_MAX_K;
 	key.rbucket = rows_bucket;
 	it = ctx.tune_cache->find(key);
-	if (it != ctx.tune_cache->end())
+	if (it != ctx.tune_cache->end() && it->second.tuned)
 	{
 		*out = it->second.plan;
 		return 0;
 	}
-	candidates(m, metric, nq, candidate_plans);
-	if (m->rows < TUNE_MIN_ROWS || candidate_plans.size() <= 1)
-	{
-		*out = heuristic(m, metric, nq);
-		if (!out->fv)
-			return fail(errbuf, errlen, HS_GPU_ECUDA, "hybridsearch cuda: no kernel variant for dim %d", m->dim);
-		return 0;
-	}
-
+	if (it == ctx.tune_cache->end())
 	{
 		TuneEntry	e;
-		float		best = 1e30f;
-		char		line[256];
-		int			found = 0;
 
-		snprintf(line, sizeof(line), "dev%d dim=%d nq<=%d metric=%d %s k<=%d rows<4^%d (tuned at nq=%d k=%d rows=%lld):",
-				 ctx.device, m->dim, 1 << bucket, metric, m->half ? "fp16" : "fp32", k_bucket,
-				 rows_bucket + 1, nq, k, (long long) m->rows);
-		e.report = line;
-		for (size_t i = 0; i < candidate_plans.size(); i++)
-		{
-			float		ms = 0;
-			char		name[64];
-			int			rc = time_plan(m, candidate_plans[i], metric, nq, k, &ms, errbuf, errlen);
-
-			plan_name(candidate_plans[i], name, sizeof(name));
-			if (rc > 0)
-				return rc;		/* a real error */
-			if (rc < 0)
-			{
-				snprintf(line, sizeof(line), " [%s: infeasible]", name);
-				e.report += line;
-				continue;
-			}
-			snprintf(line, sizeof(line), " [%s %.3f ms]", name, ms);
-			e.report += line;
-			if (ms < best)
-			{
-				best = ms;
-				e.plan = candidate_plans[i];
-				found = 1;
-			}
-		}
-		if (!found)
-			return fail(errbuf, errlen, HS_GPU_ECUDA, "hybridsearch cuda: no feasible kernel variant (dim %d, k %d)",
-						m->dim, k);
-		{
-			char		name[64];
-
-			plan_name(e.plan, name, sizeof(name));
-			e.report += " -> ";
-			e.report += name;
-		}
-		(*ctx.tune_cache)[key] = e;
-		*out = e.plan;
+		start_tuning(m, e, metric, nq, k);
+		if (m->rows < TUNE_MIN_ROWS || e.candidates.size() <= 1)
+			return untuned_plan(m, metric, nq, out, errbuf, errlen);
+		it = ctx.tune_cache->insert(std::make_pair(key, e)).first;
 	}
-	return 0;
+
+	TuneEntry  &e = it->second;
+
+	if (nq < e.nq)
+		start_tuning(m, e, metric, nq, k);
+	while (e.next < e.candidates.size() && (tune_runs_per_search <= 0 || steps-- > 0))
+		if ((rc = tune_step(m, e, metric, errbuf, errlen)) != 0)
+			return rc;
+	if (e.next >= e.candidates.size())
+	{
+		if ((rc = finish_tuning(m, key, e, errbuf, errlen)) != 0)
+			return rc;
+		*out = e.plan;
+		return 0;
+	}
+	if ((rc = fastest_candidate(e)) >= 0)
+	{
+		*out = e.candidates[rc];
+		return 0;
+	}
+	return untuned_plan(m, metric, nq, out, errbuf, errlen);
 }

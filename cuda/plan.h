@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <string>
+#include <vector>
 
 #include "hs_gpu.h"
 #include "impl/fused.cuh"
@@ -39,15 +40,33 @@ struct TuneKey
 	}
 };
 
+/*
+ * A kind of search, tuned or being tuned.  While tuning, each candidate is
+ * run TUNE_RUNS times (a warm-up, then the timed runs) at one batch size
+ * nq and k, a few runs per search (set_tune_runs_per_search), so that
+ * tuning never holds the device, and the other indexes' searches waiting
+ * for it, for more than that; until it is done, searches take the fastest
+ * candidate timed so far.
+ */
 struct TuneEntry
 {
-	Plan		plan;
+	bool		tuned;
+	Plan		plan;			/* the fastest, once tuned */
 	std::string report;			/* every candidate's time, for hs_gpu_tune_report */
+	std::vector<Plan> candidates;	/* while tuning: GEMM first where it applies */
+	std::vector<float> best_ms; /* per candidate: fastest timed run; -1 infeasible */
+	std::vector<int> runs;		/* per candidate: runs so far, the warm-up included */
+	size_t		next;			/* the candidate run next */
+	int			nq,
+				k;				/* the batch and k every candidate runs at */
 };
 
-/* the plan for this search: cached, tuned now, or the heuristic's */
+/* the plan for this search: cached, tuned (a step of it now), or the heuristic's */
 int			choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out,
 						char *errbuf, size_t errlen);
+
+/* timing runs a search may add while its kind is tuned; <= 0: all at once */
+void		set_tune_runs_per_search(int runs);
 
 /* the fused variant with the smallest query tile, for when the chosen one
  * does not fit in shared memory (large k); fv NULL if there is none */

@@ -3,7 +3,12 @@
  *	  Correctness check and timing of cuda/libhybridsearch_cuda.so, loaded
  *	  with dlopen() the way the GPU worker loads it.
  *
- *	  kernel_check [--lib PATH] [--groups ABCDEFG] [--reps N]
+ *	  kernel_check [--lib PATH] [--groups ABCDEFG] [--reps N] [--tune-runs N]
+ *
+ * --tune-runs N: each search adds at most N of its kind's tuning runs to
+ * itself, as in the worker (hs_gpu_set_tune_runs; default 0 here: a kind
+ * is tuned whole in its first search, so that timing groups time tuned
+ * plans and group S runs every candidate under the sanitizers).
  *
  * Groups:
  *   A  small matrices: rows 1, 7, k-1, k, k+1, 1000; dims 1 3 17 100 768
@@ -58,6 +63,7 @@ static struct
 	size_t		(*tune_report) (char *, size_t);
 	size_t		(*last_variant) (char *, size_t);
 	int			(*bench) (hs_gpu_matrix *, int, int, float *, float *, float *, char *, size_t);
+	void		(*set_tune_runs) (int);	/* NULL in builds that tune in one search */
 } api;
 
 static void *
@@ -96,6 +102,7 @@ load_api(const char *path)
 	*(void **) &api.tune_report = sym(h, "hs_gpu_tune_report");
 	*(void **) &api.last_variant = sym(h, "hs_gpu_last_variant");
 	*(void **) &api.bench = sym(h, "hs_gpu_matrix_bench");
+	*(void **) &api.set_tune_runs = dlsym(h, "hs_gpu_set_tune_runs");
 }
 
 /* ---- helpers ---- */
@@ -1199,6 +1206,7 @@ main(int argc, char **argv)
 	const char *lib = "cuda/libhybridsearch_cuda.so";
 	const char *groups = "AEFDBCT";
 	int			reps = 25;
+	int			tune_runs = 0;
 	int			rc;
 
 	for (int i = 1; i < argc; i++)
@@ -1209,9 +1217,11 @@ main(int argc, char **argv)
 			groups = argv[++i];
 		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
 			reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--tune-runs") && i + 1 < argc)
+			tune_runs = atoi(argv[++i]);
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFDBCPMTSs] [--reps N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFDBCPMTSs] [--reps N] [--tune-runs N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -1219,6 +1229,13 @@ main(int argc, char **argv)
 		reps = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	load_api(lib);
+	if (api.set_tune_runs)
+		api.set_tune_runs(tune_runs);
+	else if (tune_runs != 0)
+	{
+		fprintf(stderr, "%s has no hs_gpu_set_tune_runs: --tune-runs needs a newer build\n", lib);
+		return 2;
+	}
 	{
 		double		t0 = now_s();
 
