@@ -296,8 +296,10 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
 	{
 		TuneEntry	e;
 
+		if (m->rows < TUNE_MIN_ROWS)
+			return untuned_plan(m, metric, nq, out, errbuf, errlen);
 		start_tuning(m, e, metric, nq, k);
-		if (m->rows < TUNE_MIN_ROWS || e.candidates.size() <= 1)
+		if (e.candidates.size() <= 1)
 			return untuned_plan(m, metric, nq, out, errbuf, errlen);
 		it = ctx.tune_cache->insert(std::make_pair(key, e)).first;
 	}
