@@ -9,9 +9,10 @@
  *                rows); the merge passes reduce them to one per query.
  *   GEMM path:   per chunk of rows, cublasGemmEx writes the dot products and
  *                gemm_select_kernel keeps one sorted list per (query,
- *                segment).  With several chunks, list 0 of each query is a
- *                running top-k merged after every chunk; with one chunk,
- *                the merge passes below.
+ *                segment), under a bound sampled from the first chunk
+ *                (gemm_sample_bound_kernel).  With several chunks, list 0
+ *                of each query is a running top-k merged after every
+ *                chunk; with one chunk, the merge passes below.
  *   both:        final_kernel writes distances and row numbers.
  */
 #include <math.h>
@@ -127,6 +128,8 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 							   errbuf, errlen)) != 0)
 			return rc;
 		launch.lists_per_query = launch.running ? 1 + launch.segs_per_chunk : launch.segs_per_chunk;
+		launch.sample_bound = k <= BOUND_SAMPLE_MAX_K &&
+			std::min<long long>(chunk_rows, n) >= BOUND_SAMPLE_MIN_ROWS;
 		if ((rc = dbuf_reserve(ctx.dots, (size_t) nq * launch.dots_ld * 4, errbuf, errlen,
 							   "GEMM distance buffer")) != 0)
 			return rc;
@@ -145,6 +148,66 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 		return rc;
 	if ((rc = dbuf_reserve(ctx.out_rows, (size_t) nq * k * 8, errbuf, errlen, "output buffer")) != 0)
 		return rc;
+	return 0;
+}
+
+/*
+ * The GEMM path, chunk after chunk: product, selection and (with several
+ * chunks) the running merge of list 0; with a running top-k it also writes
+ * the answer.
+ */
+static int
+enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *bounds,
+					char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	long long	n = m->rows;
+	int			nq = launch.nq,
+				k = launch.k;
+	const float *qn = (const float *) (m->half ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
+	const float *dots = (const float *) ctx.dots.ptr;
+
+	if (launch.running)
+		CUDA_CHECK(cudaMemsetAsync(cand, 0xff, (size_t) nq * launch.lists_per_query * k * 8, ctx.stream),
+				   "cudaMemsetAsync");
+	for (int c = 0; c < launch.gemm_chunks; c++)
+	{
+		long long	row0 = (long long) c * launch.gemm_chunk_rows;
+		int			rows_c = (int) std::min<long long>(launch.gemm_chunk_rows, n - row0);
+		long long	tasks = (long long) nq * launch.segs_per_chunk;
+		int			rc;
+
+		if ((rc = gemm_chunk(m, row0, rows_c, nq, launch.dots_ld, errbuf, errlen)) != 0)
+			return rc;
+		if (c == 0 && launch.sample_bound)
+		{
+			gemm_sample_bound_kernel<<<nq, BOUND_SAMPLE_THREADS, 0, ctx.stream>>>(
+				dots, launch.dots_ld, rows_c, row0, m->norms, qn, launch.metric, k, bounds);
+			CUDA_CHECK_LAUNCH("sampled bound kernel");
+		}
+		gemm_select_kernel<<<(unsigned) ceil_div(tasks, launch.select_warps), 32 * launch.select_warps,
+			launch.select_smem, ctx.stream>>>(
+			dots, launch.dots_ld, rows_c, row0, m->norms, qn, launch.metric, nq, k, launch.seg_len,
+			launch.segs_per_chunk, cand, launch.lists_per_query,
+			launch.running ? 1 : c * launch.segs_per_chunk, bounds);
+		CUDA_CHECK_LAUNCH("select kernel");
+		if (launch.running)
+		{
+			/* running top-k (list 0) += this chunk's lists, in place */
+			merge_kernel<<<(unsigned) ceil_div(nq, launch.merge_warps), 32 * launch.merge_warps,
+				launch.merge_smem, ctx.stream>>>(
+				cand, launch.lists_per_query, k, launch.lists_per_query, cand, launch.lists_per_query,
+				1, nq, bounds);
+			CUDA_CHECK_LAUNCH("merge kernel");
+		}
+	}
+	if (launch.running)
+	{
+		final_kernel<<<nq, 256, 0, ctx.stream>>>(cand, launch.lists_per_query, k, launch.metric,
+												 (float *) ctx.out_dist.ptr,
+												 (long long *) ctx.out_rows.ptr);
+		CUDA_CHECK_LAUNCH("final kernel");
+	}
 	return 0;
 }
 
@@ -188,44 +251,10 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 	}
 	else
 	{
-		const float *qn = (const float *) (m->half ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
+		int			rc = enqueue_gemm_chunks(m, launch, cur, bounds, errbuf, errlen);
 
-		if (launch.running)
-			CUDA_CHECK(cudaMemsetAsync(cur, 0xff, (size_t) nq * launch.lists_per_query * k * 8, ctx.stream),
-					   "cudaMemsetAsync");
-		for (int c = 0; c < launch.gemm_chunks; c++)
-		{
-			long long	row0 = (long long) c * launch.gemm_chunk_rows;
-			int			rows_c = (int) std::min<long long>(launch.gemm_chunk_rows, n - row0);
-			long long	tasks = (long long) nq * launch.segs_per_chunk;
-			int			rc;
-
-			if ((rc = gemm_chunk(m, row0, rows_c, nq, launch.dots_ld, errbuf, errlen)) != 0)
-				return rc;
-			gemm_select_kernel<<<(unsigned) ceil_div(tasks, launch.select_warps), 32 * launch.select_warps,
-				launch.select_smem, ctx.stream>>>(
-				(const float *) ctx.dots.ptr, launch.dots_ld, rows_c, row0, m->norms, qn, launch.metric,
-				nq, k, launch.seg_len, launch.segs_per_chunk, cur, launch.lists_per_query,
-				launch.running ? 1 : c * launch.segs_per_chunk, bounds);
-			CUDA_CHECK_LAUNCH("select kernel");
-			if (launch.running)
-			{
-				/* running top-k (list 0) += this chunk's lists, in place */
-				merge_kernel<<<(unsigned) ceil_div(nq, launch.merge_warps), 32 * launch.merge_warps,
-					launch.merge_smem, ctx.stream>>>(
-					cur, launch.lists_per_query, k, launch.lists_per_query, cur, launch.lists_per_query,
-					1, nq, bounds);
-				CUDA_CHECK_LAUNCH("merge kernel");
-			}
-		}
-		if (launch.running)
-		{
-			final_kernel<<<nq, 256, 0, ctx.stream>>>(cur, launch.lists_per_query, k, launch.metric,
-													 (float *) ctx.out_dist.ptr,
-													 (long long *) ctx.out_rows.ptr);
-			CUDA_CHECK_LAUNCH("final kernel");
-			return 0;
-		}
+		if (rc != 0 || launch.running)
+			return rc;
 	}
 
 	/* tree merge: MERGE_FANIN lists into one per pass */

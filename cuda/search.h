@@ -30,6 +30,7 @@ struct Launch
 	int			segs_per_chunk;
 	int			select_warps;	/* warps a select block */
 	int			running;		/* list 0 of each query is a running top-k */
+	int			sample_bound;	/* the first chunk's sampled bound (impl/gemm.cuh) */
 	size_t		select_smem;
 	/* merge passes */
 	int			lists_per_query;	/* after the selection */

@@ -28,6 +28,26 @@ __global__ void gemm_select_kernel(const float *__restrict__ dots, int ldc, int 
 								   int seg_offset, u64 *bounds);
 
 /*
+ * The sampled bound: before the first chunk's selection, the k-th smallest
+ * of BOUND_SAMPLE_THREADS minima over BOUND_SAMPLE_RUNS rows each, a bound
+ * on the answer's k-th key published to the shared bound.  The selection
+ * then keeps only keys under it, so its lists stay short and the merges
+ * after it have little to do.  Worth it (and used) only when k is small
+ * against the minima and the chunk is large against the sample.
+ */
+#define BOUND_SAMPLE_THREADS 1024
+#define BOUND_SAMPLE_RUNS 16
+#define BOUND_SAMPLE_MAX_K 256
+#define BOUND_SAMPLE_MIN_ROWS (4 * BOUND_SAMPLE_THREADS * BOUND_SAMPLE_RUNS)
+
+/* one block of BOUND_SAMPLE_THREADS per query; nrows_chunk >=
+ * BOUND_SAMPLE_THREADS * BOUND_SAMPLE_RUNS, k <= BOUND_SAMPLE_THREADS */
+__global__ void gemm_sample_bound_kernel(const float *__restrict__ dots, int ldc, int nrows_chunk,
+										 long long row_base, const float *__restrict__ rnorm,
+										 const float *__restrict__ qnorm, int metric, int k,
+										 u64 *bounds);
+
+/*
  * Enqueue on m's stream the dot products of rows [row0, row0 + rows_c) with
  * the nq prepared queries (fp16 queries for an fp16 matrix) into the
  * context's dots buffer, leading dimension ldc.

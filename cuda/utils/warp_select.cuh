@@ -8,6 +8,7 @@
  * keys the buffer is bitonic-sorted (64 entries, one pair per lane) and
  * merged into the list by rank (a binary search per element, into the
  * other of two buffers), so the list stays sorted without a full sort.
+ * Merges offer sorted runs (wl_insert_run), which skip the bitonic sort.
  *
  * A list takes warp_list_keys(k) keys of shared memory: the list, its
  * spare buffer and the pending buffer.  Hosts size shared memory with the
@@ -51,8 +52,8 @@ count_less(const u64 *a, int n, u64 x)
 
 /*
  * A sorted top-k list owned by one warp, in shared memory.  Every field is
- * warp-uniform.  threshold is list[k-1] once the list is full (tightened by
- * the shared bound), else KEY_EMPTY; only keys below it are taken.
+ * warp-uniform.  threshold is the smaller of list[k-1] once the list is full
+ * and the shared bound last read (seen); only keys below it are taken.
  */
 struct WarpList
 {
@@ -62,6 +63,7 @@ struct WarpList
 	u64		   *bound;			/* this query's shared bound (device memory) */
 	int			count;
 	int			npending;
+	u64			seen;			/* the shared bound as last read, exclusive */
 	u64			threshold;
 };
 
@@ -72,8 +74,10 @@ struct WarpList
  * Keys equal to B must be kept (inclusive bound): the row holding B sits in
  * the list that published it and is offered again by the merge passes.
  * Keys are unique integers, so "key <= B" is the filter "key < B + 1".
- * Lists publish with atomicMin at each flush and read the bound (L2,
- * __ldcg) when they start and periodically.
+ * Lists publish with atomicMin at each flush, without waiting for the old
+ * value (a reduction, not a round trip to L2: a flush that waited for it
+ * took about a microsecond, most of a merge step), and read the bound
+ * (__ldcg) when they start and when their kernel prefetches it.
  */
 static __device__ __forceinline__ u64
 bound_excl(u64 b)
@@ -91,25 +95,26 @@ wl_init(WarpList &w, u64 *base, int k, u64 *bound)
 	w.bound = bound;
 	w.count = 0;
 	w.npending = 0;
-	w.threshold = bound ? bound_excl(__ldcg(bound)) : KEY_EMPTY;
+	w.seen = bound ? bound_excl(__ldcg(bound)) : KEY_EMPTY;
+	w.threshold = w.seen;
 }
 
-/* tighten with the shared bound b (inclusive) */
+/* tighten with the shared bound b (inclusive), as read by the caller */
 static __device__ __forceinline__ void
 wl_bound(WarpList &w, u64 b)
 {
-	w.threshold = min(w.threshold, bound_excl(b));
+	w.seen = min(w.seen, bound_excl(b));
+	w.threshold = min(w.threshold, w.seen);
 }
 
-/* sort the pending keys, merge them into the list, publish the k-th key */
-static __device__ __noinline__ void
-wl_flush(WarpList &w, int k, int lane)
+/* bitonic sort of the npending pending keys, padded to 64, one pair per lane */
+static __device__ __forceinline__ void
+wl_sort_pending(WarpList &w, int lane)
 {
 	__syncwarp();
 	for (int i = w.npending + lane; i < WARP_LIST_PENDING; i += 32)
 		w.pending[i] = KEY_EMPTY;
 	__syncwarp();
-	/* bitonic sort of the 64 pending entries, one pair per lane */
 	for (int size = 2; size <= WARP_LIST_PENDING; size <<= 1)
 	{
 		for (int stride = size >> 1; stride > 0; stride >>= 1)
@@ -128,51 +133,59 @@ wl_flush(WarpList &w, int k, int lane)
 			__syncwarp();
 		}
 	}
-	/* merge list (count) and pending (npending) by rank into spare, keep
-	 * the first k */
+}
+
+/*
+ * Merge the sorted pending keys into the list by rank (into spare, keeping
+ * the first k), then publish the list's k-th key to the shared bound and
+ * take the tighter of it and the bound last seen as the threshold.
+ */
+static __device__ __noinline__ void
+wl_merge_pending(WarpList &w, int k, int lane)
+{
+	int			nout = min(k, w.count + w.npending);
+
+	__syncwarp();
+	for (int i = lane; i < w.count; i += 32)
 	{
-		int			nout = min(k, w.count + w.npending);
+		u64			x = w.list[i];
+		int			r = i + count_less(w.pending, w.npending, x);
 
-		for (int i = lane; i < w.count; i += 32)
-		{
-			u64			x = w.list[i];
-			int			r = i + count_less(w.pending, w.npending, x);
-
-			if (r < nout)
-				w.spare[r] = x;
-		}
-		for (int i = lane; i < w.npending; i += 32)
-		{
-			u64			x = w.pending[i];
-			int			r = i + count_less(w.list, w.count, x);
-
-			if (r < nout)
-				w.spare[r] = x;
-		}
-		__syncwarp();
-		{
-			u64		   *t = w.list;
-
-			w.list = w.spare;
-			w.spare = t;
-		}
-		w.count = nout;
-		w.npending = 0;
-		{
-			u64			t = (w.count >= k) ? w.list[k - 1] : KEY_EMPTY;
-
-			if (w.bound)
-			{
-				u64			old = 0;
-
-				if (lane == 0)
-					old = atomicMin(w.bound, t);
-				old = __shfl_sync(FULL_MASK, old, 0);
-				t = min(t, bound_excl(old));
-			}
-			w.threshold = t;
-		}
+		if (r < nout)
+			w.spare[r] = x;
 	}
+	for (int i = lane; i < w.npending; i += 32)
+	{
+		u64			x = w.pending[i];
+		int			r = i + count_less(w.list, w.count, x);
+
+		if (r < nout)
+			w.spare[r] = x;
+	}
+	__syncwarp();
+	{
+		u64		   *t = w.list;
+
+		w.list = w.spare;
+		w.spare = t;
+	}
+	w.count = nout;
+	w.npending = 0;
+	{
+		u64			t = (w.count >= k) ? w.list[k - 1] : KEY_EMPTY;
+
+		if (w.bound && t != KEY_EMPTY && bound_excl(t) < w.seen && lane == 0)
+			atomicMin(w.bound, t);
+		w.threshold = min(t, w.seen);
+	}
+}
+
+/* sort the pending keys, merge them into the list, publish the k-th key */
+static __device__ __noinline__ void
+wl_flush(WarpList &w, int k, int lane)
+{
+	wl_sort_pending(w, lane);
+	wl_merge_pending(w, k, lane);
 }
 
 /* offer one key per lane (KEY_EMPTY offers nothing); all 32 lanes call */
@@ -192,6 +205,42 @@ wl_insert(WarpList &w, u64 key, int k, int lane)
 	}
 }
 
+/*
+ * A run this long or longer, offered to an empty pending buffer, is merged
+ * by rank at once, skipping the flush's bitonic sort (21 steps against the
+ * rank merge's 5); shorter runs are appended and sorted with what follows.
+ */
+#define WARP_LIST_RUN_MIN 8
+
+/*
+ * offer a sorted run, lane i holding its i-th key (a chunk of a sorted
+ * list, in a merge): the keys that pass are a prefix of the lanes, so a
+ * long enough run needs no sort.  All 32 lanes call.
+ */
+static __device__ __forceinline__ void
+wl_insert_run(WarpList &w, u64 key, int k, int lane)
+{
+	bool		pass = key < w.threshold;
+	unsigned int m = __ballot_sync(FULL_MASK, pass);
+	int			n = __popc(m);
+
+	if (n >= WARP_LIST_RUN_MIN && w.npending == 0)
+	{
+		if (pass)
+			w.pending[lane] = key;
+		w.npending = n;
+		wl_merge_pending(w, k, lane);
+	}
+	else if (n > 0)
+	{
+		if (pass)
+			w.pending[w.npending + lane] = key;
+		w.npending += n;
+		if (w.npending >= 32)
+			wl_flush(w, k, lane);
+	}
+}
+
 /* flush what is pending and write the k-entry sorted list to out */
 static __device__ __forceinline__ void
 wl_finish(WarpList &w, int k, int lane, u64 *out)
@@ -201,6 +250,29 @@ wl_finish(WarpList &w, int k, int lane, u64 *out)
 	__syncwarp();
 	for (int i = lane; i < k; i += 32)
 		out[i] = (i < w.count) ? w.list[i] : KEY_EMPTY;
+}
+
+/*
+ * Lists of at most 32 keys can live in registers instead, lane i holding
+ * the i-th key.  Two such sorted lists a and b merge into the 32 smallest
+ * of their union: min(a[i], b[31 - i]) is a bitonic sequence holding them,
+ * and five compare-exchange stages over shuffles sort it.
+ */
+#define WARP_REG_KEYS 32
+
+static __device__ __forceinline__ u64
+warp_merge_sorted32(u64 a, u64 b, int lane)
+{
+	u64			c = min(a, __shfl_sync(FULL_MASK, b, 31 - lane));
+
+#pragma unroll
+	for (int stride = 16; stride > 0; stride >>= 1)
+	{
+		u64			other = __shfl_xor_sync(FULL_MASK, c, stride);
+
+		c = (lane & stride) ? max(c, other) : min(c, other);
+	}
+	return c;
 }
 
 #endif							/* HS_UTILS_WARP_SELECT_CUH */
