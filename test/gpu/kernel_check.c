@@ -23,6 +23,10 @@
  *   M  timing of one part against 2 parts and one part per device
  *      (HS_PARTS_ROWS rows x 768, default 1M; median of --reps)
  *   T  timing of 1M x 768 fp32/fp16 searches against the read/copy floors
+ *   O  one kind of search on 1M x 768, repeated --reps times after tuning,
+ *      for a profiler (nsys, ncu): HS_O_HALF (0/1, default 1), HS_O_METRIC
+ *      (1 l2, 2 negip, 3 cosine (default), 4 l1), HS_O_BATCH (default 1),
+ *      HS_O_K (default 32)
  *   S  (s) small sets for compute-sanitizer (s: no autotuning, 3000 rows)
  *
  * Each search asks for kreq = 2k candidates; against a float64 CPU
@@ -1200,6 +1204,54 @@ group_T(int reps)
 		printf("%s\n", lines[i]);
 }
 
+static int
+env_int(const char *name, int dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? atoi(v) : dflt;
+}
+
+static void
+group_O(int reps)
+{
+	Mat			M;
+	int			half = env_int("HS_O_HALF", 1) != 0;
+	int			metric = env_int("HS_O_METRIC", HS_GPU_COSINE);
+	int			b = env_int("HS_O_BATCH", 1);
+	int			k = env_int("HS_O_K", 32);
+	float	   *q = malloc(sizeof(float) * b * 768);
+	float	   *d = malloc(sizeof(float) * b * k);
+	int64_t    *r = malloc(sizeof(int64_t) * b * k);
+	float	   *kms = malloc(sizeof(float) * reps);
+	char		var[96];
+
+	mat_build(&M, 1000000, 768, 2024, 0, -1);
+	gen(q, b, 768, 4321, 0);
+	for (int i = -3; i < reps; i++)
+	{
+		float		ms = 0;
+
+		if (api.search(M.gm[half], metric, q, b, k, d, r, &ms, errbuf, sizeof(errbuf)) != 0)
+		{
+			printf("FAIL profiled search: %s\n", errbuf);
+			total_fails++;
+			break;
+		}
+		if (i >= 0)
+			kms[i] = ms;
+	}
+	api.last_variant(var, sizeof(var));
+	qsort(kms, reps, sizeof(float), cmp_f);
+	printf("O: 1M x 768 %s %s k %d batch %d: median %.3f ms of %d searches (%s)\n", half ? "fp16" : "fp32",
+		   metric_name[metric], k, b, kms[reps / 2], reps, var);
+	mat_free(&M);
+	free(q);
+	free(d);
+	free(r);
+	free(kms);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1221,7 +1273,7 @@ main(int argc, char **argv)
 			tune_runs = atoi(argv[++i]);
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFDBCPMTSs] [--reps N] [--tune-runs N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFDBCPMTOSs] [--reps N] [--tune-runs N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -1288,6 +1340,9 @@ main(int argc, char **argv)
 				break;
 			case 'T':
 				group_T(reps);
+				break;
+			case 'O':
+				group_O(reps);
 				break;
 			case 'S':
 				group_S(1);
