@@ -62,13 +62,16 @@ close_locked(DevCtx &ctx)
 		return;
 	cudaSetDevice(ctx.device);
 	cudaStreamSynchronize(ctx.stream);
+	if (ctx.select_stream)
+		cudaStreamSynchronize(ctx.select_stream);
 	dbuf_free(ctx.queries);
 	dbuf_free(ctx.queries16);
 	dbuf_free(ctx.qnorms32);
 	dbuf_free(ctx.qnorms16);
 	dbuf_free(ctx.cand);
 	dbuf_free(ctx.cand_next);
-	dbuf_free(ctx.dots);
+	dbuf_free(ctx.dots[0]);
+	dbuf_free(ctx.dots[1]);
 	dbuf_free(ctx.out_dist);
 	dbuf_free(ctx.out_rows);
 	dbuf_free(ctx.stage[0]);
@@ -88,9 +91,17 @@ close_locked(DevCtx &ctx)
 	if (ctx.stage_done[0]) cudaEventDestroy(ctx.stage_done[0]);
 	if (ctx.stage_done[1]) cudaEventDestroy(ctx.stage_done[1]);
 	ctx.ev_start = ctx.ev_stop = ctx.stage_done[0] = ctx.stage_done[1] = NULL;
+	for (int i = 0; i < 2; i++)
+	{
+		if (ctx.dots_ready[i]) cudaEventDestroy(ctx.dots_ready[i]);
+		if (ctx.dots_free[i]) cudaEventDestroy(ctx.dots_free[i]);
+		ctx.dots_ready[i] = ctx.dots_free[i] = NULL;
+	}
 	if (ctx.stream)
 		cudaStreamDestroy(ctx.stream);
-	ctx.stream = NULL;
+	if (ctx.select_stream)
+		cudaStreamDestroy(ctx.select_stream);
+	ctx.stream = ctx.select_stream = NULL;
 	delete ctx.tune_cache;
 	delete ctx.smem_limits;
 	ctx.tune_cache = NULL;
@@ -125,7 +136,12 @@ open_locked(DevCtx &ctx, int device, char *errbuf, size_t errlen)
 			(e = cudaEventCreate(&ctx.ev_start)) != cudaSuccess ||
 			(e = cudaEventCreate(&ctx.ev_stop)) != cudaSuccess ||
 			(e = cudaEventCreateWithFlags(&ctx.stage_done[0], cudaEventDisableTiming)) != cudaSuccess ||
-			(e = cudaEventCreateWithFlags(&ctx.stage_done[1], cudaEventDisableTiming)) != cudaSuccess)
+			(e = cudaEventCreateWithFlags(&ctx.stage_done[1], cudaEventDisableTiming)) != cudaSuccess ||
+			(e = cudaStreamCreateWithFlags(&ctx.select_stream, cudaStreamNonBlocking)) != cudaSuccess ||
+			(e = cudaEventCreateWithFlags(&ctx.dots_ready[0], cudaEventDisableTiming)) != cudaSuccess ||
+			(e = cudaEventCreateWithFlags(&ctx.dots_ready[1], cudaEventDisableTiming)) != cudaSuccess ||
+			(e = cudaEventCreateWithFlags(&ctx.dots_free[0], cudaEventDisableTiming)) != cudaSuccess ||
+			(e = cudaEventCreateWithFlags(&ctx.dots_free[1], cudaEventDisableTiming)) != cudaSuccess)
 			rc = cuda_fail(errbuf, errlen, e, "creating stream/events");
 		else if ((s = cublasCreate(&ctx.blas)) != CUBLAS_STATUS_SUCCESS)
 		{

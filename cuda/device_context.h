@@ -28,17 +28,20 @@ struct DevCtx
 	int			open;
 	int			device;
 	cudaStream_t stream;
+	cudaStream_t select_stream;	/* the GEMM path's selection, beside the next chunk's product */
 	cublasHandle_t blas;
 	cudaDeviceProp prop;
 	cudaEvent_t ev_start, ev_stop;	/* kernel timing */
 	cudaEvent_t stage_done[2];	/* a host staging buffer may be refilled */
+	cudaEvent_t dots_ready[2];	/* a chunk's dot products are written */
+	cudaEvent_t dots_free[2];	/* ... and selected: the buffer may be rewritten */
 
 	/* device scratch */
 	ScratchBuf	queries;		/* nq_pad x ld fp32, zero padded */
 	ScratchBuf	queries16;		/* the same in fp16 (GEMM path of fp16 matrices) */
 	ScratchBuf	qnorms32, qnorms16; /* squared query norms, fp32 and fp16-rounded */
 	ScratchBuf	cand, cand_next;	/* candidate lists; the merge passes swap them */
-	ScratchBuf	dots;			/* the GEMM chunk's dot products */
+	ScratchBuf	dots[2];		/* the GEMM chunks' dot products, alternately */
 	ScratchBuf	out_dist, out_rows;	/* the answer */
 	ScratchBuf	stage[2];		/* appended fp32 rows */
 	ScratchBuf	sink;			/* the read probe's output */

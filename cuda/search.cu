@@ -130,9 +130,10 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 		launch.lists_per_query = launch.running ? 1 + launch.segs_per_chunk : launch.segs_per_chunk;
 		launch.sample_bound = k <= BOUND_SAMPLE_MAX_K &&
 			std::min<long long>(chunk_rows, n) >= BOUND_SAMPLE_MIN_ROWS;
-		if ((rc = dbuf_reserve(ctx.dots, (size_t) nq * launch.dots_ld * 4, errbuf, errlen,
-							   "GEMM distance buffer")) != 0)
-			return rc;
+		for (int i = 0; i < (launch.gemm_chunks > 1 ? 2 : 1); i++)
+			if ((rc = dbuf_reserve(ctx.dots[i], (size_t) nq * launch.dots_ld * 4, errbuf, errlen,
+								   "GEMM distance buffer")) != 0)
+				return rc;
 	}
 
 	if ((rc = dbuf_reserve(ctx.cand, (size_t) nq * launch.lists_per_query * k * 8, errbuf, errlen,
@@ -152,9 +153,12 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 }
 
 /*
- * The GEMM path, chunk after chunk: product, selection and (with several
- * chunks) the running merge of list 0; with a running top-k it also writes
- * the answer.
+ * The GEMM path, chunk after chunk.  With several chunks the dot products
+ * alternate between two buffers, and each chunk's selection and running
+ * merge go on the select stream, so that they overlap the next chunk's
+ * product on the main stream: events hand each buffer from product to
+ * selection (dots_ready) and back (dots_free).  The main stream waits for
+ * the last selection; with a running top-k it also writes the answer.
  */
 static int
 enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *bounds,
@@ -165,7 +169,7 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 	int			nq = launch.nq,
 				k = launch.k;
 	const float *qn = (const float *) (m->half ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
-	const float *dots = (const float *) ctx.dots.ptr;
+	cudaStream_t sel = launch.running ? ctx.select_stream : ctx.stream;
 
 	if (launch.running)
 		CUDA_CHECK(cudaMemsetAsync(cand, 0xff, (size_t) nq * launch.lists_per_query * k * 8, ctx.stream),
@@ -175,18 +179,26 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 		long long	row0 = (long long) c * launch.gemm_chunk_rows;
 		int			rows_c = (int) std::min<long long>(launch.gemm_chunk_rows, n - row0);
 		long long	tasks = (long long) nq * launch.segs_per_chunk;
+		const float *dots = (const float *) ctx.dots[c & 1].ptr;
 		int			rc;
 
-		if ((rc = gemm_chunk(m, row0, rows_c, nq, launch.dots_ld, errbuf, errlen)) != 0)
+		if (c >= 2)
+			CUDA_CHECK(cudaStreamWaitEvent(ctx.stream, ctx.dots_free[c & 1], 0), "cudaStreamWaitEvent");
+		if ((rc = gemm_chunk(m, row0, rows_c, nq, (float *) dots, launch.dots_ld, errbuf, errlen)) != 0)
 			return rc;
+		if (launch.running)
+		{
+			CUDA_CHECK(cudaEventRecord(ctx.dots_ready[c & 1], ctx.stream), "cudaEventRecord");
+			CUDA_CHECK(cudaStreamWaitEvent(sel, ctx.dots_ready[c & 1], 0), "cudaStreamWaitEvent");
+		}
 		if (c == 0 && launch.sample_bound)
 		{
-			gemm_sample_bound_kernel<<<nq, BOUND_SAMPLE_THREADS, 0, ctx.stream>>>(
+			gemm_sample_bound_kernel<<<nq, BOUND_SAMPLE_THREADS, 0, sel>>>(
 				dots, launch.dots_ld, rows_c, row0, m->norms, qn, launch.metric, k, bounds);
 			CUDA_CHECK_LAUNCH("sampled bound kernel");
 		}
 		gemm_select_kernel<<<(unsigned) ceil_div(tasks, launch.select_warps), 32 * launch.select_warps,
-			launch.select_smem, ctx.stream>>>(
+			launch.select_smem, sel>>>(
 			dots, launch.dots_ld, rows_c, row0, m->norms, qn, launch.metric, nq, k, launch.seg_len,
 			launch.segs_per_chunk, cand, launch.lists_per_query,
 			launch.running ? 1 : c * launch.segs_per_chunk, bounds);
@@ -195,14 +207,17 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 		{
 			/* running top-k (list 0) += this chunk's lists, in place */
 			merge_kernel<<<(unsigned) ceil_div(nq, launch.merge_warps), 32 * launch.merge_warps,
-				launch.merge_smem, ctx.stream>>>(
+				launch.merge_smem, sel>>>(
 				cand, launch.lists_per_query, k, launch.lists_per_query, cand, launch.lists_per_query,
 				1, nq, bounds);
 			CUDA_CHECK_LAUNCH("merge kernel");
+			CUDA_CHECK(cudaEventRecord(ctx.dots_free[c & 1], sel), "cudaEventRecord");
 		}
 	}
 	if (launch.running)
 	{
+		CUDA_CHECK(cudaStreamWaitEvent(ctx.stream, ctx.dots_free[(launch.gemm_chunks - 1) & 1], 0),
+				   "cudaStreamWaitEvent");
 		final_kernel<<<nq, 256, 0, ctx.stream>>>(cand, launch.lists_per_query, k, launch.metric,
 												 (float *) ctx.out_dist.ptr,
 												 (long long *) ctx.out_rows.ptr);
@@ -253,6 +268,11 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 	{
 		int			rc = enqueue_gemm_chunks(m, launch, cur, bounds, errbuf, errlen);
 
+		if (rc != 0 && launch.running)
+		{
+			/* the next search must not find this one's selection running */
+			cudaStreamSynchronize(ctx.select_stream);
+		}
 		if (rc != 0 || launch.running)
 			return rc;
 	}

@@ -164,7 +164,8 @@ bench_locked(hs_gpu_matrix *m, int nq, int reps, float *read_ms, float *copy_ms,
 				int			rows_c = (int) std::min<long long>(launch.gemm_chunk_rows, m->rows - row0);
 				int			grc;
 
-				if ((grc = gemm_chunk(m, row0, rows_c, nq, launch.dots_ld, errbuf, errlen)) != 0)
+				if ((grc = gemm_chunk(m, row0, rows_c, nq, (float *) ctx.dots[c & 1].ptr, launch.dots_ld,
+									  errbuf, errlen)) != 0)
 					return grc;
 			}
 			return 0;

@@ -164,7 +164,8 @@ gemm_sample_bound_kernel(const float *__restrict__ dots, int ldc, int nrows_chun
 
 /* column-major view: dots (rows_c x nq, ldc) = rows^T (rows_c x ld) x queries (ld x nq) */
 int
-gemm_chunk(hs_gpu_matrix *m, long long row0, int rows_c, int nq, int ldc, char *errbuf, size_t errlen)
+gemm_chunk(hs_gpu_matrix *m, long long row0, int rows_c, int nq, float *dots, int ldc,
+		   char *errbuf, size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
 	const float alpha = 1.0f,
@@ -177,7 +178,7 @@ gemm_chunk(hs_gpu_matrix *m, long long row0, int rows_c, int nq, int ldc, char *
 	cublasStatus_t s;
 
 	s = cublasGemmEx(ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, rows_c, nq, m->ld, &alpha,
-					 rows, ty, m->ld, queries, ty, m->ld, &beta, ctx.dots.ptr, CUDA_R_32F, ldc,
+					 rows, ty, m->ld, queries, ty, m->ld, &beta, dots, CUDA_R_32F, ldc,
 					 compute, CUBLAS_GEMM_DEFAULT);
 	if (s != CUBLAS_STATUS_SUCCESS)
 		return blas_fail(errbuf, errlen, s, "cublasGemmEx");
