@@ -58,9 +58,10 @@ SELECT array_agg(id) FROM (SELECT id FROM flat WHERE v <-> '[1,0,0,0,0,0,0,0]' <
 	ORDER BY v <-> '[1,0,0,0,0,0,0,0]' LIMIT 50) s;
 
 -- the rows come whole, in the parent's column order, nearest first
-SELECT id, f, v <-> '[1,0,0,0,0,0,0,0]' AS distance
+-- (distances to 6 places: the last digits follow the CPU's vector width)
+SELECT id, f, round((v <-> '[1,0,0,0,0,0,0,0]')::numeric, 6) AS distance
 FROM hybridsearch_sharded_search(NULL::sharded, 'v', '<->', '[1,0,0,0,0,0,0,0]', 3);
-SELECT id, f, v <-> '[1,0,0,0,0,0,0,0]' AS distance
+SELECT id, f, round((v <-> '[1,0,0,0,0,0,0,0]')::numeric, 6) AS distance
 FROM flat ORDER BY v <-> '[1,0,0,0,0,0,0,0]' LIMIT 3;
 
 -- NaN (zero vectors under <=>) sorts after every number and NULL after
