@@ -170,6 +170,7 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 				k = launch.k;
 	const float *qn = (const float *) (m->half ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
 	cudaStream_t sel = launch.running ? ctx.select_stream : ctx.stream;
+	long long	tasks = (long long) nq * launch.segs_per_chunk;
 
 	if (launch.running)
 		CUDA_CHECK(cudaMemsetAsync(cand, 0xff, (size_t) nq * launch.lists_per_query * k * 8, ctx.stream),
@@ -178,13 +179,12 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 	{
 		long long	row0 = (long long) c * launch.gemm_chunk_rows;
 		int			rows_c = (int) std::min<long long>(launch.gemm_chunk_rows, n - row0);
-		long long	tasks = (long long) nq * launch.segs_per_chunk;
-		const float *dots = (const float *) ctx.dots[c & 1].ptr;
+		float	   *dots = (float *) ctx.dots[c & 1].ptr;
 		int			rc;
 
 		if (c >= 2)
 			CUDA_CHECK(cudaStreamWaitEvent(ctx.stream, ctx.dots_free[c & 1], 0), "cudaStreamWaitEvent");
-		if ((rc = gemm_chunk(m, row0, rows_c, nq, (float *) dots, launch.dots_ld, errbuf, errlen)) != 0)
+		if ((rc = gemm_chunk(m, row0, rows_c, nq, dots, launch.dots_ld, errbuf, errlen)) != 0)
 			return rc;
 		if (launch.running)
 		{

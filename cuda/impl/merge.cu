@@ -55,7 +55,7 @@ ring_next(u64 *ahead, const u64 *lists, int seg_i, int seg_end, int k, int lane)
 /*
  * k <= 32: the running list in registers (warp_merge_sorted32), each list a
  * single run; a list whose first key is not below the threshold is skipped
- * whole.  The k-th key is published as the WarpList's flush does.
+ * whole.  The k-th key is published as a WarpList's is (bound_publish).
  */
 static __device__ __forceinline__ void
 merge_lists_in_registers(const u64 *lists, int seg_begin, int seg_end, int k, u64 *bound,
@@ -73,17 +73,13 @@ merge_lists_in_registers(const u64 *lists, int seg_begin, int seg_end, int k, u6
 	for (int seg_i = seg_begin; seg_i < seg_end; seg_i++)
 	{
 		u64			key = ring_next(ahead, lists, seg_i, seg_end, k, lane);
-		u64			kth;
 
 		seen = min(seen, bound_excl(refresh_bound(&bound_read, bound, seg_i - seg_begin)));
 		threshold = min(threshold, seen);
 		if (__shfl_sync(FULL_MASK, key, 0) >= threshold)
 			continue;
 		list = warp_merge_sorted32(list, key, lane);
-		kth = __shfl_sync(FULL_MASK, list, k - 1);
-		if (kth != KEY_EMPTY && bound_excl(kth) < seen && lane == 0)
-			atomicMin(bound, kth);
-		threshold = min(kth, seen);
+		threshold = bound_publish(bound, __shfl_sync(FULL_MASK, list, k - 1), seen, lane);
 	}
 	if (lane < k)
 		out[lane] = list;

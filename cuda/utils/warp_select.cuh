@@ -85,6 +85,19 @@ bound_excl(u64 b)
 	return b == KEY_EMPTY ? KEY_EMPTY : b + 1;
 }
 
+/*
+ * A list's k-th key t (KEY_EMPTY while it is not full) is published when it
+ * tightens the bound last seen (seen, exclusive); the list's threshold is
+ * then the tighter of the two.  bound may be NULL.
+ */
+static __device__ __forceinline__ u64
+bound_publish(u64 *bound, u64 t, u64 seen, int lane)
+{
+	if (bound && t != KEY_EMPTY && bound_excl(t) < seen && lane == 0)
+		atomicMin(bound, t);
+	return min(t, seen);
+}
+
 /* base: warp_list_keys(k) keys of shared memory; bound may be NULL */
 static __device__ __forceinline__ void
 wl_init(WarpList &w, u64 *base, int k, u64 *bound)
@@ -171,13 +184,7 @@ wl_merge_pending(WarpList &w, int k, int lane)
 	}
 	w.count = nout;
 	w.npending = 0;
-	{
-		u64			t = (w.count >= k) ? w.list[k - 1] : KEY_EMPTY;
-
-		if (w.bound && t != KEY_EMPTY && bound_excl(t) < w.seen && lane == 0)
-			atomicMin(w.bound, t);
-		w.threshold = min(t, w.seen);
-	}
+	w.threshold = bound_publish(w.bound, (w.count >= k) ? w.list[k - 1] : KEY_EMPTY, w.seen, lane);
 }
 
 /* sort the pending keys, merge them into the list, publish the k-th key */
