@@ -15,6 +15,7 @@
 #include "utils/float.h"
 
 #include "type/distance.h"
+#include "type/distance_arg.h"
 #include "type/halfvec.h"
 #include "type/vector.h"
 
@@ -55,8 +56,8 @@ static double
 float_distance(FunctionCallInfo fcinfo,
 			   double (*helper) (const float *a, const float *b, int n))
 {
-	HalfVector *a = PG_GETARG_HALFVEC_P(0);
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	HalfVector *a = (HalfVector *) distance_arg(fcinfo, 0);
+	HalfVector *b = (HalfVector *) distance_arg(fcinfo, 1);
 	float	   *ax;
 	float	   *bx;
 	double		result;

@@ -13,6 +13,7 @@
 
 #include "utils/float.h"
 
+#include "type/distance_arg.h"
 #include "type/sparsevec.h"
 
 PG_FUNCTION_INFO_V1(sparsevec_l2_distance);
@@ -91,8 +92,8 @@ merged_sum(const SparseVector *a, const SparseVector *b, SparseMetric metric)
 static float
 checked_sum(FunctionCallInfo fcinfo, SparseMetric metric)
 {
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
+	SparseVector *a = (SparseVector *) distance_arg(fcinfo, 0);
+	SparseVector *b = (SparseVector *) distance_arg(fcinfo, 1);
 
 	check_same_dims(a, b);
 	return merged_sum(a, b, metric);
@@ -144,8 +145,8 @@ squared_norm(const SparseVector *a)
 Datum
 sparsevec_cosine_distance(PG_FUNCTION_ARGS)
 {
-	SparseVector *a = PG_GETARG_SPARSEVEC_P(0);
-	SparseVector *b = PG_GETARG_SPARSEVEC_P(1);
+	SparseVector *a = (SparseVector *) distance_arg(fcinfo, 0);
+	SparseVector *b = (SparseVector *) distance_arg(fcinfo, 1);
 	double		similarity;
 
 	check_same_dims(a, b);

@@ -10,6 +10,7 @@
 #include "utils/float.h"
 
 #include "type/distance.h"
+#include "type/distance_arg.h"
 #include "type/vector.h"
 
 PG_FUNCTION_INFO_V1(l2_distance);
@@ -44,8 +45,8 @@ PG_FUNCTION_INFO_V1(vector_spherical_distance);
 Datum \
 NAME(PG_FUNCTION_ARGS) \
 { \
-	Vector	   *a = PG_GETARG_VECTOR_P(0); \
-	Vector	   *b = PG_GETARG_VECTOR_P(1); \
+	Vector	   *a = (Vector *) distance_arg(fcinfo, 0); \
+	Vector	   *b = (Vector *) distance_arg(fcinfo, 1); \
 	vector_check_same_dims(a, b); \
 	PG_RETURN_FLOAT8(HELPER(a->x, b->x, a->dim)); \
 }
@@ -59,8 +60,8 @@ DISTANCE_FUNCTION(l1_distance, distance_l1)
 Datum
 vector_l2_squared_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = (Vector *) distance_arg(fcinfo, 0);
+	Vector	   *b = (Vector *) distance_arg(fcinfo, 1);
 
 	vector_check_same_dims(a, b);
 	PG_RETURN_FLOAT8((double) distance_kernels->l2_squared(a->x, b->x, a->dim));
@@ -84,8 +85,8 @@ spherical_from_dot(double dot)
 Datum
 vector_spherical_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *a = (Vector *) distance_arg(fcinfo, 0);
+	Vector	   *b = (Vector *) distance_arg(fcinfo, 1);
 
 	vector_check_same_dims(a, b);
 	PG_RETURN_FLOAT8(spherical_from_dot(distance_inner_product(a->x, b->x, a->dim)));
