@@ -5,12 +5,15 @@
 #
 #   test/gpu/bench-floor.sh ROWS DIMS OUTFILE
 #
-# For a cosine index of ROWS x DIMS in full and then half precision:
+# First, as baselines, one client's p50 and p90 latency of SELECT 1 and of
+# the query vector's row alone (the client's round trip, the subquery).
+# Then for a cosine index of ROWS x DIMS in full and then half precision:
 #   - one client: p50 and p90 latency of top-10 queries (pgbench's
 #     per-transaction log), and where one request's time goes: medians of
 #     the backend's DEBUG1 line over 200 queries (round trip to the worker,
 #     the worker's turnaround, its CUDA host call, the kernels by CUDA
-#     events, re-scoring in the backend);
+#     events, re-scoring in the backend), and the executor's share
+#     (EXPLAIN ANALYZE's execution time, median of 50);
 #   - CLIENTS (default 64) clients: queries per second, and the mean batch
 #     and kernel time per launch from hybridsearch_stats;
 #   - hybridsearch_search_batch() over 1000 queries (k 10, median of 3) and
@@ -39,6 +42,16 @@ SELECT id FROM floor_items ORDER BY embedding <=> (SELECT embedding FROM floor_q
 SQL
 one() { echo "SELECT id FROM floor_items ORDER BY embedding <=> (SELECT embedding FROM floor_queries WHERE q = $1) LIMIT 10;"; }
 
+# executor_row PRECISION: the executor's share of one query (EXPLAIN
+# ANALYZE's execution time: start, the query vector's subquery, the index
+# scan with its GPU round trip, heap fetches, projection; median of 50)
+executor_row() {
+    local ms
+    ms=$(for i in $(seq 1 50); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(one $(( i * 7 % 1000 + 1 )))"; done |
+        psql -X -At | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p' | median_of)
+    echo "| $1 | 1 client, per query: the executor (EXPLAIN ANALYZE's execution time, median of 50) | $ms ms |"
+}
+
 # measure PRECISION: one table row per figure
 measure() {
     local precision=$1 batch_ms lateral_ms differing
@@ -49,6 +62,7 @@ measure() {
         { echo "| $precision | the query does not use the index | |"; return 1; }
     one_client_rows "$precision" "$work" "$work/knn.sql" "$seconds"
     for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$precision" "$pglog"
+    executor_row "$precision"
     clients_row "$precision" floor_idx "$clients" "$seconds" "$work/knn.sql"
     # one statement of 1000 queries
     local batch_sql="SELECT count(*) FROM hybridsearch_search_batch('floor_idx', (SELECT array_agg(embedding ORDER BY q) FROM floor_queries), 10) \\g /dev/null"
@@ -64,9 +78,17 @@ measure() {
     echo "| $precision | hybridsearch_search_batch, 1000 queries, k 10 (median of 3) | $batch_ms ms (one by one: $lateral_ms ms; distances differing: $differing) |"
 }
 
+# the client's round trip and the query vector's lookup, without a search
+cat >"$work/lookup.sql" <<'SQL'
+\set q random(1, 1000)
+SELECT 1 FROM floor_queries WHERE q = :q AND embedding IS NOT NULL;
+SQL
+echo 'SELECT 1;' >"$work/one.sql"
 {
     echo "| precision | what ($rows x $dims, cosine top-10, $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)) | measured |"
     echo "|---|---|--:|"
+    one_client_rows "none" "$work" "$work/one.sql" "$seconds" | sed 's/1 client: /1 client, SELECT 1: /'
+    one_client_rows "none" "$work" "$work/lookup.sql" "$seconds" | sed "s/1 client: /1 client, the query vector's row alone: /"
     measure full
     measure half
 } | tee "$outfile"

@@ -19,7 +19,8 @@
 #   4. generates the rows in STREAMS (default the CPU count) parallel
 #      gen_copy_binary | psql COPY FROM STDIN pipes, each its own id range;
 #   5. builds the hybrid index (halfvec_cosine_ops: an fp16 copy;
-#      vector_cosine_ops: fp32), then
+#      vector_cosine_ops: fp32, or WITH (precision = ...) for each of
+#      LARGE_PRECISIONS in turn, e.g. "full half"), then
 #      loads its shared copy (hybridsearch.device = cpu) and its GPU copy
 #      (hybridsearch_prewarm again with device = gpu), while one client
 #      queries the other index: its p50, p99 and max latency in each of
@@ -30,9 +31,9 @@
 #      (default "all": hybridsearch.gpu_devices values, each after a reload
 #      and a timed upload of the GPU copy to those devices; "all 0" gives
 #      two GPUs' figures, then one's);
-#   7. EXACT_QUERIES (5) queries by the index (on the last of DEVICE_SETS)
-#      against a sequential scan (enable_indexscan = off): how many top-10
-#      distances differ;
+#   7. EXACT_QUERIES (5) queries by the index (on the last of DEVICE_SETS),
+#      and once, after the last precision's, by a sequential scan
+#      (enable_indexscan = off): how many top-10 distances differ;
 # with each phase's wall time, then drops it all.  LARGE_TABLESPACE, a
 # directory (e.g. /dev/shm/hs-large, a tmpfs), puts the large table's heap
 # in a tablespace there and leaves its index in the data directory: 10M x
@@ -40,7 +41,7 @@
 # Each row goes to OUTFILE as soon as it is measured, so a run cut short
 # keeps what it measured.
 # Environment: SECONDS_PER_RUN (default 15), CLIENTS, THREADS (pgbench -j),
-# LARGE_TYPE, LARGE_TABLESPACE, DEVICE_SETS, STREAMS, OTHER_ROWS,
+# LARGE_TYPE, LARGE_PRECISIONS, LARGE_TABLESPACE, DEVICE_SETS, STREAMS, OTHER_ROWS,
 # PROBE_ROWS, BASE_SECONDS, EXACT_QUERIES, PGLOG (the server log, default
 # /tmp/pg.log).
 set -uo pipefail
@@ -210,44 +211,55 @@ took=$(since "$start")
 row "| phase | generation + COPY, $streams streams | $took s ($(awk -v r="$rows" -v t="$took" 'BEGIN { printf "%.0f", (t > 0 ? r / t : 0) }'
     ) rows/s; heap $(( $(sql "SELECT pg_table_size('large_items')") >> 20 )) MB) |"
 
-# 5. build and prewarm while one client queries the other index
+# 5. for each precision: build and prewarm while one client queries the
+# other index
 cat >"$work/other.sql" <<'SQL'
 \set q random(1, 1000)
 SELECT id FROM large_other_items ORDER BY embedding <=> (SELECT embedding FROM large_queries WHERE q = :q) LIMIT 10;
 SQL
 mkdir "$work/watch" && chmod 777 "$work/watch"
-(cd "$work/watch" && pgbench -n -M prepared -c 1 -T "$base_seconds" -l -f "$work/other.sql" >/dev/null 2>&1)
-lat=$(log_latencies "$work/watch")
-row "| other index | 1 client before the load: p50 / p99 / max latency ($(grep -c . <<<"$lat") queries) | $(
-    median_of <<<"$lat") / $(pct_of 99 <<<"$lat") / $(sort -n <<<"$lat" | tail -n 1) ms |"
-rm -f "$work"/watch/pgbench_log.*
-fallbacks=$(sql "SELECT gpu_fallbacks FROM hybridsearch_stats WHERE index = 'large_other_idx'::regclass")
-# ended by terminating its connection once the load is done: pgbench then writes its log out
-(cd "$work/watch" && PGAPPNAME=large-watch exec pgbench -n -M prepared -c 1 -T 3600 -l -f "$work/other.sql" \
-    >"$work/watch.out" 2>&1) &
-watcher=$!
-sleep 1
-t_build=$(now)
-sql "CREATE INDEX large_idx ON large_items USING hybrid (embedding ${type}_cosine_ops)" >/dev/null ||
-    { row "| load | CREATE INDEX failed | |"; exit 1; }
-row "| phase | CREATE INDEX (one backend) | $(since "$t_build") s (index $(( $(sql "SELECT pg_relation_size('large_idx')") >> 20 )) MB) |"
-t_shared=$(now)
-loaded=$(psql -X -q -At -c "SET hybridsearch.device = cpu" -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' ')
-row "| phase | prewarm: the shared copy (device = cpu) | $(since "$t_shared") s ($loaded rows) |"
-gpu_bytes=$(sql "SELECT resident_bytes FROM hybridsearch_gpu_status()")
-t_gpu=$(now)
-loaded=$(prewarm_gpu)
-row "| phase | prewarm: the GPU copy (device = gpu) | $(since "$t_gpu") s ($loaded rows; $(( ($(sql "SELECT resident_bytes
-    FROM hybridsearch_gpu_status()") - gpu_bytes) >> 20 )) MB more on the GPU) |"
-t_end=$(now)
-sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'large-watch'" >/dev/null
-wait "$watcher"
-watcher=""
-latency_row "CREATE INDEX" "$t_build" "$t_shared"
-latency_row "the shared copy's load" "$t_shared" "$t_gpu"
-latency_row "the GPU copy's load" "$t_gpu" "$t_end"
-row "| other index | GPU fallbacks during the load | $(( $(sql "SELECT gpu_fallbacks FROM hybridsearch_stats
-    WHERE index = 'large_other_idx'::regclass") - fallbacks )) |"
+# index_options PRECISION: the WITH clause of the large index ("" for the type's own)
+index_options() { [ -n "$1" ] && echo "WITH (precision = '$1')"; }
+# build_and_load PRECISION
+build_and_load() {
+    local options t_build t_shared t_gpu t_end loaded gpu_bytes fallbacks lat
+    options=$(index_options "$1")
+    rm -f "$work"/watch/pgbench_log.*
+    (cd "$work/watch" && pgbench -n -M prepared -c 1 -T "$base_seconds" -l -f "$work/other.sql" >/dev/null 2>&1)
+    lat=$(log_latencies "$work/watch")
+    row "| other index | 1 client before the load: p50 / p99 / max latency ($(grep -c . <<<"$lat") queries) | $(
+        median_of <<<"$lat") / $(pct_of 99 <<<"$lat") / $(sort -n <<<"$lat" | tail -n 1) ms |"
+    rm -f "$work"/watch/pgbench_log.*
+    fallbacks=$(sql "SELECT gpu_fallbacks FROM hybridsearch_stats WHERE index = 'large_other_idx'::regclass")
+    # ended by terminating its connection once the load is done: pgbench then writes its log out
+    (cd "$work/watch" && PGAPPNAME=large-watch exec pgbench -n -M prepared -c 1 -T 3600 -l -f "$work/other.sql" \
+        >"$work/watch.out" 2>&1) &
+    watcher=$!
+    sleep 1
+    t_build=$(now)
+    # dropped in a transaction of its own, so that its files are gone before the build writes
+    sql "DROP INDEX IF EXISTS large_idx" >/dev/null &&
+        sql "CREATE INDEX large_idx ON large_items USING hybrid (embedding ${type}_cosine_ops) $options" >/dev/null ||
+        { row "| load | CREATE INDEX $options failed | |"; return 1; }
+    row "| phase | CREATE INDEX $options (one backend) | $(since "$t_build") s (index $(( $(sql "SELECT pg_relation_size('large_idx')") >> 20 )) MB) |"
+    t_shared=$(now)
+    loaded=$(psql -X -q -At -c "SET hybridsearch.device = cpu" -c "SELECT hybridsearch_prewarm('large_idx')" 2>&1 | paste -sd ' ')
+    row "| phase | prewarm: the shared copy (device = cpu) | $(since "$t_shared") s ($loaded rows) |"
+    gpu_bytes=$(sql "SELECT resident_bytes FROM hybridsearch_gpu_status()")
+    t_gpu=$(now)
+    loaded=$(prewarm_gpu)
+    row "| phase | prewarm: the GPU copy (device = gpu) | $(since "$t_gpu") s ($loaded rows; $(( ($(sql "SELECT resident_bytes
+        FROM hybridsearch_gpu_status()") - gpu_bytes) >> 20 )) MB more on the GPU) |"
+    t_end=$(now)
+    sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'large-watch'" >/dev/null
+    wait "$watcher"
+    watcher=""
+    latency_row "CREATE INDEX" "$t_build" "$t_shared"
+    latency_row "the shared copy's load" "$t_shared" "$t_gpu"
+    latency_row "the GPU copy's load" "$t_gpu" "$t_end"
+    row "| other index | GPU fallbacks during the load | $(( $(sql "SELECT gpu_fallbacks FROM hybridsearch_stats
+        WHERE index = 'large_other_idx'::regclass") - fallbacks )) |"
+}
 
 # 6. the large index, as bench-floor.sh measures it, on each set of devices
 cat >"$work/knn.sql" <<SQL
@@ -255,8 +267,6 @@ cat >"$work/knn.sql" <<SQL
 SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = :q) LIMIT 10;
 SQL
 one() { echo "SELECT id FROM large_items ORDER BY embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = $1) LIMIT 10;"; }
-sql "EXPLAIN (COSTS OFF) $(one 1)" | grep -q 'Index Scan using large_idx' ||
-    { row "| large index | the query does not use the index | |"; exit 1; }
 
 # use_devices SET: the worker reopened on hybridsearch.gpu_devices = SET,
 # the large index's GPU copy uploaded there (timed); false, and a row that
@@ -275,37 +285,54 @@ use_devices() {
     loaded=$(prewarm_gpu)
     row "| phase | hybridsearch.gpu_devices = '$set': reload and upload of the GPU copy | $(since "$start") s ($loaded rows) |"
 }
-for set in $device_sets; do
-    start=$(now)
-    use_devices "$set" || continue
-    label="large index, GPUs $(sql "SELECT array_to_string(devices, ',') FROM hybridsearch_gpu_status()")"
-    {
-        one_client_rows "$label" "$work" "$work/knn.sql" "$seconds"
-        for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$label" "$pglog"
-        clients_row "$label" large_idx "$clients" "$seconds" "$work/knn.sql"
-    } | tee -a "$outfile"
-    phase_row "the large index's latency, breakdown and clients on GPUs $set" "$start"
-done
+# measure PRECISION: latency, breakdown and clients on each of DEVICE_SETS
+measure() {
+    local set start label
+    sql "EXPLAIN (COSTS OFF) $(one 1)" | grep -q 'Index Scan using large_idx' ||
+        { row "| large index | the query does not use the index | |"; return 1; }
+    for set in $device_sets; do
+        start=$(now)
+        use_devices "$set" || continue
+        label="large index${1:+ ($1)}, GPUs $(sql "SELECT array_to_string(devices, ',') FROM hybridsearch_gpu_status()")"
+        {
+            one_client_rows "$label" "$work" "$work/knn.sql" "$seconds"
+            for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$label" "$pglog"
+            clients_row "$label" large_idx "$clients" "$seconds" "$work/knn.sql"
+        } | tee -a "$outfile"
+        phase_row "the large index's latency, breakdown and clients on GPUs $set" "$start"
+    done
+}
 
-# 7. exact: the index's top 10 against a sequential scan's, by distance (ties may swap ids)
-start=$(now)
-exact_sql() {	# exact_sql HOW: insert each query's top-10 distances
+# 7. exact: each index's top 10 against a sequential scan's, by distance
+# (ties may swap ids); the sequential scan runs once, after the last index
+sql "CREATE UNLOGGED TABLE large_exact (q int, how text, distance float8)" >/dev/null
+# exact_sql HOW: each query's top-10 distances into large_exact, timed
+exact_sql() {
     local q
+    echo '\timing on'
     for (( q = 1; q <= exact_queries; q++ )); do
         echo "INSERT INTO large_exact SELECT $q, '$1', embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = $q)
             FROM large_items ORDER BY embedding <=> (SELECT embedding::$type FROM large_queries WHERE q = $q) LIMIT 10;"
     done
 }
-times=$({ echo "CREATE UNLOGGED TABLE large_exact (q int, how text, distance float8);"
-    echo '\timing on'
-    exact_sql index
-    echo "SET enable_indexscan = off;"
-    exact_sql seqscan
-} | psql -X -q -At -v ON_ERROR_STOP=1 | awk '/^Time:/ { print $2 }')
-# the timings: the index's queries, the SET, the sequential scan's
-row "| large index | $exact_queries queries: index against sequential scan, top-10 distances differing | $(sql "
-    WITH i AS (SELECT q, distance FROM large_exact WHERE how = 'index'), s AS (SELECT q, distance FROM large_exact WHERE how = 'seqscan')
-    SELECT count(*) FROM ((SELECT * FROM i EXCEPT ALL SELECT * FROM s) UNION ALL (SELECT * FROM s EXCEPT ALL SELECT * FROM i)) d"
-    ) (median time: index $(head -n "$exact_queries" <<<"$times" | median_of) ms, sequential scan $(
-    tail -n "$exact_queries" <<<"$times" | median_of) ms) |"
-phase_row "the exactness check" "$start"
+read -r -a precisions <<<"${LARGE_PRECISIONS:-}"
+[ ${#precisions[@]} -gt 0 ] || precisions=("")
+index_ms=()
+for precision in "${precisions[@]}"; do
+    build_and_load "$precision" || exit 1
+    measure "$precision"
+    index_ms+=("$(exact_sql "index ${precision:-$type}" | psql -X -q -At -v ON_ERROR_STOP=1 | awk '/^Time:/ { print $2 }' | median_of)")
+done
+start=$(now)
+seqscan_ms=$({ echo "SET enable_indexscan = off;"; exact_sql seqscan; } | psql -X -q -At -v ON_ERROR_STOP=1 |
+    awk '/^Time:/ { print $2 }' | median_of)
+i=0
+for precision in "${precisions[@]}"; do
+    row "| large index | $exact_queries queries: index${precision:+ ($precision)} against sequential scan, top-10 distances differing | $(sql "
+        WITH i AS (SELECT q, distance FROM large_exact WHERE how = 'index ${precision:-$type}'),
+            s AS (SELECT q, distance FROM large_exact WHERE how = 'seqscan')
+        SELECT count(*) FROM ((SELECT * FROM i EXCEPT ALL SELECT * FROM s) UNION ALL (SELECT * FROM s EXCEPT ALL SELECT * FROM i)) d"
+        ) (median time: index ${index_ms[i]} ms, sequential scan $seqscan_ms ms) |"
+    i=$(( i + 1 ))
+done
+phase_row "the sequential scan of the exactness check" "$start"

@@ -9,8 +9,8 @@
 #   bash test/gpu/run-all.sh [PARTS] [ROWS] [DIMS]
 #
 # PARTS is a comma-separated list of kernels, suites, split, bench, clients,
-# sharedcopy, floor, floor-huge, large, large-huge, crossover, faults and
-# stress (default suites,bench,crossover);
+# sharedcopy, floor, floor-huge, large, large-huge, targets, crossover,
+# faults and stress (default suites,bench,crossover);
 # ROWS x DIMS the benchmark's size (default 1000000 x 768; clients uses
 # ROWS / 10).  "faults" runs TAP 050 and 055 alone.
 # "sharedcopy" runs test/bench-shared-copy.sh at ROWS x DIMS: cold and
@@ -27,7 +27,11 @@
 # vector: a vector table, fp32; DEVICE_SETS "all 0": two GPUs, then one;
 # LARGE_TABLESPACE=/dev/shm/hs-large: the heap in a tmpfs tablespace, so
 # that 10M x 768 vector fits the disk).  "large-huge" runs it with the
-# server on huge pages as well.
+# server on huge pages as well.  "targets" runs test/gpu/bench-targets.sh:
+# every figure issue 19 sets a target for (the kernels alone, 1M and 10M x
+# DIMS through SQL in both precisions, on one GPU and, where there are
+# two, on both), on huge pages, in one call of under 10 minutes, ending
+# with a table of target, measured and met (targets.md).
 #
 # It starts the bundled PostgreSQL with the library preloaded, runs every
 # pg_regress and TAP test with hybridsearch.device = gpu (the CPU suites'
@@ -184,6 +188,15 @@ echo "== large on huge pages: $rows x $dims ${LARGE_TYPE:-halfvec}"
 with_setting hybridsearch.shared_cache_size "$cache_mb" "$out/large-huge.md" \
     with_huge_pages "$out/large-huge.md" \
     env PGLOG=/tmp/pg.log bash test/gpu/bench-large.sh "$rows" "$dims" "$out/large-huge.md"
+fi
+
+if want targets; then
+echo "== issue 19's targets: ${SMALL_ROWS:-1000000} and ${LARGE_ROWS:-10000000} x $dims"
+# the large index's fp32 copy, as for "large" with LARGE_TYPE=vector
+cache_mb=$(( ${LARGE_ROWS:-10000000} * (4 * dims + 11) / 1048576 * 11 / 10 + 2048 ))
+with_setting hybridsearch.shared_cache_size "$cache_mb" "$out/targets.md" \
+    with_huge_pages "$out/targets.md" \
+    env PGLOG=/tmp/pg.log bash test/gpu/bench-targets.sh "$dims" "$out"
 fi
 
 if want stress; then
