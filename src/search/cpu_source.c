@@ -132,6 +132,8 @@ cpu_begin(Search *search)
 
 	search->scored = palloc_extended(sizeof(ScoredRow) * Max(search->row_count, 1),
 									 MCXT_ALLOC_HUGE);
+	if (search->pulled_set != NULL)
+		pulled_rows_dense(search);	/* one bit test a row below */
 	for (int64 row = 0; row < search->row_count; row++)
 		if (!row_is_dead(search, row) && !row_pulled(search, row))
 			search->scored[count++].row = row;

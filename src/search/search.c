@@ -97,14 +97,16 @@ search_dot_margin(const Search *search, double pulled_max, bool tf32)
 
 /*
  * For a source that pulls the top rows of a pass other than the CPU's
- * (the GPU, a batched pass): a bitmap of pulled rows, with the rows that
- * pass cannot be trusted with pulled first, scored exactly.
+ * (the GPU, a batched pass): the rows that pass cannot be trusted with
+ * pulled first, scored exactly.
  */
 void
 search_pull_untrusted(Search *search)
 {
-	search->pulled_rows = palloc0((search->row_count + 7) / 8);
-	for (int64 row = 0; search->bounds.untrusted > 0 && row < search->row_count; row++)
+	if (search->bounds.untrusted == 0)
+		return;
+	pulled_rows_dense(search);
+	for (int64 row = 0; row < search->row_count; row++)
 	{
 		uint8		flags = view_flags(search->view, row);
 

@@ -100,7 +100,9 @@ struct Search
 	int64		ready_capacity;
 	int64		nulls_returned;
 	int64		unordered_returned;
-	uint8	   *pulled_rows;	/* rows a GPU or batched source pulled */
+	/* rows a GPU or batched source pulled (pulled_rows.c): a set, or once dense a bitmap */
+	struct pulledset_hash *pulled_set;
+	uint8	   *pulled_bitmap;
 	float	   *exact_buffer;	/* one row's fp32 values, for re-scoring */
 
 	/* the CPU and stream sources: every row scored, pulled in batches */
@@ -120,17 +122,17 @@ struct Search
 	double		elapsed_ms;		/* time spent in search_next */
 };
 
+extern bool pulled_set_contains(struct pulledset_hash *set, int64 row);
+extern void mark_pulled(Search *search, int64 row);
+extern void pulled_rows_dense(Search *search);
+
 /* Whether a GPU or batched source pulled a row already. */
 static inline bool
 row_pulled(const Search *search, int64 row)
 {
-	return search->pulled_rows != NULL && (search->pulled_rows[row / 8] & (1 << (row % 8)));
-}
-
-static inline void
-mark_pulled(Search *search, int64 row)
-{
-	search->pulled_rows[row / 8] |= (1 << (row % 8));
+	if (search->pulled_bitmap != NULL)
+		return (search->pulled_bitmap[row / 8] & (1 << (row % 8))) != 0;
+	return search->pulled_set != NULL && pulled_set_contains(search->pulled_set, row);
 }
 
 extern const CandidateSource cpu_source;
