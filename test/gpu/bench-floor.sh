@@ -42,16 +42,6 @@ SELECT id FROM floor_items ORDER BY embedding <=> (SELECT embedding FROM floor_q
 SQL
 one() { echo "SELECT id FROM floor_items ORDER BY embedding <=> (SELECT embedding FROM floor_queries WHERE q = $1) LIMIT 10;"; }
 
-# executor_row PRECISION: the executor's share of one query (EXPLAIN
-# ANALYZE's execution time: start, the query vector's subquery, the index
-# scan with its GPU round trip, heap fetches, projection; median of 50)
-executor_row() {
-    local ms
-    ms=$(for i in $(seq 1 50); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(one $(( i * 7 % 1000 + 1 )))"; done |
-        psql -X -At | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p' | median_of)
-    echo "| $1 | 1 client, per query: the executor (EXPLAIN ANALYZE's execution time, median of 50) | $ms ms |"
-}
-
 # measure PRECISION: one table row per figure
 measure() {
     local precision=$1 batch_ms lateral_ms differing
@@ -62,7 +52,8 @@ measure() {
         { echo "| $precision | the query does not use the index | |"; return 1; }
     one_client_rows "$precision" "$work" "$work/knn.sql" "$seconds"
     for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$precision" "$pglog"
-    executor_row "$precision"
+    for i in $(seq 1 50); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(one $(( i * 7 % 1000 + 1 )))"; done |
+        executor_row "$precision"
     clients_row "$precision" floor_idx "$clients" "$seconds" "$work/knn.sql"
     # one statement of 1000 queries
     local batch_sql="SELECT count(*) FROM hybridsearch_search_batch('floor_idx', (SELECT array_agg(embedding ORDER BY q) FROM floor_queries), 10) \\g /dev/null"

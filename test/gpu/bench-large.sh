@@ -26,7 +26,8 @@
 #      queries the other index: its p50, p99 and max latency in each of
 #      those phases against its own BASE_SECONDS (10) just before;
 #   6. on the large index, as test/gpu/bench-floor.sh: one client's p50 and
-#      p90 latency, where a request's time goes (DEBUG1 medians), CLIENTS
+#      p90 latency, where a request's time goes (DEBUG1 medians, and the
+#      executor's share by EXPLAIN ANALYZE, median of 20), CLIENTS
 #      (64) clients' queries per second; once for each of DEVICE_SETS
 #      (default "all": hybridsearch.gpu_devices values, each after a reload
 #      and a timed upload of the GPU copy to those devices; "all 0" gives
@@ -297,6 +298,8 @@ measure() {
         {
             one_client_rows "$label" "$work" "$work/knn.sql" "$seconds"
             for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$label" "$pglog"
+            for i in $(seq 1 20); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(one $(( i * 7 % 1000 + 1 )))"; done |
+                executor_row "$label"
             clients_row "$label" large_idx "$clients" "$seconds" "$work/knn.sql"
         } | tee -a "$outfile"
         phase_row "the large index's latency, breakdown and clients on GPUs $set" "$start"

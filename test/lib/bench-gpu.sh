@@ -14,6 +14,11 @@
 #       prints the medians of the backend's "hybridsearch GPU request" line
 #       (round trip, the worker's turnaround, its CUDA host call, the
 #       kernels, re-scoring)
+#   executor_row LABEL < EXPLAINS
+#       runs the EXPLAIN (ANALYZE) statements on stdin and prints the median
+#       of their execution times: the executor's share of one query (its
+#       start, the query vector's subquery, the index scan with its GPU
+#       round trip, heap fetches, projection)
 #   clients_row LABEL INDEX CLIENTS SECONDS SCRIPT
 #       CLIENTS clients run SCRIPT: queries per second, and this run's mean
 #       queries and kernel time per GPU launch and fallbacks from
@@ -47,6 +52,13 @@ gpu_request_breakdown() {
         echo "| $label | 1 client, per request: $field (median of $(grep -c . <<<"$breakdown")) | $(
             sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$breakdown" | median_of) ms |"
     done
+}
+
+executor_row() {
+    local times
+    times=$(psql -X -At | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p')
+    echo "| $1 | 1 client, per query: the executor (EXPLAIN ANALYZE's execution time, median of $(
+        grep -c . <<<"$times")) | $(median_of <<<"$times") ms |"
 }
 
 clients_row() {
