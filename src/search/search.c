@@ -353,6 +353,7 @@ search_begin(Relation index, ScanKey orderby)
 	else
 		begin_streamed_value(search, orderby, &meta);
 	search->elapsed_ms = ms_since(start);
+	search->begin_ms = search->elapsed_ms;
 	return search;
 }
 
@@ -495,6 +496,8 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 	instr_time	start;
 	bool		found;
 
+	double		call_ms;
+
 	INSTR_TIME_SET_CURRENT(start);
 	*distance = 0.0;
 	*distance_isnull = true;
@@ -502,7 +505,12 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 		found = next_unordered(search, tid);
 	else
 		found = next_ordered(search, tid, distance, distance_isnull);
-	search->elapsed_ms += ms_since(start);
+	call_ms = ms_since(start);
+	search->elapsed_ms += call_ms;
+	if (search->rows_returned > 0)
+		search->after_first_ms += call_ms;
+	if (found && search->rows_returned++ == 0)
+		INSTR_TIME_SET_CURRENT(search->first_returned);
 	return found;
 }
 
@@ -510,6 +518,18 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 void
 search_end(Search *search)
 {
+	/*
+	 * Where a scan's time goes besides its requests (doc/gpu-kernels.md),
+	 * for log_min_messages = debug1: "between rows" is the executor's time
+	 * from the first row returned to the scan's end less the search's own,
+	 * its heap fetches, projections and sending of rows.
+	 */
+	if (search->rows_returned > 0 && message_level_is_interesting(DEBUG1))
+		elog(DEBUG1, "hybridsearch scan: set-up %.3f ms, in the search %.3f ms, "
+			 "the executor between rows %.3f ms, %lld rows",
+			 search->begin_ms, search->elapsed_ms,
+			 ms_since(search->first_returned) - search->after_first_ms,
+			 (long long) search->rows_returned);
 	scan_stats_record(RelationGetRelid(search->index),
 					  search->used_gpu ? SCAN_PATH_GPU : search->source->path,
 					  search->elapsed_ms);

@@ -119,7 +119,11 @@ struct Search
 	GpuSource  *gpu;
 	bool		used_gpu;		/* the GPU answered at least once */
 
-	double		elapsed_ms;		/* time spent in search_next */
+	double		elapsed_ms;		/* time spent in search_begin and search_next */
+	double		begin_ms;		/* of which search_begin's */
+	int64		rows_returned;
+	instr_time	first_returned; /* when search_next returned its first row */
+	double		after_first_ms; /* time spent in search_next since then */
 };
 
 extern bool pulled_set_contains(struct pulledset_hash *set, int64 row);

@@ -13,7 +13,8 @@
 #       runs the statements on stdin with log_min_messages = debug1, and
 #       prints the medians of the backend's "hybridsearch GPU request" line
 #       (round trip, the worker's turnaround, its CUDA host call, the
-#       kernels, re-scoring)
+#       kernels, re-scoring) and of its "hybridsearch scan" line (the
+#       search's set-up, the executor's time between rows)
 #   executor_row LABEL < EXPLAINS
 #       runs the EXPLAIN (ANALYZE) statements on stdin and prints the median
 #       of their execution times: the executor's share of one query (its
@@ -50,6 +51,11 @@ gpu_request_breakdown() {
     breakdown=$(tail -n +"$((mark + 1))" "$pglog" | grep -o 'hybridsearch GPU request: .*')
     for field in 'round trip' 'worker' 'CUDA host call' 'kernels' 're-scoring'; do
         echo "| $label | 1 client, per request: $field (median of $(grep -c . <<<"$breakdown")) | $(
+            sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$breakdown" | median_of) ms |"
+    done
+    breakdown=$(tail -n +"$((mark + 1))" "$pglog" | grep -o 'hybridsearch scan: .*')
+    for field in 'set-up' 'the executor between rows'; do
+        echo "| $label | 1 client, per scan: $field (median of $(grep -c . <<<"$breakdown")) | $(
             sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$breakdown" | median_of) ms |"
     done
 }
