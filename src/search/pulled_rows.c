@@ -36,6 +36,12 @@ typedef struct PulledEntry
 
 #define PULLED_SET_FIRST_SIZE 256
 
+static inline void
+bitmap_mark(uint8 *bitmap, int64 row)
+{
+	bitmap[row / 8] |= (1 << (row % 8));
+}
+
 bool
 pulled_set_contains(struct pulledset_hash *set, int64 row)
 {
@@ -49,7 +55,7 @@ mark_pulled(Search *search, int64 row)
 
 	if (search->pulled_bitmap != NULL)
 	{
-		search->pulled_bitmap[row / 8] |= (1 << (row % 8));
+		bitmap_mark(search->pulled_bitmap, row);
 		return;
 	}
 	if (search->pulled_set == NULL)
@@ -73,7 +79,7 @@ pulled_rows_dense(Search *search)
 		return;
 	pulledset_start_iterate(search->pulled_set, &iterator);
 	while ((entry = pulledset_iterate(search->pulled_set, &iterator)) != NULL)
-		search->pulled_bitmap[entry->row / 8] |= (1 << (entry->row % 8));
+		bitmap_mark(search->pulled_bitmap, entry->row);
 	pulledset_destroy(search->pulled_set);
 	search->pulled_set = NULL;
 }

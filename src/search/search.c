@@ -495,7 +495,6 @@ search_next(Search *search, ItemPointer tid, double *distance, bool *distance_is
 {
 	instr_time	start;
 	bool		found;
-
 	double		call_ms;
 
 	INSTR_TIME_SET_CURRENT(start);
