@@ -65,6 +65,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", 
 kernel_ratio() {	# kernel_ratio PRECISION METRIC: floor/t of one query, k 10
     awk -v p="$1" -v m="$2" '$1 == p && $2 == m && $3 == 10 && $4 == 1 { print $9; exit }' "$outdir/kernels.log"
 }
+# the issue's targets by precision
+declare -A small_p50_ms=([full]=0.9 [half]=0.5) small_clients_qps=([full]=30000 [half]=60000) \
+    large_p50_ms=([full]=8 [half]=5)
 one_gpu="GPUs 0"
 two_gpus=$(nvidia-smi -L | awk '/^GPU/ { printf "%s%d", n++ ? "," : "", n - 1 }')
 {
@@ -75,11 +78,11 @@ two_gpus=$(nvidia-smi -L | awk '/^GPU/ { printf "%s%d", n++ ? "," : "", n - 1 }'
     target "kernels alone, one query, fp16 l2: read floor / kernel time" "$(kernel_ratio fp16 l2)" ">=" 0.85 ""
     for p in full half; do
         target "$small_rows x $dims $p, 1 client p50" "$(figure floor.md "$p" "1 client: p50")" "<=" \
-            "$([ $p = full ] && echo 0.9 || echo 0.5)" ms
+            "${small_p50_ms[$p]}" ms
         target "$small_rows x $dims $p, $clients clients" "$(figure floor.md "$p" "$clients clients")" ">=" \
-            "$([ $p = full ] && echo 30000 || echo 60000)" q/s
+            "${small_clients_qps[$p]}" q/s
         target "$large_rows x $dims $p, 1 client p50, $one_gpu" "$(figure large.md "large index ($p), $one_gpu" "1 client: p50")" "<=" \
-            "$([ $p = full ] && echo 8 || echo 5)" ms
+            "${large_p50_ms[$p]}" ms
         target "$large_rows x $dims $p: top-10 distances differing from a sequential scan" "$(
             figure large.md "large index" "$EXACT_QUERIES queries: index ($p)")" "<=" 0 ""
     done
@@ -95,7 +98,7 @@ two_gpus=$(nvidia-smi -L | awk '/^GPU/ { printf "%s%d", n++ ? "," : "", n - 1 }'
                 "$(figure large.md "large index ($p), $one_gpu" "$clients clients")")" ">=" 1.7 ""
         done
     else
-        echo "| two GPUs: $large_rows rows' p50 and 64-client ratios, 20M rows | | | not measured (one GPU) |"
+        echo "| two GPUs: $large_rows rows' p50 and $clients-client ratios, 20M rows | | | not measured (one GPU) |"
     fi
     echo
     echo "($(( $(date +%s) - started )) s)"

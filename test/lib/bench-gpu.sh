@@ -42,21 +42,27 @@ one_client_rows() {
 }
 
 gpu_request_breakdown() {
-    local label=$1 pglog=$2 mark breakdown field
+    local label=$1 pglog=$2 mark logged
     sql "ALTER SYSTEM SET log_min_messages = debug1" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
     sleep 1
     mark=$(wc -l <"$pglog")
     psql -X -q >/dev/null
     sql "ALTER SYSTEM RESET log_min_messages" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
-    breakdown=$(tail -n +"$((mark + 1))" "$pglog" | grep -o 'hybridsearch GPU request: .*')
-    for field in 'round trip' 'worker' 'CUDA host call' 'kernels' 're-scoring'; do
-        echo "| $label | 1 client, per request: $field (median of $(grep -c . <<<"$breakdown")) | $(
-            sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$breakdown" | median_of) ms |"
-    done
-    breakdown=$(tail -n +"$((mark + 1))" "$pglog" | grep -o 'hybridsearch scan: .*')
-    for field in 'set-up' 'the executor between rows'; do
-        echo "| $label | 1 client, per scan: $field (median of $(grep -c . <<<"$breakdown")) | $(
-            sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$breakdown" | median_of) ms |"
+    logged=$(tail -n +"$((mark + 1))" "$pglog")
+    log_medians "$label" "per request" "$(grep -o 'hybridsearch GPU request: .*' <<<"$logged")" \
+        'round trip' 'worker' 'CUDA host call' 'kernels' 're-scoring'
+    log_medians "$label" "per scan" "$(grep -o 'hybridsearch scan: .*' <<<"$logged")" \
+        'set-up' 'the executor between rows'
+}
+
+# log_medians LABEL WHAT LINES FIELD...: a row per FIELD, the median of
+# its "FIELD N ms" over LINES
+log_medians() {
+    local label=$1 what=$2 lines=$3 field
+    shift 3
+    for field in "$@"; do
+        echo "| $label | 1 client, $what: $field (median of $(grep -c . <<<"$lines")) | $(
+            sed -n "s/.*$field \([0-9.]*\) ms.*/\1/p" <<<"$lines" | median_of) ms |"
     done
 }
 
