@@ -20,6 +20,8 @@ shared_preload_libraries = 'hybridsearch'
 restart_after_crash = on
 hybridsearch.gpu_timeout = 3000
 });
+# A rerun in the same checkout appends to the same log: read only this run's.
+my $log_start = -s $node->logfile // 0;
 $node->start;
 my $postmaster = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 
@@ -92,7 +94,7 @@ my @common = grep { $in_host{$_} } shared_mappings($worker);
 is(scalar @common, 1, 'the CUDA host shares one mapping with the worker: the channel');
 ok(!(grep { /SYSV|PostgreSQL\./ } do { open my $m, '<', "/proc/$host/maps"; <$m> }),
 	'no System V or dynamic shared memory segment of PostgreSQL is mapped in the CUDA host');
-like(slurp_file($node->logfile),
+like(slurp_file($node->logfile, $log_start),
 	qr/CUDA host process $host started; a round trip to it takes [\d.]+ us/,
 	'the worker logs the cost of a round trip to the host');
 
@@ -161,7 +163,7 @@ else
 
 is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $postmaster,
 	'the postmaster is the same');
-my $log = slurp_file($node->logfile);
+my $log = slurp_file($node->logfile, $log_start);
 unlike($log, qr/terminating any other active server processes/, 'no server process was terminated');
 unlike($log, qr/all server processes terminated; reinitializing/, 'the server did not reinitialize');
 unlike($log, qr/background worker "hybridsearch GPU worker" \(PID \d+\) (was terminated|exited)/,
