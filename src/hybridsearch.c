@@ -15,6 +15,7 @@
 #include "type/distance.h"
 #include "type/distance_half.h"
 #include "index/hybrid.h"
+#include "index/scan_distance.h"
 #include "gpu/gpu_shared.h"
 #include "hybridsearch.h"
 #include "search/batch_lane.h"
@@ -36,6 +37,7 @@ int			hybridsearch_gpu_parts_per_device = 1;
 int			hybridsearch_gpu_timeout_ms = 30000;
 int			hybridsearch_gpu_fault = GPU_FAULT_NONE;
 int			hybridsearch_vacuum_fault = VACUUM_FAULT_NONE;
+bool		hybridsearch_reuse_scan_distances = true;
 
 static const struct config_enum_entry device_options[] = {
 	{"auto", DEVICE_AUTO, false},
@@ -179,6 +181,12 @@ define_settings(void)
 							"The worker's own value also bounds each CUDA call: past it, the worker kills its CUDA host process and starts another.",
 							&hybridsearch_gpu_timeout_ms, 30000, 10, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("hybridsearch.reuse_scan_distances",
+							 "Takes each row's ORDER BY distance from the hybrid index scan that ordered it.",
+							 "Off computes it again for every row the scan returns, as the executor does by "
+							 "default. Applies to queries planned after it changes.",
+							 &hybridsearch_reuse_scan_distances, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("hybridsearch.gpu_fault",
 							 "Forces a GPU failure, for testing the fallback to the CPU.",
 							 NULL,
@@ -238,4 +246,6 @@ _PG_init(void)
 	}
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = object_access;
+	scan_distance_init();
+	scan_distance_plan_init();
 }

@@ -26,5 +26,6 @@ extern int	hybridsearch_gpu_parts_per_device;
 extern int	hybridsearch_gpu_timeout_ms;
 extern int	hybridsearch_gpu_fault;
 extern int	hybridsearch_vacuum_fault;
+extern bool hybridsearch_reuse_scan_distances;
 
 #endif							/* HYBRIDSEARCH_H */

@@ -134,6 +134,7 @@ extern bool hybrid_payload_valid(ElementKind kind, const void *words, int word_c
 								 int index_dim);
 
 /* hybrid_handler.c */
+extern Datum hybrid_handler(PG_FUNCTION_ARGS);
 extern bytea *hybrid_options(Datum reloptions, bool validate);
 extern HybridPrecision hybrid_index_precision(Relation index);
 extern DistanceMetric hybrid_index_metric(Relation index);

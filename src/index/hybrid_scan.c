@@ -6,7 +6,8 @@
  * The scan asks search (search/search.h) for the next (TID, distance) and
  * knows nothing else: copies, devices and fallbacks live behind it.  The
  * distances returned are the operator's own values, so the executor needs
- * no recheck of the ORDER BY.
+ * no recheck of the ORDER BY, and its projection may take the distance
+ * from the scan instead of computing it again (index/scan_distance.h).
  */
 #include "postgres.h"
 
@@ -15,12 +16,14 @@
 #include "utils/memutils.h"
 
 #include "index/hybrid.h"
+#include "index/scan_distance.h"
 #include "search/search.h"
 
 typedef struct HybridScanOpaqueData
 {
 	MemoryContext context;		/* everything of the current rescan */
 	Search	   *search;			/* NULL until the first row is asked for */
+	ScanDistanceRow last_row;	/* the row returned last, for the projection */
 } HybridScanOpaqueData;
 
 typedef HybridScanOpaqueData *HybridScanOpaque;
@@ -33,6 +36,7 @@ hybrid_beginscan(Relation index, int nkeys, int norderbys)
 
 	so->context = AllocSetContextCreate(CurrentMemoryContext, "hybrid scan",
 										ALLOCSET_DEFAULT_SIZES);
+	so->last_row.index_oid = RelationGetRelid(index);
 	scan->opaque = so;
 	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
 	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
@@ -43,6 +47,8 @@ hybrid_beginscan(Relation index, int nkeys, int norderbys)
 static void
 end_search(HybridScanOpaque so)
 {
+	scan_distance_forget(&so->last_row);
+	so->last_row.query = NULL;
 	if (so->search)
 		search_end(so->search);
 	so->search = NULL;
@@ -75,7 +81,26 @@ start_search(IndexScanDesc scan)
 	pgstat_count_index_scan(scan->indexRelation);
 	old = MemoryContextSwitchTo(so->context);
 	so->search = search_begin(scan->indexRelation, &scan->orderByData[0]);
+	if (!(scan->orderByData[0].sk_flags & SK_ISNULL))
+		so->last_row.query = PG_DETOAST_DATUM(scan->orderByData[0].sk_argument);
 	MemoryContextSwitchTo(old);
+}
+
+/* The row just returned, for hybridsearch_scan_distance(). */
+static void
+remember_row(IndexScanDesc scan, double distance, bool isnull)
+{
+	HybridScanOpaque so = (HybridScanOpaque) scan->opaque;
+	ScanDistanceRow *row = &so->last_row;
+
+	if (isnull || row->query == NULL)
+	{
+		scan_distance_forget(row);
+		return;
+	}
+	row->tid = scan->xs_heaptid;
+	row->distance = distance;
+	scan_distance_returned(row);
 }
 
 bool
@@ -99,6 +124,7 @@ hybrid_gettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 	scan->xs_recheckorderby = false;
 	scan->xs_orderbyvals[0] = Float8GetDatum(distance);
 	scan->xs_orderbynulls[0] = isnull;
+	remember_row(scan, distance, isnull);
 	return true;
 }
 

@@ -7,7 +7,8 @@
  * vector: the subquery's result, which for a vector of more than about
  * 500 dimensions stored with the default storage is a pointer to a TOAST
  * value.  The executor computes the ORDER BY expression again for each
- * row it returns, even from an index scan that ordered the rows, so each
+ * row it returns (a sequential scan's rows, and an index scan's unless
+ * the scan's own distance is taken: index/scan_distance.h), so each
  * of those calls fetched the whole value from the TOAST table again (an
  * index lookup and a copy of 3 kB for 768 dimensions).
  *

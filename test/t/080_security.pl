@@ -159,6 +159,11 @@ SELECT string_agg(id::text, ',') FROM (SELECT id FROM s.mine ORDER BY v <-> '[3,
 	'hybridsearch_prewarm(regclass)' => q{SELECT hybridsearch_prewarm('s.mine_idx')},
 	'hybridsearch_search_batch(regclass,vector[],integer)' =>
 	  q{SELECT count(*) FROM hybridsearch_search_batch('s.mine_idx', ARRAY['[3,1]'::vector], 3)},
+	'hybridsearch_scan_distance(vector,regclass,tid)' => q{SET enable_seqscan = off;
+SELECT hybridsearch_scan_distance('[3,1]'::vector, 's.mine_idx', ctid) FROM s.mine ORDER BY v <-> '[3,1]' LIMIT 1},
+	(map { ("hybridsearch_scan_distance($_->[0],regclass,tid)" =>
+		  "SELECT hybridsearch_scan_distance($_->[1], 's.mine_idx', '(0,1)') IS NULL") }
+	  (['halfvec', q{'[3,1]'::halfvec}], ['sparsevec', q{'{1:3}/2'::sparsevec}], ['bit', q{B'10'}])),
 	'hybridsearch_batch_stats()' => q{SELECT coalesce(slots_in_use, 0) FROM hybridsearch_batch_stats()},
 	'hybridsearch_rrf(bigint[],bigint[],integer)' => q{SELECT count(*) FROM hybridsearch_rrf('{1,2}', '{2,3}')},
 	'hybridsearch_sharded_search(anyelement,name,text,vector,integer,text)' =>
