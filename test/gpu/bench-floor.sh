@@ -13,9 +13,15 @@
 #     the backend's DEBUG1 line over 200 queries (round trip to the worker,
 #     the worker's turnaround, its CUDA host call, the kernels by CUDA
 #     events, re-scoring in the backend), and the executor's share
-#     (EXPLAIN ANALYZE's execution time, median of 50);
+#     (EXPLAIN ANALYZE's execution time, median of 50), and a query that
+#     keeps the executor as long without a search, as a baseline for the
+#     share outside the executor (busy_rows);
 #   - CLIENTS (default 64) clients: queries per second, and the mean batch
 #     and kernel time per launch from hybridsearch_stats;
+#   - the same three (p50/p90, the executor, CLIENTS clients) with
+#     hybridsearch.reuse_scan_distances = off, labelled "PRECISION,
+#     recomputed": the executor computing each returned row's distance
+#     again, as it did before 0.4.0;
 #   - hybridsearch_search_batch() over 1000 queries (k 10, median of 3) and
 #     the same queries one by one (LATERAL), with how many rows differ.
 # Environment: SECONDS_PER_RUN (default 15), CLIENTS, THREADS (pgbench -j,
@@ -34,17 +40,12 @@ trap 'rm -rf "$work"' EXIT
 
 source "$here/../lib/bench-data.sh"
 source "$here/../lib/bench-gpu.sh"
-bench_vectors "$rows" "$dims" "$work/vectors.bin" 19 || exit 1
-bench_tables_sql floor "$dims" "$work/vectors.bin" 1000 0.9 | psql -X -q -v ON_ERROR_STOP=1 || exit 1
-cat >"$work/knn.sql" <<'SQL'
-\set q random(1, 1000)
-SELECT id FROM floor_items ORDER BY embedding <=> (SELECT embedding FROM floor_queries WHERE q = :q) LIMIT 10;
-SQL
-one() { echo "SELECT id FROM floor_items ORDER BY embedding <=> (SELECT embedding FROM floor_queries WHERE q = $1) LIMIT 10;"; }
+knn_tables floor "$rows" "$dims" "$work" || exit 1
+one() { knn_query floor "$1"; }
 
 # measure PRECISION: one table row per figure
 measure() {
-    local precision=$1 batch_ms lateral_ms differing
+    local precision=$1 batch_ms lateral_ms differing executor
     psql -X -q -v ON_ERROR_STOP=1 -c "DROP INDEX IF EXISTS floor_idx" \
         -c "CREATE INDEX floor_idx ON floor_items USING hybrid (embedding vector_cosine_ops) WITH (precision = '$precision')" \
         -c "SELECT hybridsearch_prewarm('floor_idx')" >/dev/null || return 1
@@ -52,9 +53,16 @@ measure() {
         { echo "| $precision | the query does not use the index | |"; return 1; }
     one_client_rows "$precision" "$work" "$work/knn.sql" "$seconds"
     for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$precision" "$pglog"
-    for i in $(seq 1 50); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(one $(( i * 7 % 1000 + 1 )))"; done |
-        executor_row "$precision"
+    executor=$(knn_explains floor | executor_row "$precision")
+    echo "$executor"
+    busy_rows "$precision" "$(sed -n 's/.* | \([0-9.]*\) ms |$/\1/p' <<<"$executor")" "$work" "$seconds"
     clients_row "$precision" floor_idx "$clients" "$seconds" "$work/knn.sql"
+    (
+        export PGOPTIONS="-c hybridsearch.reuse_scan_distances=off"
+        one_client_rows "$precision, recomputed" "$work" "$work/knn.sql" "$seconds"
+        knn_explains floor | executor_row "$precision, recomputed"
+        clients_row "$precision, recomputed" floor_idx "$clients" "$seconds" "$work/knn.sql"
+    )
     # one statement of 1000 queries
     local batch_sql="SELECT count(*) FROM hybridsearch_search_batch('floor_idx', (SELECT array_agg(embedding ORDER BY q) FROM floor_queries), 10) \\g /dev/null"
     batch_ms=$({ echo '\timing on'; for i in 1 2 3 4; do echo "$batch_sql"; done; } | psql -X -At |

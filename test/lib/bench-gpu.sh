@@ -4,6 +4,11 @@
 # Each function prints markdown table rows "| LABEL | what | measured |".
 #
 #   sql STATEMENT                          one statement, unaligned output
+#   knn_tables PREFIX ROWS DIMS DIR        PREFIX_items (ROWS x DIMS) and
+#       PREFIX_queries (1000 queries) from test/lib/bench-data.sh, which the
+#       caller sources, and DIR/knn.sql: pgbench's top-10 cosine query
+#   knn_query PREFIX Q                     that query for query number Q
+#   knn_explains PREFIX                    50 EXPLAIN ANALYZEs of it, for executor_row
 #   median_of, pct_of P                    of the numbers on stdin, one a line
 #   log_latencies DIR                      pgbench's per-transaction logs in DIR, in ms
 #   one_client_rows LABEL DIR SCRIPT SECONDS
@@ -20,6 +25,13 @@
 #       of their execution times: the executor's share of one query (its
 #       start, the query vector's subquery, the index scan with its GPU
 #       round trip, heap fetches, projection)
+#   busy_rows LABEL MS DIR SECONDS
+#       a baseline for the share of one query outside the executor: a
+#       query that keeps the executor busy MS ms without a search (an md5,
+#       its length calibrated here), one client's
+#       p50 and p90 (one_client_rows) and its executor time (executor_row).
+#       The client sleeps as long as for a search, so its p50 less its
+#       executor time is what any query that long pays outside the executor
 #   clients_row LABEL INDEX CLIENTS SECONDS SCRIPT
 #       CLIENTS clients run SCRIPT: queries per second, and this run's mean
 #       queries and kernel time per GPU launch and fallbacks from
@@ -27,6 +39,14 @@
 # THREADS (pgbench -j, default the CPU count) bounds pgbench's threads.
 
 sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }
+knn_tables() {
+    local prefix=$1 rows=$2 dims=$3 dir=$4
+    bench_vectors "$rows" "$dims" "$dir/vectors.bin" 19 || return 1
+    bench_tables_sql "$prefix" "$dims" "$dir/vectors.bin" 1000 0.9 | psql -X -q -v ON_ERROR_STOP=1 || return 1
+    printf '\\set q random(1, 1000)\n%s\n' "$(knn_query "$prefix" :q)" >"$dir/knn.sql"
+}
+knn_query() { echo "SELECT id FROM $1_items ORDER BY embedding <=> (SELECT embedding FROM $1_queries WHERE q = $2) LIMIT 10;"; }
+knn_explains() { for i in $(seq 1 50); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(knn_query "$1" $(( i * 7 % 1000 + 1 )))"; done; }
 median_of() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else print "n/a" }'; }
 pct_of() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int(NR * p / 100 + 0.999)]; else print "n/a" }'; }
 log_latencies() { cat "$1"/pgbench_log.* 2>/dev/null | awk '{ print $3 / 1000 }'; }
@@ -72,6 +92,20 @@ executor_row() {
     echo "| $1 | 1 client, per query: the executor (EXPLAIN ANALYZE's execution time, median of $(
         grep -c . <<<"$times")) | $(median_of <<<"$times") ms |"
 }
+
+busy_rows() {
+    local label=$1 ms=$2 dir=$3 seconds=$4 per_10mb bytes
+    # one row, no buffers: an md5 over BYTES bytes (random() keeps the
+    # planner from folding it), BYTES calibrated on 10 MB
+    per_10mb=$(for i in 1 2 3 4 5; do echo "EXPLAIN (ANALYZE, TIMING OFF) $(busy_query 10000000);"; done |
+        psql -X -At | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p' | median_of)
+    bytes=$(awk -v ms="$ms" -v m="$per_10mb" 'BEGIN { printf "%d", (m > 0 ? 10000000 * ms / m : 1) }')
+    echo "$(busy_query "$bytes");" >"$dir/busy.sql"
+    one_client_rows "$label, baseline: md5 of $bytes bytes" "$dir" "$dir/busy.sql" "$seconds"
+    for i in $(seq 1 50); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(busy_query "$bytes");"; done |
+        executor_row "$label, baseline: md5 of $bytes bytes"
+}
+busy_query() { echo "SELECT length(md5(repeat('x', $1 + (random() * 0)::int)))"; }
 
 clients_row() {
     local label=$1 index=$2 clients=$3 seconds=$4 script=$5 threads=${THREADS:-$(nproc)} tps stats

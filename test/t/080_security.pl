@@ -209,7 +209,8 @@ is($node->safe_psql('postgres', q{
 	  . 'hybridsearch.device=user hybridsearch.gpu_devices=sighup hybridsearch.gpu_fault=superuser '
 	  . 'hybridsearch.gpu_memory_limit=sighup hybridsearch.gpu_min_rows=user '
 	  . 'hybridsearch.gpu_parts_per_device=sighup hybridsearch.gpu_timeout=superuser '
-	  . 'hybridsearch.prewarm=postmaster hybridsearch.shared_cache_size=postmaster '
+	  . 'hybridsearch.prewarm=postmaster hybridsearch.reuse_scan_distances=user '
+	  . 'hybridsearch.shared_cache_size=postmaster '
 	  . 'hybridsearch.vacuum_fault=superuser',
 	'which settings a session may change');
 my %value = (

@@ -101,7 +101,7 @@ for my $file (glob("'$sharedir/extension/hybridsearch'*"))
 $node->start;
 $node->safe_psql('postgres', 'ALTER EXTENSION hybridsearch UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'hybridsearch'}),
-	'0.3.0', 'ALTER EXTENSION hybridsearch UPDATE reaches 0.3.0');
+	'0.4.0', 'ALTER EXTENSION hybridsearch UPDATE reaches 0.4.0');
 
 # the old indexes answer exactly; rows inserted now go into them too
 $node->safe_psql('postgres', q{
