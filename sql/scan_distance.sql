@@ -91,6 +91,10 @@ ANALYZE sdp;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM sdp ORDER BY embedding <-> '[1,0,1]' LIMIT 3;
 SELECT id, embedding <-> '[1,0,1]' AS d FROM sdp ORDER BY embedding <-> '[1,0,1]', id LIMIT 4;
+-- the partitioned index holds no rows: the statistics list its partitions'
+SELECT index, "table", rows FROM hybridsearch_stats WHERE "table"::text LIKE 'sdp%' ORDER BY 1;
+SELECT rows FROM hybridsearch_index_stats('sdp_embedding_idx');
+SELECT hybridsearch_prewarm('sdp_embedding_idx');
 
 -- the other operator classes' query types, and an expression index
 CREATE TABLE sdt (id int, h halfvec(3), s sparsevec(3), e vector(3));

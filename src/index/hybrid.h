@@ -139,6 +139,7 @@ extern bytea *hybrid_options(Datum reloptions, bool validate);
 extern HybridPrecision hybrid_index_precision(Relation index);
 extern DistanceMetric hybrid_index_metric(Relation index);
 extern void hybrid_init_reloptions(void);
+extern void hybrid_require_index(Relation index, const char *partitioned_hint);
 extern Relation hybrid_open_readable(Oid index_oid);
 
 /* hybrid_stream.c: the metapage and the entry stream */

@@ -150,6 +150,25 @@ hybrid_handler(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The errors for an index opened as a hybrid index: another access
+ * method's, or a partitioned one, which holds no rows of its own (HINT
+ * says what to name instead).
+ */
+void
+hybrid_require_index(Relation index, const char *partitioned_hint)
+{
+	if (index->rd_rel->relam != get_index_am_oid("hybrid", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a hybrid index", RelationGetRelationName(index))));
+	if (index->rd_rel->relkind != RELKIND_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a partitioned index", RelationGetRelationName(index)),
+				 errhint("%s", partitioned_hint)));
+}
+
+/*
  * Open a hybrid index that the caller may read, for the functions that
  * report on or load one: what an index holds is its table's business.
  */
@@ -164,10 +183,7 @@ hybrid_open_readable(Oid index_oid)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", index_oid)));
 	index = index_open(index_oid, AccessShareLock);
-	if (index->rd_rel->relam != get_index_am_oid("hybrid", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a hybrid index", RelationGetRelationName(index))));
+	hybrid_require_index(index, "Name the index of one of its partitions.");
 	if (pg_class_aclcheck(index->rd_index->indrelid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -81,8 +81,9 @@ start_search(IndexScanDesc scan)
 	pgstat_count_index_scan(scan->indexRelation);
 	old = MemoryContextSwitchTo(so->context);
 	so->search = search_begin(scan->indexRelation, &scan->orderByData[0]);
+	/* a copy: the executor frees its key's value at a rescan before ours */
 	if (!(scan->orderByData[0].sk_flags & SK_ISNULL))
-		so->last_row.query = PG_DETOAST_DATUM(scan->orderByData[0].sk_argument);
+		so->last_row.query = PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument);
 	MemoryContextSwitchTo(old);
 }
 

@@ -464,15 +464,7 @@ open_relations(Oid index_oid, Relation *heap, Relation *index)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("could not open the table of index \"%s\"",
 						RelationGetRelationName(*index))));
-	if ((*index)->rd_rel->relam != get_index_am_oid("hybrid", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a hybrid index", RelationGetRelationName(*index))));
-	if ((*index)->rd_rel->relkind != RELKIND_INDEX)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is a partitioned index", RelationGetRelationName(*index)),
-				 errhint("Verify the index of each partition.")));
+	hybrid_require_index(*index, "Verify the index of each partition.");
 	if (RELATION_IS_OTHER_TEMP(*index))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

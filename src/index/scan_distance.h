@@ -20,7 +20,7 @@
 typedef struct ScanDistanceRow
 {
 	Oid			index_oid;
-	struct varlena *query;		/* detoasted; lives until the scan restarts */
+	struct varlena *query;		/* a detoasted copy; lives until the scan restarts */
 	ItemPointerData tid;
 	double		distance;
 } ScanDistanceRow;
