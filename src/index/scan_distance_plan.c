@@ -102,9 +102,20 @@ reused_distance(Oid function, Expr *distance, Expr *query, Oid index_oid, Index 
 	return (Expr *) coalesce;
 }
 
+/* A cached plan that calls FUNCTION is replanned when FUNCTION changes. */
+static void
+depend_on_function(PlannedStmt *stmt, Oid function)
+{
+	PlanInvalItem *item = makeNode(PlanInvalItem);
+
+	item->cacheId = PROCOID;
+	item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(function));
+	stmt->invalItems = lappend(stmt->invalItems, item);
+}
+
 /* The index scan's output columns that are its ORDER BY distance. */
 static void
-rewrite_index_scan(IndexScan *scan)
+rewrite_index_scan(IndexScan *scan, PlannedStmt *stmt)
 {
 	OpExpr	   *order;
 	Expr	   *query;
@@ -135,25 +146,28 @@ rewrite_index_scan(IndexScan *scan)
 		TargetEntry *entry = lfirst_node(TargetEntry, cell);
 
 		if (equal(entry->expr, order))
+		{
 			entry->expr = reused_distance(function, entry->expr, query,
 										  scan->indexid, scan->scan.scanrelid);
+			depend_on_function(stmt, function);
+		}
 	}
 }
 
-static void rewrite_plan(Plan *plan);
+static void rewrite_plan(Plan *plan, PlannedStmt *stmt);
 
 static void
-rewrite_plans(List *plans)
+rewrite_plans(List *plans, PlannedStmt *stmt)
 {
 	ListCell   *cell;
 
 	foreach(cell, plans)
-		rewrite_plan((Plan *) lfirst(cell));
+		rewrite_plan((Plan *) lfirst(cell), stmt);
 }
 
 /* Every plan node of the tree: those with children outside lefttree and righttree too. */
 static void
-rewrite_plan(Plan *plan)
+rewrite_plan(Plan *plan, PlannedStmt *stmt)
 {
 	if (plan == NULL)
 		return;
@@ -161,25 +175,25 @@ rewrite_plan(Plan *plan)
 	switch (nodeTag(plan))
 	{
 		case T_IndexScan:
-			rewrite_index_scan((IndexScan *) plan);
+			rewrite_index_scan((IndexScan *) plan, stmt);
 			break;
 		case T_Append:
-			rewrite_plans(((Append *) plan)->appendplans);
+			rewrite_plans(((Append *) plan)->appendplans, stmt);
 			break;
 		case T_MergeAppend:
-			rewrite_plans(((MergeAppend *) plan)->mergeplans);
+			rewrite_plans(((MergeAppend *) plan)->mergeplans, stmt);
 			break;
 		case T_SubqueryScan:
-			rewrite_plan(((SubqueryScan *) plan)->subplan);
+			rewrite_plan(((SubqueryScan *) plan)->subplan, stmt);
 			break;
 		case T_CustomScan:
-			rewrite_plans(((CustomScan *) plan)->custom_plans);
+			rewrite_plans(((CustomScan *) plan)->custom_plans, stmt);
 			break;
 		default:
 			break;
 	}
-	rewrite_plan(plan->lefttree);
-	rewrite_plan(plan->righttree);
+	rewrite_plan(plan->lefttree, stmt);
+	rewrite_plan(plan->righttree, stmt);
 }
 
 static PlannedStmt *
@@ -192,8 +206,8 @@ scan_distance_planner(Query *parse, const char *query_string, int cursor_options
 
 	if (hybridsearch_reuse_scan_distances)
 	{
-		rewrite_plan(stmt->planTree);
-		rewrite_plans(stmt->subplans);
+		rewrite_plan(stmt->planTree, stmt);
+		rewrite_plans(stmt->subplans, stmt);
 	}
 	return stmt;
 }
