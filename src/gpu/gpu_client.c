@@ -10,8 +10,9 @@
  * numbering of store.h, which only a compacting VACUUM changes, with the
  * epoch); a search whose view of
  * the shared copy holds more rows than the worker's sends the missing ones
- * first.  Candidates are re-scored from the shared copy (fp32) or from
- * their own entries in the pages (half): no backend holds a matrix.  Any
+ * first.  Candidates are re-scored as they are returned, from the shared
+ * copy (fp32) or from their own entries in the pages (half): no backend
+ * holds a matrix.  Any
  * failure (no worker, no device, out of memory, a kernel error, the worker
  * gone, a time-out) ends the GPU source with a WARNING — once per backend
  * and reason — and the CPU source finishes the scan with the same rows.
@@ -428,8 +429,9 @@ gpu_exhausted(const Search *search)
 }
 
 /*
- * Take the top k the worker answered: score the rows not pulled before
- * (nor newer than this scan's copy) exactly.
+ * Take the top k the worker answered: the rows not pulled before (nor newer
+ * than this scan's copy), each scored exactly when it could be returned
+ * next.
  */
 static void
 take_answer(Search *search, int k)
@@ -440,7 +442,8 @@ take_answer(Search *search, int k)
 
 	gpu->k = k;
 	search->used_gpu = true;
-	search_take_candidates(search, rows, k);
+	for (int i = 0; i < k && rows[i] >= 0; i++)
+		search_take_pass_candidate(search, rows[i], distances[i], true);
 	if (rows[k - 1] < 0)
 		gpu->exhausted = true;	/* fewer than k rows: every row came back */
 	else
@@ -490,7 +493,7 @@ gpu_pull(Search *search)
 
 	/* where a request's time goes (doc/gpu-kernels.md), for log_min_messages = debug1 */
 	elog(DEBUG1, "hybridsearch GPU request: k %d, batch %d, round trip %.3f ms, worker %.3f ms, "
-		 "CUDA host call %.3f ms, kernels %.3f ms, re-scoring %.3f ms",
+		 "CUDA host call %.3f ms, kernels %.3f ms, taking the answer %.3f ms",
 		 k, answer.batch_size, round_trip_ms, answer.worker_ms,
 		 answer.host_ms, answer.kernel_ms, ms_since(answered));
 }

@@ -12,21 +12,19 @@
 #include "search/batch_pass.h"
 
 /*
- * Take a pass's candidates: score them exactly; the rows left out are at
- * least found->kth away by the pass's arithmetic.  A pass over more rows
+ * Take a pass's candidates, each scored exactly when it could be returned
+ * next; the rows left out are at least found->kth away by the pass's
+ * arithmetic.  A pass over more rows
  * than the search sees (appended since it pinned the copy) serves it too:
  * their rows are skipped.
  */
 void
 batch_source_take(Search *search, const BatchCandidates *found)
 {
-	int64		rows[BATCH_WANT];
-
 	search->source = &batch_source;
 	search_pull_untrusted(search);
 	for (int i = 0; i < found->count; i++)
-		rows[i] = found->rows[i].row;
-	search_take_candidates(search, rows, found->count);
+		search_take_pass_candidate(search, found->rows[i].row, found->rows[i].distance, false);
 	search->batch_taken = true;
 	search->batch_complete = found->complete;
 	if (!found->complete)

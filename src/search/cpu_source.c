@@ -155,11 +155,12 @@ cpu_begin(Search *search)
 }
 
 /*
- * Pull the next batch of scored rows, re-scoring them exactly when their
- * scores are approximate.  The stream source shares it.
+ * Pull the next batch of scored rows.  Approximate scores (a half copy's)
+ * are within margin of the exact ones: such rows are deferred, and scored
+ * exactly when they could be returned next.  The stream source shares it.
  */
 void
-pull_scored(Search *search, bool rescore)
+pull_scored(Search *search, bool approximate)
 {
 	ScoredRow  *unpulled = search->scored + search->scored_pulled;
 	int64		count = Min(search->batch, search->scored_count - search->scored_pulled);
@@ -171,9 +172,10 @@ pull_scored(Search *search, bool rescore)
 
 		if (float8_order(item.distance, search->pulled_max) > 0)
 			search->pulled_max = item.distance;
-		if (rescore)
-			item.distance = search_exact_distance(search, item.row);
-		search_add_candidate(search, item.row, item.distance);
+		if (approximate)
+			search_defer_candidate(search, item.row, item.distance - search->margin);
+		else
+			search_add_candidate(search, item.row, item.distance);
 	}
 	search->scored_pulled += count;
 	search->batch = Min(search->batch * 2, (int64) 1 << 20);

@@ -151,84 +151,65 @@ search_exact_distance(Search *search, int64 row)
 	return distance_by_metric(search->metric, search->exact_buffer, search->query, view->dim);
 }
 
-/*
- * Take the candidate rows a GPU or batched pass found, up to the first
- * negative one: score exactly those not pulled before (nor newer than the
- * search's copy), and keep the live ones.
- */
-void
-search_take_candidates(Search *search, const int64 *rows, int count)
-{
-	for (int i = 0; i < count && rows[i] >= 0; i++)
-	{
-		int64		row = rows[i];
-
-		if (row >= search->row_count || row_pulled(search, row))
-			continue;
-		mark_pulled(search, row);
-		if (!row_is_dead(search, row))
-			search_add_candidate(search, row, search_exact_distance(search, row));
-	}
-}
-
-static void
-ready_push(Search *search, ScoredRow item)
-{
-	int64		i;
-
-	if (search->ready_count == search->ready_capacity)
-	{
-		search->ready_capacity = Max(256, search->ready_capacity * 2);
-		search->ready = search->ready == NULL ?
-			palloc_extended(sizeof(ScoredRow) * search->ready_capacity, MCXT_ALLOC_HUGE) :
-			repalloc_huge(search->ready, sizeof(ScoredRow) * search->ready_capacity);
-	}
-	i = search->ready_count++;
-	while (i > 0)
-	{
-		int64		parent = (i - 1) / 2;
-
-		if (scored_order(&search->ready[parent], &item) <= 0)
-			break;
-		search->ready[i] = search->ready[parent];
-		i = parent;
-	}
-	search->ready[i] = item;
-}
-
-static ScoredRow
-ready_pop(Search *search)
-{
-	ScoredRow	top = search->ready[0];
-	ScoredRow	last = search->ready[--search->ready_count];
-	int64		i = 0;
-
-	for (;;)
-	{
-		int64		child = 2 * i + 1;
-
-		if (child >= search->ready_count)
-			break;
-		if (child + 1 < search->ready_count &&
-			scored_order(&search->ready[child + 1], &search->ready[child]) < 0)
-			child++;
-		if (scored_order(&last, &search->ready[child]) <= 0)
-			break;
-		search->ready[i] = search->ready[child];
-		i = child;
-	}
-	if (search->ready_count > 0)
-		search->ready[i] = last;
-	return top;
-}
-
 /* A pulled row, with the operator's distance, waiting to be returned. */
 void
 search_add_candidate(Search *search, int64 row, double exact_distance)
 {
 	ScoredRow	item = {exact_distance, row};
 
-	ready_push(search, item);
+	scored_heap_push(&search->ready, item);
+}
+
+/*
+ * A pulled row whose exact distance is at least lower_bound, scored only
+ * when a row returned next could be it (settle_deferred).  An unknown
+ * bound (NaN) becomes -inf: scored before anything is returned.
+ */
+void
+search_defer_candidate(Search *search, int64 row, double lower_bound)
+{
+	ScoredRow	item = {isnan(lower_bound) ? -INFINITY : lower_bound, row};
+
+	scored_heap_push(&search->deferred, item);
+}
+
+/*
+ * A row that a GPU or batched pass found at pass_distance, which is within
+ * search_dot_margin of the exact distance: deferred, unless it was pulled
+ * before, is newer than the search's copy, or is dead.  A pass distance
+ * that is not finite bounds nothing: the row is scored first.
+ */
+void
+search_take_pass_candidate(Search *search, int64 row, double pass_distance, bool tf32)
+{
+	if (row >= search->row_count || row_pulled(search, row))
+		return;
+	mark_pulled(search, row);
+	if (row_is_dead(search, row))
+		return;
+	search_defer_candidate(search, row,
+						   isfinite(pass_distance) ?
+						   pass_distance - search_dot_margin(search, pass_distance, tf32) :
+						   -INFINITY);
+}
+
+/*
+ * Score the deferred rows that could come before the first ready one: every
+ * one whose lower bound is not above its distance (equal distances go by
+ * row, so a tie must be scored too).
+ */
+static void
+settle_deferred(Search *search)
+{
+	while (search->deferred.count > 0 &&
+		   (search->ready.count == 0 ||
+			float8_order(search->deferred.items[0].distance, search->ready.items[0].distance) <= 0))
+	{
+		ScoredRow	item = scored_heap_pop(&search->deferred);
+
+		search->rescored++;
+		search_add_candidate(search, item.row, search_exact_distance(search, item.row));
+	}
 }
 
 /* Hand the rest of the search to the CPU pass over the copy. */
@@ -469,11 +450,12 @@ next_ordered(Search *search, ItemPointer tid, double *distance, bool *distance_i
 	{
 		bool		exhausted = search->row_count == 0 || search->source->exhausted(search);
 
-		if (search->ready_count > 0 &&
+		settle_deferred(search);
+		if (search->ready.count > 0 &&
 			(exhausted ||
-			 float8_order(search->ready[0].distance, search->pulled_max - search->margin) < 0))
+			 float8_order(search->ready.items[0].distance, search->pulled_max - search->margin) < 0))
 		{
-			ScoredRow	next = ready_pop(search);
+			ScoredRow	next = scored_heap_pop(&search->ready);
 
 			*tid = *row_tid(search, next.row);
 			*distance = next.distance;
@@ -525,10 +507,10 @@ search_end(Search *search)
 	 */
 	if (search->rows_returned > 0 && message_level_is_interesting(DEBUG1))
 		elog(DEBUG1, "hybridsearch scan: set-up %.3f ms, in the search %.3f ms, "
-			 "the executor between rows %.3f ms, %lld rows",
+			 "the executor between rows %.3f ms, %lld rows, %lld scored after a pass",
 			 search->begin_ms, search->elapsed_ms,
 			 ms_since(search->first_returned) - search->after_first_ms,
-			 (long long) search->rows_returned);
+			 (long long) search->rows_returned, (long long) search->rescored);
 	scan_stats_record(RelationGetRelid(search->index),
 					  search->used_gpu ? SCAN_PATH_GPU : search->source->path,
 					  search->elapsed_ms);

@@ -3,8 +3,10 @@
  *	  The state of a search and the interface of its candidate sources.
  *	  For search/ and the GPU client only; the index AM sees search.h.
  *
- * A source adds candidates ("pulls") to a heap ordered by exact distance
- * and reports pulled_max: every row it has not pulled has a fast-pass
+ * A source adds candidates ("pulls") to a heap ordered by exact distance,
+ * or defers them with a lower bound of it (scored exactly only when they
+ * could be returned next, so that a LIMIT scores about as many rows as it
+ * returns), and reports pulled_max: every row it has not pulled has a fast-pass
  * distance of at least pulled_max.  The fast pass may round differently
  * from the operator (half precision, GPU arithmetic) by at most margin, so
  * a pulled row is returned only when its exact distance is below
@@ -22,39 +24,12 @@
 #include <math.h>
 
 #include "index/hybrid.h"
+#include "search/scored_heap.h"
 #include "search/search.h"
 #include "stats/scan_stats.h"
 #include "store/store.h"
 
 #define FIRST_BATCH				64	/* rows of a pass's first pull */
-
-typedef struct ScoredRow
-{
-	double		distance;
-	int64		row;
-} ScoredRow;
-
-/* Order of float8 values as PostgreSQL sorts them: NaN after everything. */
-static inline int
-float8_order(double a, double b)
-{
-	if (isnan(a))
-		return isnan(b) ? 0 : 1;
-	if (isnan(b))
-		return -1;
-	return (a > b) - (a < b);
-}
-
-/* By distance; equal distances by row, so ties always come back alike. */
-static inline int
-scored_order(const ScoredRow *a, const ScoredRow *b)
-{
-	int			order = float8_order(a->distance, b->distance);
-
-	if (order != 0)
-		return order;
-	return (a->row > b->row) - (a->row < b->row);
-}
 
 typedef struct CandidateSource
 {
@@ -95,9 +70,9 @@ struct Search
 	const CandidateSource *source;
 	double		margin;			/* bound on |fast-pass - exact| distance */
 	double		pulled_max;		/* unpulled rows are at least this far */
-	ScoredRow  *ready;			/* exact, min-heap: pulled, not returned */
-	int64		ready_count;
-	int64		ready_capacity;
+	ScoredHeap	ready;			/* by exact distance: pulled, not returned */
+	ScoredHeap	deferred;		/* by a lower bound of it: pulled, not scored */
+	int64		rescored;		/* deferred rows scored exactly so far */
 	int64		nulls_returned;
 	int64		unordered_returned;
 	/* rows a GPU or batched source pulled (pulled_rows.c): a set, or once dense a bitmap */
@@ -148,7 +123,8 @@ extern const CandidateSource gpu_source;
 extern double fp32_row_distance(const Search *search, int64 row);
 extern double search_exact_distance(Search *search, int64 row);
 extern void search_add_candidate(Search *search, int64 row, double exact_distance);
-extern void search_take_candidates(Search *search, const int64 *rows, int count);
+extern void search_defer_candidate(Search *search, int64 row, double lower_bound);
+extern void search_take_pass_candidate(Search *search, int64 row, double pass_distance, bool tf32);
 extern double search_margin(const Search *search, double element_rounding,
 							double element_underflow);
 extern double search_dot_margin(const Search *search, double pulled_max, bool tf32);
@@ -157,7 +133,7 @@ extern void search_use_cpu(Search *search);
 extern bool row_is_dead(const Search *search, int64 row);
 
 /* cpu_source.c: the pull in batches both passes share */
-extern void pull_scored(Search *search, bool rescore);
+extern void pull_scored(Search *search, bool approximate);
 extern void select_smallest(ScoredRow *a, int64 n, int64 k);
 
 /* batch_source.c */

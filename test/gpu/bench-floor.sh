@@ -12,7 +12,8 @@
 #     per-transaction log), and where one request's time goes: medians of
 #     the backend's DEBUG1 line over 200 queries (round trip to the worker,
 #     the worker's turnaround, its CUDA host call, the kernels by CUDA
-#     events, re-scoring in the backend), and the executor's share
+#     events, taking the answer in the backend, the scan's time with the
+#     exact scoring of the rows it returns), and the executor's share
 #     (EXPLAIN ANALYZE's execution time, median of 50), and a query that
 #     keeps the executor as long without a search, as a baseline for the
 #     share outside the executor (busy_rows);

@@ -18,8 +18,10 @@
 #       runs the statements on stdin with log_min_messages = debug1, and
 #       prints the medians of the backend's "hybridsearch GPU request" line
 #       (round trip, the worker's turnaround, its CUDA host call, the
-#       kernels, re-scoring) and of its "hybridsearch scan" line (the
-#       search's set-up, the executor's time between rows)
+#       kernels, taking the answer) and of its "hybridsearch scan" line
+#       (the search's set-up, its whole time, which holds the round trip
+#       and the exact scoring of the rows it returns, and the executor's
+#       time between rows)
 #   executor_row LABEL < EXPLAINS
 #       runs the EXPLAIN (ANALYZE) statements on stdin and prints the median
 #       of their execution times: the executor's share of one query (its
@@ -70,9 +72,9 @@ gpu_request_breakdown() {
     sql "ALTER SYSTEM RESET log_min_messages" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
     logged=$(tail -n +"$((mark + 1))" "$pglog")
     log_medians "$label" "per request" "$(grep -o 'hybridsearch GPU request: .*' <<<"$logged")" \
-        'round trip' 'worker' 'CUDA host call' 'kernels' 're-scoring'
+        'round trip' 'worker' 'CUDA host call' 'kernels' 'taking the answer'
     log_medians "$label" "per scan" "$(grep -o 'hybridsearch scan: .*' <<<"$logged")" \
-        'set-up' 'the executor between rows'
+        'set-up' 'in the search' 'the executor between rows'
 }
 
 # log_medians LABEL WHAT LINES FIELD...: a row per FIELD, the median of

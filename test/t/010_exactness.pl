@@ -19,7 +19,8 @@
 # reused by later inserts while another session keeps a warm cache), REINDEX,
 # REINDEX CONCURRENTLY, CREATE INDEX CONCURRENTLY, ALTER INDEX SET
 # (precision), a transaction's own uncommitted changes, rollback, TRUNCATE,
-# DROP INDEX, and the dimension errors.
+# DROP INDEX, and the dimension errors; and that a half index's LIMIT 10
+# scores about ten candidates exactly, not all of them.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -542,6 +543,34 @@ my %settings = (
 	($ret, $out, $err) = $node->psql('postgres', q{INSERT INTO fresh VALUES (4, '[1,1,1]')});
 	like($err, qr/dimensions/, 'untyped index fixes its dimensions at the first vector');
 	$t = lap('dimensions', $t);
+}
+
+# ---------------------------------------------------------------------------
+# 5. Scoring exactly only what is returned.
+# ---------------------------------------------------------------------------
+{
+	# A half index's candidates are scored exactly only when they could be
+	# returned next: a LIMIT 10 scores about ten rows, not every candidate
+	# of the pass (64 in the CPU pass's first pull, 20 from the GPU).  The
+	# scan's DEBUG1 line counts them.
+	$node->safe_psql('postgres', q{
+		CREATE TABLE rescored (id int, v vector(256));
+		INSERT INTO rescored SELECT i,
+			ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 256) WHERE i > 0)::float8[]::vector
+			FROM generate_series(1, 5000) i;
+		CREATE INDEX rescored_cos ON rescored USING hybrid (v vector_cosine_ops) WITH (precision = half);
+	});
+	my $query = 'SELECT id FROM rescored ORDER BY v <=> (SELECT v FROM rescored WHERE id = 1) LIMIT 10';
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"SET enable_seqscan = off; SET client_min_messages = debug1; $query");
+	my ($rows, $scored) = $err =~ /hybridsearch scan: .* (\d+) rows, (\d+) scored after a pass/;
+	is($rows, 10, 'half index, LIMIT 10: the scan returned 10 rows');
+	ok(defined $scored && $scored >= 10 && $scored <= 16,
+		'... and scored exactly ' . ($scored // 'an unknown number of') . ' rows, 10 to 16');
+	is($out, $node->safe_psql('postgres',
+			"SET enable_indexscan = off; SET enable_bitmapscan = off; $query"),
+		'... the same rows as a sequential scan');
+	$t = lap('deferred scoring', $t);
 }
 
 note(sprintf("010_exactness total: %.1f s", time - $t_start));
