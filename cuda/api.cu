@@ -215,6 +215,12 @@ hs_gpu_set_tune_runs(int runs_per_search)
 	set_tune_runs_per_search(runs_per_search);
 }
 
+API void
+hs_gpu_set_graphs(int on)
+{
+	set_graphs_enabled(on);
+}
+
 API size_t
 hs_gpu_last_variant(char *buf, size_t buflen)
 {

@@ -64,6 +64,10 @@ close_locked(DevCtx &ctx)
 	cudaStreamSynchronize(ctx.stream);
 	if (ctx.select_stream)
 		cudaStreamSynchronize(ctx.select_stream);
+	if (ctx.graphs)
+		graph_cache_clear(*ctx.graphs);
+	delete ctx.graphs;
+	ctx.graphs = NULL;
 	dbuf_free(ctx.queries);
 	dbuf_free(ctx.queries16);
 	dbuf_free(ctx.qnorms32);
@@ -72,8 +76,6 @@ close_locked(DevCtx &ctx)
 	dbuf_free(ctx.cand_next);
 	dbuf_free(ctx.dots[0]);
 	dbuf_free(ctx.dots[1]);
-	dbuf_free(ctx.out_dist);
-	dbuf_free(ctx.out_rows);
 	dbuf_free(ctx.stage[0]);
 	dbuf_free(ctx.stage[1]);
 	dbuf_free(ctx.sink);
@@ -122,10 +124,15 @@ open_locked(DevCtx &ctx, int device, char *errbuf, size_t errlen)
 		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: no device %d (%d present)", device, count);
 	CUDA_CHECK(cudaSetDevice(device), "cudaSetDevice");
 	CUDA_CHECK(cudaGetDeviceProperties(&ctx.prop, device), "cudaGetDeviceProperties");
+	/* kernels write answers into pinned host memory by its host address */
+	if (!ctx.prop.unifiedAddressing)
+		return fail(errbuf, errlen, HS_GPU_ECUDA, "hybridsearch cuda: device %d lacks unified addressing",
+					device);
 	ctx.device = device;
 	ctx.open = 1;				/* from here close_locked() cleans up */
 	ctx.tune_cache = new std::map<TuneKey, TuneEntry>();
 	ctx.smem_limits = new std::map<const void *, size_t>();
+	ctx.graphs = new GraphCache();
 	ctx.nvariants[0] = fused_variant_table<float>(&ctx.variants[0]);
 	ctx.nvariants[1] = fused_variant_table<__half>(&ctx.variants[1]);
 	{

@@ -1,8 +1,8 @@
 /*
  * device_context.h
  *	  One context per CUDA device: its stream, events, cuBLAS handle,
- *	  scratch buffers and autotune cache, and the mutex that serialises the
- *	  calls on it.
+ *	  scratch buffers, autotune cache and captured searches, and the mutex
+ *	  that serialises the calls on it.
  *
  * Calls on different devices run at once (hs_gpu_search_parts); each C API
  * call locks the context of its device for its whole length.
@@ -18,6 +18,7 @@
 #include <cublas_v2.h>
 
 #include "hs_gpu.h"
+#include "graph_cache.h"
 #include "impl/fused.cuh"
 #include "plan.h"
 #include "utils/buffers.h"
@@ -42,16 +43,17 @@ struct DevCtx
 	ScratchBuf	qnorms32, qnorms16; /* squared query norms, fp32 and fp16-rounded */
 	ScratchBuf	cand, cand_next;	/* candidate lists; the merge passes swap them */
 	ScratchBuf	dots[2];		/* the GEMM chunks' dot products, alternately */
-	ScratchBuf	out_dist, out_rows;	/* the answer */
 	ScratchBuf	stage[2];		/* appended fp32 rows */
 	ScratchBuf	sink;			/* the read probe's output */
 	ScratchBuf	bounds;			/* per query: the shared bound of the k-th key */
 
-	/* pinned host scratch */
+	/* pinned host scratch; the answer (host_out_*) is written by the final
+	 * kernel through unified addressing */
 	ScratchBuf	host_queries, host_out_dist, host_out_rows, host_stage[2];
 
 	std::map<TuneKey, TuneEntry> *tune_cache;
 	std::map<const void *, size_t> *smem_limits;	/* kernel -> dynamic smem limit */
+	GraphCache *graphs;			/* searches captured as graphs */
 	const FusedVariant *variants[2];	/* fused instantiations, [half] */
 	int			nvariants[2];
 	char		last_variant[96];

@@ -139,7 +139,15 @@ size_t		hs_gpu_tune_report(char *buf, size_t buflen);
  */
 void		hs_gpu_set_tune_runs(int runs_per_search);
 
-/* The variant the last hs_gpu_search() ran, e.g. "fused q8 r4 l32". */
+/*
+ * Whether a search seen before is replayed as one CUDA graph (default 1;
+ * doc/gpu-kernels.md, "One graph per search"); 0 runs every search call by
+ * call, for comparison.  Call before searching.
+ */
+void		hs_gpu_set_graphs(int on);
+
+/* The variant the last hs_gpu_search() ran, e.g. "fused q8 r4 l32", with
+ * " [graph]" when a graph ran it. */
 size_t		hs_gpu_last_variant(char *buf, size_t buflen);
 
 /*

@@ -264,28 +264,52 @@ finish_tuning(hs_gpu_matrix *m, const TuneKey &key, TuneEntry &e, char *errbuf, 
 	return 0;
 }
 
-int
-choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf, size_t errlen)
+static TuneKey
+tune_key(const hs_gpu_matrix *m, int metric, int nq, int k)
 {
-	DevCtx	   &ctx = *m->ctx;
 	TuneKey		key;
-	std::map<TuneKey, TuneEntry>::iterator it;
 	int			bucket = 0,
-				rows_bucket = 0,
-				steps = tune_runs_per_search,
-				rc;
+				rows_bucket = 0;
 
 	while ((1 << bucket) < nq)
 		bucket++;
 	while (rows_bucket < 31 && (1LL << (2 * (rows_bucket + 1))) <= m->rows)
 		rows_bucket++;			/* rows in [4^rows_bucket, 4^(rows_bucket + 1)) */
-	key.device = ctx.device;
+	key.device = m->ctx->device;
 	key.dim = m->dim;
 	key.bucket = bucket;
 	key.metric = metric;
 	key.half = m->half;
 	key.kbucket = k <= 32 ? 32 : k <= 128 ? 128 : k <= 512 ? 512 : HS_GPU_MAX_K;
 	key.rbucket = rows_bucket;
+	return key;
+}
+
+bool
+settled_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out)
+{
+	std::map<TuneKey, TuneEntry>::iterator it = m->ctx->tune_cache->find(tune_key(m, metric, nq, k));
+
+	if (it != m->ctx->tune_cache->end())
+	{
+		*out = it->second.plan;
+		return it->second.tuned;
+	}
+	if (m->rows >= TUNE_MIN_ROWS)
+		return false;
+	*out = heuristic(m, metric, nq);
+	return out->fv != NULL;
+}
+
+int
+choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	TuneKey		key = tune_key(m, metric, nq, k);
+	std::map<TuneKey, TuneEntry>::iterator it;
+	int			steps = tune_runs_per_search,
+				rc;
+
 	it = ctx.tune_cache->find(key);
 	if (it != ctx.tune_cache->end() && it->second.tuned)
 	{

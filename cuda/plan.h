@@ -65,6 +65,13 @@ struct TuneEntry
 int			choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out,
 						char *errbuf, size_t errlen);
 
+/*
+ * true, with *out, when the plan for this search is known without running
+ * anything: its kind is tuned, or the matrix is small enough for the
+ * heuristic.  choose_plan would return the same plan.
+ */
+bool		settled_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out);
+
 /* timing runs a search may add while its kind is tuned; <= 0: all at once */
 void		set_tune_runs_per_search(int runs);
 

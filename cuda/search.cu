@@ -14,6 +14,9 @@
  *                of each query is a running top-k merged after every
  *                chunk; with one chunk, the merge passes below.
  *   both:        final_kernel writes distances and row numbers.
+ * A search of the GEMM path over several chunks, seen before with a settled
+ * plan, replays all of this, the query upload included, as one CUDA graph
+ * (graph_cache.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include <algorithm>
 
 #include "device_context.h"
+#include "graph_cache.h"
 #include "impl/convert.h"
 #include "impl/fused.cuh"
 #include "impl/gemm.cuh"
@@ -43,6 +47,15 @@ list_warps_per_block(DevCtx &ctx, int k, size_t *smem)
 		return 0;
 	*smem = per * w;
 	return w;
+}
+
+/* rows of a GEMM chunk: a distance buffer of GEMM_DIST_BYTES, which stays in L2 */
+static long long
+gemm_chunk_rows(long long n, int nq)
+{
+	long long	chunk_rows = (long long) (GEMM_DIST_BYTES / ((size_t) nq * 4)) / 256 * 256;
+
+	return std::min(std::max(chunk_rows, 16384LL), round_up(n, 256));
 }
 
 int
@@ -100,12 +113,9 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 	}
 	else
 	{
-		long long	chunk_rows = (long long) (GEMM_DIST_BYTES / ((size_t) nq * 4));
+		long long	chunk_rows = gemm_chunk_rows(n, nq);
 		long long	min_seg_len;
 
-		chunk_rows = chunk_rows / 256 * 256;
-		chunk_rows = std::max(chunk_rows, 16384LL);
-		chunk_rows = std::min(chunk_rows, round_up(n, 256));
 		launch.gemm_chunk_rows = chunk_rows;
 		launch.dots_ld = (int) round_up(chunk_rows, 4);
 		launch.gemm_chunks = (int) ceil_div(n, chunk_rows);
@@ -143,11 +153,11 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 						   (size_t) nq * std::max(1LL, ceil_div(launch.lists_per_query, MERGE_FANIN)) * k * 8,
 						   errbuf, errlen, "candidate buffer")) != 0)
 		return rc;
-	if ((rc = dbuf_reserve(ctx.out_dist, (size_t) nq * k * 4, errbuf, errlen, "output buffer")) != 0)
+	if ((rc = hbuf_reserve(ctx.host_out_dist, (size_t) nq * k * 4, errbuf, errlen, "result buffer")) != 0)
 		return rc;
 	if ((rc = dbuf_reserve(ctx.bounds, (size_t) nq * 8, errbuf, errlen, "threshold buffer")) != 0)
 		return rc;
-	if ((rc = dbuf_reserve(ctx.out_rows, (size_t) nq * k * 8, errbuf, errlen, "output buffer")) != 0)
+	if ((rc = hbuf_reserve(ctx.host_out_rows, (size_t) nq * k * 8, errbuf, errlen, "result buffer")) != 0)
 		return rc;
 	return 0;
 }
@@ -219,8 +229,8 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 		CUDA_CHECK(cudaStreamWaitEvent(ctx.stream, ctx.dots_free[(launch.gemm_chunks - 1) & 1], 0),
 				   "cudaStreamWaitEvent");
 		final_kernel<<<nq, 256, 0, ctx.stream>>>(cand, launch.lists_per_query, k, launch.metric,
-												 (float *) ctx.out_dist.ptr,
-												 (long long *) ctx.out_rows.ptr);
+												 (float *) ctx.host_out_dist.ptr,
+												 (long long *) ctx.host_out_rows.ptr);
 		CUDA_CHECK_LAUNCH("final kernel");
 	}
 	return 0;
@@ -290,8 +300,8 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 		std::swap(cur, next);
 		nlists = nout;
 	}
-	final_kernel<<<nq, 256, 0, ctx.stream>>>(cur, 1, k, launch.metric, (float *) ctx.out_dist.ptr,
-											 (long long *) ctx.out_rows.ptr);
+	final_kernel<<<nq, 256, 0, ctx.stream>>>(cur, 1, k, launch.metric, (float *) ctx.host_out_dist.ptr,
+											 (long long *) ctx.host_out_rows.ptr);
 	CUDA_CHECK_LAUNCH("final kernel");
 	return 0;
 }
@@ -310,6 +320,145 @@ reserve_query_buffers(hs_gpu_matrix *m, int nq_pad, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/*
+ * The query upload and the query norms (and fp16 copies): before the plan is
+ * chosen, since tuning runs on these queries.
+ */
+static int
+enqueue_queries(hs_gpu_matrix *m, int nq_pad, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+
+	CUDA_CHECK(cudaMemcpyAsync(ctx.queries.ptr, ctx.host_queries.ptr, (size_t) nq_pad * m->ld * 4,
+							   cudaMemcpyHostToDevice, ctx.stream),
+			   "copying queries");
+	launch_prep_queries((const float *) ctx.queries.ptr, nq_pad, m->ld, (float *) ctx.qnorms32.ptr,
+						(float *) ctx.qnorms16.ptr, m->half ? (__half *) ctx.queries16.ptr : NULL, ctx.stream);
+	CUDA_CHECK_LAUNCH("query preparation kernel");
+	return 0;
+}
+
+/*
+ * The launch's kernels between the timing events.  final_kernel writes the
+ * answer straight into pinned host memory (unified addressing maps it): no
+ * copies after the kernels.
+ */
+static int
+enqueue_kernels(hs_gpu_matrix *m, const Launch &launch, bool capturing, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	int			rc;
+
+	CUDA_CHECK(graph_record_event(ctx.ev_start, ctx.stream, capturing), "cudaEventRecord");
+	if ((rc = execute(m, launch, errbuf, errlen)) != 0)
+		return rc;
+	CUDA_CHECK(graph_record_event(ctx.ev_stop, ctx.stream, capturing), "cudaEventRecord");
+	return 0;
+}
+
+/* size *plan's launches; a fused plan that does not fit becomes the smallest query tile */
+static int
+prepare_or_shrink(hs_gpu_matrix *m, Plan *plan, int metric, int nq, int k, Launch &launch,
+				  char *errbuf, size_t errlen)
+{
+	int			rc = prepare(m, *plan, metric, nq, k, launch, errbuf, errlen);
+
+	if (rc < 0 && !plan->gemm)
+	{
+		*plan = smallest_tile_plan(m, metric);
+		rc = plan->fv ? prepare(m, *plan, metric, nq, k, launch, errbuf, errlen) : -1;
+	}
+	if (rc < 0)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: k = %d does not fit in shared memory", k);
+	return rc;
+}
+
+/*
+ * A search seen before with a settled plan (graph_cache.h): captured with
+ * its query upload, and launched; run directly when the capture fails.
+ * *ran is the plan that ran.
+ */
+static int
+capture_search(hs_gpu_matrix *m, GraphSlot *slot, const Plan &settled, int metric, int nq, int nq_pad,
+			   int k, Plan *ran, bool *graphed, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	Launch		launch;
+	int			rc;
+
+	*ran = settled;
+	if ((rc = prepare_or_shrink(m, ran, metric, nq, k, launch, errbuf, errlen)) != 0)
+		return rc;
+	if (graph_begin_capture(ctx))
+	{
+		bool		enqueued = enqueue_queries(m, nq_pad, errbuf, errlen) == 0 &&
+			enqueue_kernels(m, launch, true, errbuf, errlen) == 0;
+
+		/* the key after prepare: its buffers are the ones captured */
+		*graphed = graph_end_capture(ctx, slot, graph_key(m, settled, metric, nq, k), *ran, enqueued);
+		if (*graphed)
+			return 0;
+	}
+	if ((rc = enqueue_queries(m, nq_pad, errbuf, errlen)) != 0)
+		return rc;
+	return enqueue_kernels(m, launch, false, errbuf, errlen);
+}
+
+/* a search run call by call: upload, plan (perhaps a tuning step), launch */
+static int
+direct_search(hs_gpu_matrix *m, int metric, int nq, int nq_pad, int k, Plan *ran,
+			  char *errbuf, size_t errlen)
+{
+	Launch		launch;
+	int			rc;
+
+	if ((rc = enqueue_queries(m, nq_pad, errbuf, errlen)) != 0 ||
+		(rc = choose_plan(m, metric, nq, k, ran, errbuf, errlen)) != 0 ||
+		(rc = prepare_or_shrink(m, ran, metric, nq, k, launch, errbuf, errlen)) != 0)
+		return rc;
+	return enqueue_kernels(m, launch, false, errbuf, errlen);
+}
+
+/*
+ * Whether a graph is worth it: on the H200 it shortened the GEMM path of
+ * several chunks (two streams, events, three kernels a chunk) by 4-9% at
+ * 64-128 queries, and lengthened a search of one or two launches by about
+ * 0.008 ms of the call (doc/gpu-kernels.md, "Graphs").
+ */
+static bool
+worth_a_graph(const hs_gpu_matrix *m, const Plan &plan, int nq)
+{
+	return plan.gemm && gemm_chunk_rows(m->rows, nq) < m->rows;
+}
+
+/*
+ * The search's work on the stream: a captured graph, a capture, or call by
+ * call; *graphed says whether a graph runs it.
+ */
+static int
+enqueue_search(hs_gpu_matrix *m, int metric, int nq, int nq_pad, int k, Plan *ran, bool *graphed,
+			   char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	GraphSlot  *slot = NULL;
+	GraphState	state = GRAPH_DIRECT;
+	Plan		settled;
+
+	*graphed = false;
+	if (settled_plan(m, metric, nq, k, &settled) && worth_a_graph(m, settled, nq))
+		state = graph_lookup(ctx, graph_key(m, settled, metric, nq, k), &slot);
+	if (state == GRAPH_READY)
+	{
+		*ran = slot->ran;
+		*graphed = true;
+		CUDA_CHECK(cudaGraphLaunch(slot->exec, ctx.stream), "cudaGraphLaunch");
+		return 0;
+	}
+	if (state == GRAPH_SEEN)
+		return capture_search(m, slot, settled, metric, nq, nq_pad, k, ran, graphed, errbuf, errlen);
+	return direct_search(m, metric, nq, nq_pad, k, ran, errbuf, errlen);
+}
+
 int
 search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 			  float *out_d, int64_t *out_i, float *kernel_ms, char *errbuf, size_t errlen)
@@ -319,7 +468,7 @@ search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 	int			nq_pad;
 	int			rc;
 	Plan		plan;
-	Launch		launch;
+	bool		graphed;
 	float		ms = 0.0f;
 
 	if (metric < HS_GPU_L2 || metric > HS_GPU_L1)
@@ -348,9 +497,7 @@ search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 	/* a multiple of the largest query tile, so fused blocks read no further */
 	nq_pad = (int) round_up(nq, 16);
 	if ((rc = hbuf_reserve(ctx.host_queries, (size_t) nq_pad * m->ld * 4, errbuf, errlen, "query staging")) != 0 ||
-		(rc = reserve_query_buffers(m, nq_pad, errbuf, errlen)) != 0 ||
-		(rc = hbuf_reserve(ctx.host_out_dist, (size_t) nq * k * 4, errbuf, errlen, "result staging")) != 0 ||
-		(rc = hbuf_reserve(ctx.host_out_rows, (size_t) nq * k * 8, errbuf, errlen, "result staging")) != 0)
+		(rc = reserve_query_buffers(m, nq_pad, errbuf, errlen)) != 0)
 		return rc;
 	{
 		float	   *hq = (float *) ctx.host_queries.ptr;
@@ -359,36 +506,8 @@ search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 		for (int q = 0; q < nq; q++)
 			memcpy(hq + (size_t) q * m->ld, queries + (size_t) q * m->dim, (size_t) m->dim * 4);
 	}
-	CUDA_CHECK(cudaMemcpyAsync(ctx.queries.ptr, ctx.host_queries.ptr, (size_t) nq_pad * m->ld * 4,
-							   cudaMemcpyHostToDevice, ctx.stream),
-			   "copying queries");
-	launch_prep_queries((const float *) ctx.queries.ptr, nq_pad, m->ld, (float *) ctx.qnorms32.ptr,
-						(float *) ctx.qnorms16.ptr, m->half ? (__half *) ctx.queries16.ptr : NULL, ctx.stream);
-	CUDA_CHECK_LAUNCH("query preparation kernel");
-
-	if ((rc = choose_plan(m, metric, nq, k, &plan, errbuf, errlen)) != 0)
+	if ((rc = enqueue_search(m, metric, nq, nq_pad, k, &plan, &graphed, errbuf, errlen)) != 0)
 		return rc;
-	rc = prepare(m, plan, metric, nq, k, launch, errbuf, errlen);
-	if (rc < 0 && !plan.gemm)
-	{
-		/* the chosen variant does not fit (large k): the smallest query tile */
-		plan = smallest_tile_plan(m, metric);
-		rc = plan.fv ? prepare(m, plan, metric, nq, k, launch, errbuf, errlen) : -1;
-	}
-	if (rc < 0)
-		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: k = %d does not fit in shared memory", k);
-	if (rc > 0)
-		return rc;
-	CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
-	if ((rc = execute(m, launch, errbuf, errlen)) != 0)
-		return rc;
-	CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
-	CUDA_CHECK(cudaMemcpyAsync(ctx.host_out_dist.ptr, ctx.out_dist.ptr, (size_t) nq * k * 4,
-							   cudaMemcpyDeviceToHost, ctx.stream),
-			   "copying results");
-	CUDA_CHECK(cudaMemcpyAsync(ctx.host_out_rows.ptr, ctx.out_rows.ptr, (size_t) nq * k * 8,
-							   cudaMemcpyDeviceToHost, ctx.stream),
-			   "copying results");
 	CUDA_CHECK(cudaStreamSynchronize(ctx.stream), "search");
 	CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
 	memcpy(out_d, ctx.host_out_dist.ptr, (size_t) nq * k * 4);
@@ -396,6 +515,8 @@ search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 	if (kernel_ms)
 		*kernel_ms = ms;
 	plan_name(plan, ctx.last_variant, sizeof(ctx.last_variant));
+	if (graphed)
+		strncat(ctx.last_variant, " [graph]", sizeof(ctx.last_variant) - strlen(ctx.last_variant) - 1);
 	last_device = ctx.device;
 	return 0;
 }

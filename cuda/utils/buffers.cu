@@ -3,17 +3,27 @@
  *	  Growing scratch buffers, device or pinned host (see utils/buffers.h).
  */
 #include <algorithm>
+#include <atomic>
 #include <cuda_runtime.h>
 
 #include "hs_gpu.h"
 #include "utils/buffers.h"
 #include "utils/errors.h"
 
+static std::atomic<unsigned long long> generation(1);
+
+unsigned long long
+scratch_generation(void)
+{
+	return generation.load();
+}
+
 static void
 buf_free(ScratchBuf &b, bool pinned_host)
 {
 	if (b.ptr)
 	{
+		generation++;
 		if (pinned_host)
 			cudaFreeHost(b.ptr);
 		else
@@ -40,6 +50,7 @@ buf_reserve(ScratchBuf &b, size_t bytes, bool pinned_host, char *errbuf, size_t 
 		return 0;
 	newcap = std::max(bytes, b.capacity + b.capacity / 2);
 	buf_free(b, pinned_host);
+	generation++;
 	e = pinned_host ? cudaHostAlloc(&b.ptr, newcap, cudaHostAllocDefault) : cudaMalloc(&b.ptr, newcap);
 	if (e != cudaSuccess && !pinned_host && newcap > bytes)
 	{

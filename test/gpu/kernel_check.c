@@ -4,11 +4,14 @@
  *	  with dlopen() the way the GPU worker loads it.
  *
  *	  kernel_check [--lib PATH] [--groups ABCDEFG] [--reps N] [--tune-runs N]
+ *	               [--graphs 0|1]
  *
  * --tune-runs N: each search adds at most N of its kind's tuning runs to
  * itself, as in the worker (hs_gpu_set_tune_runs; default 0 here: a kind
  * is tuned whole in its first search, so that timing groups time tuned
  * plans and group S runs every candidate under the sanitizers).
+ * --graphs 0: every search call by call, none replayed as a CUDA graph
+ * (hs_gpu_set_graphs; default 1), to time the difference.
  *
  * Groups:
  *   A  small matrices: rows 1, 7, k-1, k, k+1, 1000; dims 1 3 17 100 768
@@ -18,6 +21,9 @@
  *   D  large k (1024 and HS_GPU_MAX_K) on 100k x 768
  *   E  argument errors, empty matrix, incremental append equivalence
  *   F  ties: quantized values, many equal distances
+ *   G  searches replayed as CUDA graphs (GEMM plans over several chunks):
+ *      the same answers, bit for bit, as call by call, after appends and
+ *      after buffers were reallocated
  *   P  a matrix split in 2, 3 and (with more GPUs) one stripe per device,
  *      searched with hs_gpu_search_parts: rows 1 to 100k, the same checks
  *   M  timing of one part against 2 parts and one part per device
@@ -68,6 +74,7 @@ static struct
 	size_t		(*last_variant) (char *, size_t);
 	int			(*bench) (hs_gpu_matrix *, int, int, float *, float *, float *, char *, size_t);
 	void		(*set_tune_runs) (int);	/* NULL in builds that tune in one search */
+	void		(*set_graphs) (int);	/* NULL in builds without graphs */
 } api;
 
 static void *
@@ -107,6 +114,7 @@ load_api(const char *path)
 	*(void **) &api.last_variant = sym(h, "hs_gpu_last_variant");
 	*(void **) &api.bench = sym(h, "hs_gpu_matrix_bench");
 	*(void **) &api.set_tune_runs = dlsym(h, "hs_gpu_set_tune_runs");
+	*(void **) &api.set_graphs = dlsym(h, "hs_gpu_set_graphs");
 }
 
 /* ---- helpers ---- */
@@ -925,6 +933,117 @@ group_E(void)
 	print_stats("E", &st, now_s() - t0);
 }
 
+/* one search of q, its answer in d / r and its variant in var */
+static int
+search_once(hs_gpu_matrix *m, int metric, const float *q, int batch, int k, float *d, int64_t *r,
+			char *var, size_t varlen)
+{
+	int			rc = api.search(m, metric, q, batch, k, d, r, NULL, errbuf, sizeof(errbuf));
+
+	api.last_variant(var, varlen);
+	return rc;
+}
+
+/*
+ * The same search four times: the first two run call by call (the first
+ * may tune), the third may be captured and the last replayed.  All four
+ * must give the same bits, and the last two must have run as a graph
+ * exactly when graphs are on and the search's plan is the GEMM path over
+ * several chunks (the caller says when that is, for GEMM plans).  Returns
+ * the answer's first row.
+ */
+static int64_t
+repeat_and_compare(Stats *st, const char *ctx, hs_gpu_matrix *m, int metric, const float *q, int batch,
+				   int k, int graph_if_gemm, float *d, int64_t *r)
+{
+	float	   *d0 = malloc(sizeof(float) * (size_t) batch * k);
+	int64_t    *r0 = malloc(sizeof(int64_t) * (size_t) batch * k);
+	char		var[128] = "";
+
+	for (int run = 0; run < 4; run++)
+	{
+		st->searches++;
+		if (search_once(m, metric, q, batch, k, run == 0 ? d0 : d, run == 0 ? r0 : r, var, sizeof(var)) != 0)
+		{
+			report_fail(st, ctx, "run %d: search failed: %s", run, errbuf);
+			break;
+		}
+		if (run > 0 && (memcmp(d0, d, sizeof(float) * batch * k) != 0 ||
+						memcmp(r0, r, sizeof(int64_t) * batch * k) != 0))
+			report_fail(st, ctx, "run %d (%s) differs from the first run", run, var);
+		if (run >= 2 && (strstr(var, "[graph]") != NULL) != (graph_if_gemm && strncmp(var, "gemm", 4) == 0))
+			report_fail(st, ctx, "run %d ran as \"%s\"", run, var);
+	}
+	free(d0);
+	free(r0);
+	return r[0];
+}
+
+/*
+ * G: searches replayed as CUDA graphs (graph_cache.h), which only GEMM
+ * plans over several chunks use: 128 queries on 100k rows.  A small matrix
+ * (the heuristic's fused plan) and a tuned one, fp32 and fp16, three
+ * metrics, batches 1 and 128: the repeated search agrees bit for bit, and
+ * with the reference; after the query itself is appended as a new row the
+ * graph is not reused (the new row comes first); after a batch of 256 has
+ * grown the buffers, the search is captured again and agrees with its
+ * call-by-call run.
+ */
+static void
+group_G(int graphs)
+{
+	Stats		st = {0};
+	double		t0 = now_s();
+	int64_t		sizes[] = {3000, 100000};
+	int			metrics[] = {HS_GPU_L2, HS_GPU_COSINE, HS_GPU_L1};
+	int			batches_g[] = {1, 128};
+	int			ktrue = 10,
+				k = 2 * ktrue;
+	float	   *q = malloc(sizeof(float) * 256 * 768);
+	float	   *d = malloc(sizeof(float) * 256 * k);
+	int64_t    *r = malloc(sizeof(int64_t) * 256 * k);
+
+	for (int si = 0; si < 2; si++)
+	{
+		Mat			M;
+
+		mat_build(&M, sizes[si], 768, 777 + si, 0, -1);
+		for (int h = 0; h < 2; h++)
+			for (int mi = 0; mi < 3; mi++)
+				for (int bi = 0; bi < 2; bi++)
+				{
+					int			batch = batches_g[bi];
+					int			graph_if_gemm = graphs && sizes[si] == 100000 && batch == 128;
+					char		ctx[200];
+					char		var[128];
+					int64_t		n = api.rows(M.gm[h]);
+
+					snprintf(ctx, sizeof(ctx), "G n=%lld %s %s batch=%d", (long long) n,
+							 metric_name[metrics[mi]], h ? "fp16" : "fp32", batch);
+					gen(q, 256, 768, 4000 + batch + 10 * mi, 0);
+					repeat_and_compare(&st, ctx, M.gm[h], metrics[mi], q, batch, k, graph_if_gemm, d, r);
+					if (n == M.n)
+						check_reference(&st, ctx, &M, metrics[mi], h, q, k, ktrue, d, r);
+					if (api.append(M.gm[h], q, 1, errbuf, sizeof(errbuf)) != 0)
+					{
+						report_fail(&st, ctx, "append: %s", errbuf);
+						continue;
+					}
+					if (repeat_and_compare(&st, ctx, M.gm[h], metrics[mi], q, batch, k, graph_if_gemm,
+										   d, r) != n)
+						report_fail(&st, ctx, "the appended row %lld is not first after the append", (long long) n);
+					if (search_once(M.gm[h], metrics[mi], q, 256, k, d, r, var, sizeof(var)) != 0)
+						report_fail(&st, ctx, "batch 256: %s", errbuf);
+					repeat_and_compare(&st, ctx, M.gm[h], metrics[mi], q, batch, k, graph_if_gemm, d, r);
+				}
+		mat_free(&M);
+	}
+	free(q);
+	free(d);
+	free(r);
+	print_stats("G", &st, now_s() - t0);
+}
+
 static void
 group_F(void)
 {
@@ -1259,6 +1378,7 @@ main(int argc, char **argv)
 	const char *groups = "AEFDBCT";
 	int			reps = 25;
 	int			tune_runs = 0;
+	int			graphs = 1;
 	int			rc;
 
 	for (int i = 1; i < argc; i++)
@@ -1271,9 +1391,11 @@ main(int argc, char **argv)
 			reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--tune-runs") && i + 1 < argc)
 			tune_runs = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--graphs") && i + 1 < argc)
+			graphs = atoi(argv[++i]);
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFDBCPMTOSs] [--reps N] [--tune-runs N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -1286,6 +1408,13 @@ main(int argc, char **argv)
 	else if (tune_runs != 0)
 	{
 		fprintf(stderr, "%s has no hs_gpu_set_tune_runs: --tune-runs needs a newer build\n", lib);
+		return 2;
+	}
+	if (api.set_graphs)
+		api.set_graphs(graphs);
+	else if (graphs != 1)
+	{
+		fprintf(stderr, "%s has no hs_gpu_set_graphs: --graphs needs a newer build\n", lib);
 		return 2;
 	}
 	{
@@ -1331,6 +1460,9 @@ main(int argc, char **argv)
 				break;
 			case 'F':
 				group_F();
+				break;
+			case 'G':
+				group_G(graphs);
 				break;
 			case 'P':
 				group_P();

@@ -4,19 +4,20 @@
 # is printed last.
 #
 #   test/gpu/run-kernels.sh [GROUPS] [SANITIZE]
-#     GROUPS    kernel_check groups for the main run (default AEFDBC; timing T
+#     GROUPS    kernel_check groups for the main run (default AEFGDBC; timing T
 #               always runs after them unless GROUPS is "none")
 #     SANITIZE  1 (default) also runs compute-sanitizer memcheck on group S
 #               and racecheck/synccheck on group s
 #
 # Environment: HS_REBUILD=1 forces a rebuild with nvcc there; HS_REPS sets
 # the timing repetitions (default 25); HS_BASELINE_LIB=path/to/other.so also
-# times an earlier build in the same run (carry it).
+# times an earlier build in the same run (carry it); HS_GRAPHS_OFF=1 (default)
+# also times group T with every search call by call (--graphs 0).
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/hs-gpu-out}
 mkdir -p "$OUT"
-GRP=${1:-AEFDBC}
+GRP=${1:-AEFGDBC}
 SAN=${2:-1}
 REPS=${HS_REPS:-25}
 export PATH=/usr/local/cuda/bin:$PATH
@@ -70,6 +71,14 @@ if [ -n "${HS_BASELINE_LIB:-}" ] && [ -f "$HS_BASELINE_LIB" ]; then
 	./test/gpu/kernel_check --lib "$HS_BASELINE_LIB" --groups T --reps "$REPS" > "$OUT/baseline.log" 2>&1
 	echo "==== baseline $HS_BASELINE_LIB (exit $?)"
 	sed -n '/^---- timing table/,$p' "$OUT/baseline.log" | grep -v RESULT | cut -c1-66
+fi
+
+# the same timing with no search replayed as a CUDA graph
+if [ "$GRP" != none ] && [ "${HS_GRAPHS_OFF:-1}" = 1 ]; then
+	./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups T --reps "$REPS" --graphs 0 \
+		> "$OUT/graphs-off.log" 2>&1
+	echo "==== graphs off (exit $?)"
+	sed -n '/^---- timing table/,$p' "$OUT/graphs-off.log" | grep -v RESULT
 fi
 
 if [ "$GRP" != none ]; then
