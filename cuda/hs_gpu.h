@@ -140,9 +140,10 @@ size_t		hs_gpu_tune_report(char *buf, size_t buflen);
 void		hs_gpu_set_tune_runs(int runs_per_search);
 
 /*
- * Whether a search seen before is replayed as one CUDA graph (default 1;
- * doc/gpu-kernels.md, "One graph per search"); 0 runs every search call by
- * call, for comparison.  Call before searching.
+ * Whether a search of the GEMM path over several chunks, seen before, is
+ * replayed as one CUDA graph (default 1; doc/gpu-kernels.md, "Graphs, and
+ * no copies after the kernels"); 0 runs every search call by call, for
+ * comparison.  Call before searching.
  */
 void		hs_gpu_set_graphs(int on);
 

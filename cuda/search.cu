@@ -428,7 +428,8 @@ direct_search(hs_gpu_matrix *m, int metric, int nq, int nq_pad, int k, Plan *ran
  * Whether a graph is worth it: on the H200 it shortened the GEMM path of
  * several chunks (two streams, events, three kernels a chunk) by 4-9% at
  * 64-128 queries, and lengthened a search of one or two launches by about
- * 0.008 ms of the call (doc/gpu-kernels.md, "Graphs").
+ * 0.008 ms of the call (doc/gpu-kernels.md, "Graphs, and no copies after
+ * the kernels").
  */
 static bool
 worth_a_graph(const hs_gpu_matrix *m, const Plan &plan, int nq)

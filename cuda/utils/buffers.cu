@@ -50,7 +50,6 @@ buf_reserve(ScratchBuf &b, size_t bytes, bool pinned_host, char *errbuf, size_t 
 		return 0;
 	newcap = std::max(bytes, b.capacity + b.capacity / 2);
 	buf_free(b, pinned_host);
-	generation++;
 	e = pinned_host ? cudaHostAlloc(&b.ptr, newcap, cudaHostAllocDefault) : cudaMalloc(&b.ptr, newcap);
 	if (e != cudaSuccess && !pinned_host && newcap > bytes)
 	{

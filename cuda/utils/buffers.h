@@ -22,9 +22,10 @@ struct ScratchBuf
 int			dbuf_reserve(ScratchBuf &b, size_t bytes, char *errbuf, size_t errlen, const char *what);
 int			hbuf_reserve(ScratchBuf &b, size_t bytes, char *errbuf, size_t errlen, const char *what);
 void		dbuf_free(ScratchBuf &b);
-/* changes whenever any buffer is allocated or freed: what a captured
- * search's pointers depend on (graph_cache.h) */
-unsigned long long scratch_generation(void);
 void		hbuf_free(ScratchBuf &b);
+
+/* changes whenever any buffer is freed, as growing one frees it first: what
+ * a captured search's pointers depend on (graph_cache.h) */
+unsigned long long scratch_generation(void);
 
 #endif							/* HS_UTILS_BUFFERS_H */
