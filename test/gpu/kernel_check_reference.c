@@ -149,6 +149,32 @@ ref_less(double a, int64_t ia, double b, int64_t ib)
 	return ia < ib;
 }
 
+/* restore the max-heap (on ref_less) of idx[0..cnt) after its root changed */
+static void
+ref_sift_down(const double *ex, int64_t *idx, int cnt)
+{
+	int			c = 0;
+
+	for (;;)
+	{
+		int			l = 2 * c + 1,
+					r = l + 1,
+					m = c;
+		int64_t		t;
+
+		if (l < cnt && ref_less(ex[idx[m]], idx[m], ex[idx[l]], idx[l]))
+			m = l;
+		if (r < cnt && ref_less(ex[idx[m]], idx[m], ex[idx[r]], idx[r]))
+			m = r;
+		if (m == c)
+			return;
+		t = idx[m];
+		idx[m] = idx[c];
+		idx[c] = t;
+		c = m;
+	}
+}
+
 /* k smallest by ref_less, ascending, into idx[0..cnt) */
 static int
 ref_topk(const double *ex, int64_t n, int k, int64_t *idx)
@@ -181,59 +207,18 @@ ref_topk(const double *ex, int64_t n, int k, int64_t *idx)
 		}
 		else if (ref_less(ex[i], i, ex[idx[0]], idx[0]))
 		{
-			int			c = 0;
-
 			idx[0] = i;
-			for (;;)
-			{
-				int			l = 2 * c + 1,
-							r = l + 1,
-							m = c;
-
-				if (l < cnt && ref_less(ex[idx[m]], idx[m], ex[idx[l]], idx[l]))
-					m = l;
-				if (r < cnt && ref_less(ex[idx[m]], idx[m], ex[idx[r]], idx[r]))
-					m = r;
-				if (m == c)
-					break;
-				{
-					int64_t		t = idx[m];
-
-					idx[m] = idx[c];
-					idx[c] = t;
-				}
-				c = m;
-			}
+			ref_sift_down(ex, idx, cnt);
 		}
 	}
 	/* heap sort ascending */
 	for (int end = cnt - 1; end > 0; end--)
 	{
 		int64_t		t = idx[0];
-		int			c = 0;
 
 		idx[0] = idx[end];
 		idx[end] = t;
-		for (;;)
-		{
-			int			l = 2 * c + 1,
-						r = l + 1,
-						m = c;
-
-			if (l < end && ref_less(ex[idx[m]], idx[m], ex[idx[l]], idx[l]))
-				m = l;
-			if (r < end && ref_less(ex[idx[m]], idx[m], ex[idx[r]], idx[r]))
-				m = r;
-			if (m == c)
-				break;
-			{
-				int64_t		u = idx[m];
-
-				idx[m] = idx[c];
-				idx[c] = u;
-			}
-			c = m;
-		}
+		ref_sift_down(ex, idx, end);
 	}
 	return cnt;
 }
