@@ -221,6 +221,12 @@ hs_gpu_set_graphs(int on)
 	set_graphs_enabled(on);
 }
 
+API void
+hs_gpu_set_plan_filter(const char *prefix)
+{
+	set_plan_filter(prefix);
+}
+
 API size_t
 hs_gpu_last_variant(char *buf, size_t buflen)
 {

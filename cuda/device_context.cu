@@ -135,6 +135,8 @@ open_locked(DevCtx &ctx, int device, char *errbuf, size_t errlen)
 	ctx.graphs = new GraphCache();
 	ctx.nvariants[0] = fused_variant_table<float>(&ctx.variants[0]);
 	ctx.nvariants[1] = fused_variant_table<__half>(&ctx.variants[1]);
+	ctx.ntensor_variants[0] = tensor_variant_table<float>(&ctx.tensor_variants[0]);
+	ctx.ntensor_variants[1] = tensor_variant_table<__half>(&ctx.tensor_variants[1]);
 	{
 		int			rc = 0;
 		cudaError_t e;

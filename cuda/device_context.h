@@ -20,6 +20,7 @@
 #include "hs_gpu.h"
 #include "graph_cache.h"
 #include "impl/fused.cuh"
+#include "impl/tensor.cuh"
 #include "plan.h"
 #include "utils/buffers.h"
 
@@ -56,6 +57,8 @@ struct DevCtx
 	GraphCache *graphs;			/* searches captured as graphs */
 	const FusedVariant *variants[2];	/* fused instantiations, [half] */
 	int			nvariants[2];
+	const TensorVariant *tensor_variants[2];	/* tensor instantiations, [half] */
+	int			ntensor_variants[2];
 	char		last_variant[96];
 };
 

@@ -41,7 +41,8 @@ key_equal(const GraphKey &a, const GraphKey &b)
 {
 	return a.m == b.m && a.data == b.data && a.norms == b.norms && a.rows == b.rows &&
 		a.ld == b.ld && a.half == b.half && a.nq == b.nq && a.k == b.k && a.metric == b.metric &&
-		a.plan.gemm == b.plan.gemm && a.plan.fv == b.plan.fv && a.buffers == b.buffers;
+		a.plan.gemm == b.plan.gemm && a.plan.fv == b.plan.fv && a.plan.tv == b.plan.tv &&
+		a.buffers == b.buffers;
 }
 
 static void

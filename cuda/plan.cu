@@ -17,7 +17,9 @@
  * it saves.
  */
 #include <stdio.h>
+#include <string.h>
 #include <algorithm>
+#include <string>
 #include <map>
 #include <vector>
 
@@ -33,6 +35,7 @@
 #define TUNE_RUNS (1 + TUNE_REPS)
 
 static int	tune_runs_per_search = 1;
+static std::string plan_filter;
 
 void
 set_tune_runs_per_search(int runs)
@@ -63,19 +66,80 @@ lpr_class(const hs_gpu_matrix *m)
 }
 
 void
+set_plan_filter(const char *prefix)
+{
+	plan_filter = prefix ? prefix : "";
+}
+
+void
 plan_name(const Plan &p, char *buf, size_t len)
 {
 	if (p.gemm)
 		snprintf(buf, len, "gemm+select");
+	else if (p.tv)
+		snprintf(buf, len, "tensor q%d w%d m%d (tile %d rows)", p.tv->tq, p.tv->warps, p.tv->mt,
+				 tensor_tile_rows(p.tv->warps, p.tv->mt));
 	else
 		snprintf(buf, len, "fused q%d r%d l%d (tile %d rows)", p.fv->tq, p.fv->r, p.fv->lpr,
 				 fused_tile_rows(p.fv->lpr, p.fv->r));
 }
 
 /*
+ * The tensor variants with the smallest query tile that covers the batch
+ * (the largest for larger batches): every metric but L1.
+ */
+static void
+tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
+{
+	DevCtx	   &ctx = *m->ctx;
+	int			tq = -1;
+
+	if (metric == HS_GPU_L1)
+		return;
+	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
+	{
+		int			v = ctx.tensor_variants[m->half][i].tq;
+
+		if ((tq < nq && v > tq) || (v >= nq && v < tq))
+			tq = v;
+	}
+	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
+		if (ctx.tensor_variants[m->half][i].tq == tq)
+		{
+			Plan		p = {0, NULL, &ctx.tensor_variants[m->half][i]};
+
+			out.push_back(p);
+		}
+}
+
+/* whether the plan filter is set and names p */
+static bool
+filter_names(const Plan &p)
+{
+	char		name[64];
+
+	plan_name(p, name, sizeof(name));
+	return !plan_filter.empty() && strncmp(name, plan_filter.c_str(), plan_filter.size()) == 0;
+}
+
+/* keep the plans the filter names, if it names any */
+static void
+apply_plan_filter(std::vector<Plan> &plans)
+{
+	std::vector<Plan> kept;
+
+	for (const Plan &p : plans)
+		if (filter_names(p))
+			kept.push_back(p);
+	if (!kept.empty())
+		plans.swap(kept);
+}
+
+/*
  * The plans worth timing: GEMM + select for every metric but L1, then the
  * fused variants of this row width with the two query tiles nearest the
- * batch (the one that covers it and the one below).
+ * batch (the one that covers it and the one below), then the tensor
+ * variants; only those the plan filter names, if it names any.
  */
 static void
 candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
@@ -109,17 +173,19 @@ candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 
 		if (v->kind == kind && v->lpr == lpr && (v->tq == hi || v->tq == lo))
 		{
-			Plan		p = {0, v};
+			Plan		p = {0, v, NULL};
 
 			out.push_back(p);
 		}
 	}
 	if (metric != HS_GPU_L1)
 	{
-		Plan		p = {1, NULL};
+		Plan		p = {1, NULL, NULL};
 
 		out.insert(out.begin(), p);	/* first: the best default at most sizes */
 	}
+	tensor_candidates(m, metric, nq, out);
+	apply_plan_filter(out);
 }
 
 /* untuned choice: a fused variant sized to the batch */
@@ -130,13 +196,21 @@ heuristic(hs_gpu_matrix *m, int metric, int nq)
 	int			lpr = lpr_class(m);
 	int			kind = metric_kind(metric);
 	const FusedVariant *v;
-	Plan		p = {0, NULL};
+	Plan		p = {0, NULL, NULL};
 
 	if (lpr == 32)
 		v = find_fused(ctx, m->half, kind, nq == 1 ? 1 : nq <= 4 ? 4 : 8, 32, nq == 1 ? 4 : 2);
 	else
 		v = find_fused(ctx, m->half, kind, nq == 1 ? 1 : 8, lpr, 1);
 	p.fv = v;
+	if (!plan_filter.empty())
+	{
+		std::vector<Plan> named;
+
+		candidates(m, metric, nq, named);
+		if (!named.empty() && filter_names(named.front()))
+			p = named.front();
+	}
 	return p;
 }
 
@@ -144,7 +218,7 @@ Plan
 smallest_tile_plan(hs_gpu_matrix *m, int metric)
 {
 	int			lpr = lpr_class(m);
-	Plan		p = {0, find_fused(*m->ctx, m->half, metric_kind(metric), 1, lpr, lpr == 32 ? 2 : 1)};
+	Plan		p = {0, find_fused(*m->ctx, m->half, metric_kind(metric), 1, lpr, lpr == 32 ? 2 : 1), NULL};
 
 	return p;
 }
@@ -154,7 +228,7 @@ static int
 untuned_plan(hs_gpu_matrix *m, int metric, int nq, Plan *out, char *errbuf, size_t errlen)
 {
 	*out = heuristic(m, metric, nq);
-	if (!out->fv)
+	if (!out->gemm && !out->fv && !out->tv)
 		return fail(errbuf, errlen, HS_GPU_ECUDA, "hybridsearch cuda: no kernel variant for dim %d", m->dim);
 	return 0;
 }
@@ -234,10 +308,13 @@ static int
 finish_tuning(hs_gpu_matrix *m, const TuneKey &key, TuneEntry &e, char *errbuf, size_t errlen)
 {
 	int			best = fastest_candidate(e);
+	Plan		smallest = smallest_tile_plan(m, key.metric);
 	char		line[256];
 	char		name[64];
 
-	if (best < 0)
+	/* no candidate fits k (a plan filter may leave only tensor plans): the
+	 * smallest fused tile, which the search still shrinks or refuses */
+	if (best < 0 && !smallest.fv)
 		return fail(errbuf, errlen, HS_GPU_ECUDA, "hybridsearch cuda: no feasible kernel variant (dim %d, k %d)",
 					m->dim, e.k);
 	snprintf(line, sizeof(line), "dev%d dim=%d nq<=%d metric=%d %s k<=%d rows<4^%d (tuned at nq=%d k=%d rows=%lld):",
@@ -253,7 +330,7 @@ finish_tuning(hs_gpu_matrix *m, const TuneKey &key, TuneEntry &e, char *errbuf, 
 			snprintf(line, sizeof(line), " [%s %.3f ms]", name, e.best_ms[i]);
 		e.report += line;
 	}
-	e.plan = e.candidates[best];
+	e.plan = best >= 0 ? e.candidates[best] : smallest;
 	plan_name(e.plan, name, sizeof(name));
 	e.report += " -> ";
 	e.report += name;
@@ -298,7 +375,7 @@ settled_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out)
 	if (m->rows >= TUNE_MIN_ROWS)
 		return false;
 	*out = heuristic(m, metric, nq);
-	return out->fv != NULL;
+	return out->gemm || out->fv != NULL || out->tv != NULL;
 }
 
 int

@@ -12,11 +12,13 @@
 
 #include "hs_gpu.h"
 #include "impl/fused.cuh"
+#include "impl/tensor.cuh"
 
 struct Plan
 {
 	int			gemm;			/* 1: GEMM path */
 	const FusedVariant *fv;		/* fused path */
+	const TensorVariant *tv;	/* tensor path (neither of the others) */
 };
 
 /*
@@ -79,7 +81,15 @@ void		set_tune_runs_per_search(int runs);
  * does not fit in shared memory (large k); fv NULL if there is none */
 Plan		smallest_tile_plan(hs_gpu_matrix *m, int metric);
 
-/* e.g. "fused q8 r4 l32 (tile 64 rows)" or "gemm+select" */
+/* e.g. "fused q8 r4 l32 (tile 64 rows)", "tensor q32 w4 m2 (tile 128 rows)"
+ * or "gemm+select" */
 void		plan_name(const Plan &p, char *buf, size_t len);
+
+/*
+ * Plans whose names start with prefix are the only candidates and the
+ * untuned choice, where the search has any (the others where it has none);
+ * NULL or "" for all.  For kernel_check, to test one path at every size.
+ */
+void		set_plan_filter(const char *prefix);
 
 #endif							/* HS_PLAN_H */

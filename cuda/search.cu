@@ -29,6 +29,7 @@
 #include "impl/fused.cuh"
 #include "impl/gemm.cuh"
 #include "impl/merge.cuh"
+#include "impl/tensor.cuh"
 #include "matrix.h"
 #include "search.h"
 #include "utils/errors.h"
@@ -58,6 +59,38 @@ gemm_chunk_rows(long long n, int nq)
 	return std::min(std::max(chunk_rows, 16384LL), round_up(n, 256));
 }
 
+/*
+ * The grid of a fused or tensor kernel (fn, threads a block, tile_rows a
+ * step, tq queries a block, launch.fused_smem set): chunks of rows for one
+ * wave of blocks over the query tiles.  On the H200 (1M x 768, the
+ * autotuner's times) one query's fused kernel took 1-3% less than with two
+ * waves and 2-5% less than with four, fp32 and fp16, since fewer lists are
+ * left for the merge passes.  -1 when not one block fits.
+ */
+static int
+one_wave(hs_gpu_matrix *m, const void *fn, int threads, int tile_rows, int tq, Launch &launch,
+		 char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	long long	n = m->rows;
+	int			blocks_per_sm = 0;
+	long long	target;
+
+	CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, fn, threads,
+															 launch.fused_smem),
+			   "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+	if (blocks_per_sm < 1)
+		return -1;
+	target = (long long) ctx.prop.multiProcessorCount * blocks_per_sm;
+	launch.fused_chunks = (int) std::max(1LL, std::min(ceil_div(n, tile_rows),
+														ceil_div(target, ceil_div(launch.nq, tq))));
+	launch.fused_chunks = std::min(launch.fused_chunks, 65535);
+	launch.rows_per_block = round_up(ceil_div(n, launch.fused_chunks), tile_rows);
+	launch.fused_chunks = (int) ceil_div(n, launch.rows_per_block);
+	launch.lists_per_query = launch.fused_chunks;
+	return 0;
+}
+
 int
 prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &launch,
 		char *errbuf, size_t errlen)
@@ -78,43 +111,38 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 	if ((rc = set_max_smem(ctx, (const void *) merge_kernel, &smem_limit, errbuf, errlen)) != 0)
 		return rc;
 
-	if (!plan.gemm)
+	if (plan.fv)
 	{
 		const FusedVariant *fv = plan.fv;
-		int			tr = fused_tile_rows(fv->lpr, fv->r);
-		int			blocks_per_sm = 0;
-		int			query_tiles = (int) ceil_div(nq, fv->tq);
-		long long	target;
 
 		if ((rc = set_max_smem(ctx, fv->fn, &smem_limit, errbuf, errlen)) != 0)
 			return rc;
 		launch.qstaged = (size_t) fv->tq * m->ld * sizeof(float) <= QSTAGE_MAX;
-		launch.fused_smem = fused_smem_bytes(fv->tq, tr, m->ld, k, launch.qstaged);
+		launch.fused_smem = fused_smem_bytes(fv->tq, fused_tile_rows(fv->lpr, fv->r), m->ld, k,
+											 launch.qstaged);
 		if (launch.fused_smem > smem_limit)
 		{
 			launch.qstaged = 0;
-			launch.fused_smem = fused_smem_bytes(fv->tq, tr, m->ld, k, 0);
+			launch.fused_smem = fused_smem_bytes(fv->tq, fused_tile_rows(fv->lpr, fv->r), m->ld, k, 0);
 			if (launch.fused_smem > smem_limit)
 				return -1;
 		}
-		CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, fv->fn,
-																 FUSED_THREADS, launch.fused_smem),
-				   "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-		if (blocks_per_sm < 1)
+		if ((rc = one_wave(m, fv->fn, FUSED_THREADS, fused_tile_rows(fv->lpr, fv->r), fv->tq, launch,
+						   errbuf, errlen)) != 0)
+			return rc;
+	}
+	else if (plan.tv)
+	{
+		const TensorVariant *tv = plan.tv;
+		int			tr = tensor_tile_rows(tv->warps, tv->mt);
+
+		if ((rc = set_max_smem(ctx, tv->fn, &smem_limit, errbuf, errlen)) != 0)
+			return rc;
+		launch.fused_smem = tensor_smem_layout(NULL, tv->tq, tr, m->ld, m->half ? 2 : 4, k, NULL);
+		if (launch.fused_smem > smem_limit)
 			return -1;
-		/*
-		 * One wave of blocks over the query tiles: on the H200 (1M x 768,
-		 * the autotuner's times) one query's fused kernel took 1-3% less
-		 * than with two waves and 2-5% less than with four, fp32 and fp16,
-		 * since fewer lists are left for the merge passes.
-		 */
-		target = (long long) ctx.prop.multiProcessorCount * blocks_per_sm;
-		launch.fused_chunks = (int) std::max(1LL, std::min(ceil_div(n, tr),
-															ceil_div(target, query_tiles)));
-		launch.fused_chunks = std::min(launch.fused_chunks, 65535);
-		launch.rows_per_block = round_up(ceil_div(n, launch.fused_chunks), tr);
-		launch.fused_chunks = (int) ceil_div(n, launch.rows_per_block);
-		launch.lists_per_query = launch.fused_chunks;
+		if ((rc = one_wave(m, tv->fn, 32 * tv->warps, tr, tv->tq, launch, errbuf, errlen)) != 0)
+			return rc;
 	}
 	else
 	{
@@ -241,6 +269,36 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 	return 0;
 }
 
+/* the tensor kernel: one sorted list per (query, chunk of rows) into cand */
+static int
+launch_tensor(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *bounds, char *errbuf,
+			  size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	const TensorVariant *tv = launch.plan.tv;
+	TensorArgs	tensor_args;
+	void	   *args[1] = {&tensor_args};
+
+	tensor_args.rows = m->data;
+	tensor_args.rnorm = m->norms;
+	tensor_args.nrows = m->rows;
+	tensor_args.ld = m->ld;
+	tensor_args.queries = m->half ? ctx.queries16.ptr : ctx.queries.ptr;
+	tensor_args.qnorm = (const float *) (m->half ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
+	tensor_args.nq = launch.nq;
+	tensor_args.k = launch.k;
+	tensor_args.rows_per_block = launch.rows_per_block;
+	tensor_args.metric = launch.metric;
+	tensor_args.cand = cand;
+	tensor_args.nchunks = launch.fused_chunks;
+	tensor_args.bounds = bounds;
+	CUDA_CHECK(cudaLaunchKernel(tv->fn, dim3((unsigned) ceil_div(launch.nq, tv->tq), launch.fused_chunks),
+								dim3(32 * tv->warps), args, launch.fused_smem, ctx.stream),
+			   "tensor kernel launch");
+	CUDA_CHECK_LAUNCH("tensor kernel");
+	return 0;
+}
+
 int
 execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 {
@@ -252,9 +310,15 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 	u64		   *next = (u64 *) ctx.cand_next.ptr;
 	u64		   *bounds = (u64 *) ctx.bounds.ptr;
 	int			nlists = launch.lists_per_query;
+	int			rc;
 
 	CUDA_CHECK(cudaMemsetAsync(bounds, 0xff, (size_t) nq * 8, ctx.stream), "cudaMemsetAsync");
-	if (!launch.plan.gemm)
+	if (launch.plan.tv)
+	{
+		if ((rc = launch_tensor(m, launch, cur, bounds, errbuf, errlen)) != 0)
+			return rc;
+	}
+	else if (launch.plan.fv)
 	{
 		FusedArgs	fused_args;
 		void	   *args[1] = {&fused_args};
@@ -281,8 +345,7 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 	}
 	else
 	{
-		int			rc = enqueue_gemm_chunks(m, launch, cur, bounds, errbuf, errlen);
-
+		rc = enqueue_gemm_chunks(m, launch, cur, bounds, errbuf, errlen);
 		if (rc != 0 && launch.running)
 		{
 			/* the next search must not find this one's selection running */

@@ -17,7 +17,7 @@ struct Launch
 {
 	Plan		plan;
 	int			nq, k, metric;
-	/* fused path */
+	/* fused and tensor paths */
 	int			qstaged;		/* queries staged in shared memory */
 	int			fused_chunks;	/* row chunks: the grid's y */
 	long long	rows_per_block;

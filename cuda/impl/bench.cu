@@ -144,7 +144,7 @@ bench_locked(hs_gpu_matrix *m, int nq, int reps, float *read_ms, float *copy_ms,
 	if (nq >= 1)
 	{
 		Launch		launch;
-		Plan		p = {1, NULL};
+		Plan		p = {1, NULL, NULL};
 		int			nq_pad = (int) round_up(nq, 16);
 
 		if ((rc = reserve_query_buffers(m, nq_pad, errbuf, errlen)) != 0)

@@ -4,7 +4,7 @@
  *	  with dlopen() the way the GPU worker loads it.
  *
  *	  kernel_check [--lib PATH] [--groups ABCDEFG] [--reps N] [--tune-runs N]
- *	               [--graphs 0|1]
+ *	               [--graphs 0|1] [--plans PREFIX]
  *
  * --tune-runs N: each search adds at most N of its kind's tuning runs to
  * itself, as in the worker (hs_gpu_set_tune_runs; default 0 here: a kind
@@ -12,6 +12,10 @@
  * plans and group S runs every candidate under the sanitizers).
  * --graphs 0: every search call by call, none replayed as a CUDA graph
  * (hs_gpu_set_graphs; default 1), to time the difference.
+ * --plans PREFIX: only plans whose names start with PREFIX ("tensor",
+ * "fused", "gemm") are tuned or chosen where a search has one
+ * (hs_gpu_set_plan_filter), so that the groups check that path at every
+ * size; each group's line counts the searches that ran one.
  *
  * Groups:
  *   A  small matrices: rows 1, 7, k-1, k, k+1, 1000; dims 1 3 17 100 768
@@ -56,6 +60,7 @@
 #include "kernel_check.h"
 
 KcApi		api;
+const char *plan_filter;
 
 static void *
 sym(void *h, const char *name)
@@ -95,6 +100,7 @@ load_api(const char *path)
 	*(void **) &api.bench = sym(h, "hs_gpu_matrix_bench");
 	*(void **) &api.set_tune_runs = dlsym(h, "hs_gpu_set_tune_runs");
 	*(void **) &api.set_graphs = dlsym(h, "hs_gpu_set_graphs");
+	*(void **) &api.set_plan_filter = dlsym(h, "hs_gpu_set_plan_filter");
 }
 
 const char *metric_name[] = {"", "l2", "negip", "cosine", "l1"};
@@ -125,9 +131,11 @@ main(int argc, char **argv)
 			tune_runs = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--graphs") && i + 1 < argc)
 			graphs = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--plans") && i + 1 < argc)
+			plan_filter = argv[++i];
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1] [--plans PREFIX]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -149,6 +157,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s has no hs_gpu_set_graphs: --graphs needs a newer build\n", lib);
 		return 2;
 	}
+	if (plan_filter && !api.set_plan_filter)
+	{
+		fprintf(stderr, "%s has no hs_gpu_set_plan_filter: --plans needs a newer build\n", lib);
+		return 2;
+	}
+	if (plan_filter)
+		api.set_plan_filter(plan_filter);
 	{
 		double		t0 = now_s();
 

@@ -38,6 +38,7 @@ typedef struct KcApi
 	int			(*bench) (hs_gpu_matrix *, int, int, float *, float *, float *, char *, size_t);
 	void		(*set_tune_runs) (int);	/* NULL in builds that tune in one search */
 	void		(*set_graphs) (int);	/* NULL in builds without graphs */
+	void		(*set_plan_filter) (const char *);	/* NULL in builds without it */
 } KcApi;
 
 extern KcApi api;
@@ -49,6 +50,7 @@ typedef struct
 	long		fails;
 	long		tol_misses;		/* true neighbours outside, within tolerance */
 	double		max_rel;		/* largest |gpu - exact| / tolerance */
+	long		filtered;		/* searches that ran a plan --plans names */
 } Stats;
 
 typedef struct
@@ -80,6 +82,7 @@ extern const int batches[4];	/* the batch sizes most groups run */
 extern long total_fails;
 extern int	ndevices;			/* devices opened */
 extern char errbuf[1024];		/* the last API call's message */
+extern const char *plan_filter;	/* --plans, or NULL */
 
 /* kernel_check_reference.c */
 extern double now_s(void);

@@ -166,6 +166,13 @@ run_case(Stats *st, const char *group, Mat *M, int metric, int half, int batch, 
 		report_fail(st, ctx, "search returned %d: %s", rc, errbuf);
 		goto out;
 	}
+	if (plan_filter)
+	{
+		char		var[96];
+
+		api.last_variant(var, sizeof(var));
+		st->filtered += strncmp(var, plan_filter, strlen(plan_filter)) == 0;
+	}
 	for (int b = 0; b < batch; b++)
 	{
 		char		c2[300];

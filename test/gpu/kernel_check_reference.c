@@ -297,9 +297,11 @@ check_reference(Stats *st, const char *ctx, const Mat *M, int metric, int half, 
 	double		tolfac;
 	int			nref;
 
-	/* the GEMM path multiplies fp32 rows in TF32: 10-bit elements, as fp16 */
+	/* the GEMM and tensor paths multiply fp32 rows in TF32: 10-bit
+	 * elements, as fp16 */
 	api.last_variant(variant, sizeof(variant));
-	tolfac = (half || strncmp(variant, "gemm", 4) == 0) ? 4e-3 : 5e-5;
+	tolfac = (half || strncmp(variant, "gemm", 4) == 0 || strncmp(variant, "tensor", 6) == 0) ?
+		4e-3 : 5e-5;
 	for (int i = 0; i < dim; i++)
 	{
 		qn2 += (double) q[i] * q[i];
@@ -398,6 +400,9 @@ print_stats(const char *name, const Stats *st, double secs)
 {
 	printf("group %-2s %6ld searches %6ld queries checked %4ld failures %5ld tolerance-misses  max err/tol %.3f  (%.1f s)\n",
 		   name, st->searches, st->checked, st->fails, st->tol_misses, st->max_rel, secs);
+	if (plan_filter)
+		printf("group %-2s %6ld of %ld searches ran a '%s' plan\n", name, st->filtered, st->searches,
+			   plan_filter);
 	fflush(stdout);
 }
 

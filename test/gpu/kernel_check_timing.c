@@ -98,7 +98,9 @@ group_T(int reps)
 	double		t0 = now_s();
 	int			metrics[] = {HS_GPU_COSINE, HS_GPU_L2};
 	int			ks[] = {10, 100};
-	char		lines[64][200];
+	/* 32: about what a launch serves with 64 clients */
+	int			tb[] = {1, 8, 32, 64, 128};
+	char		lines[96][200];
 	int			nl = 0;
 
 	mat_build(&M, 1000000, 768, 2024, 0, -1);
@@ -108,14 +110,14 @@ group_T(int reps)
 		size_t		bytes = (size_t) M.n * 768 * (h ? 2 : 4);
 		float		read_ms = -1,
 					copy_ms = -1,
-					gemm_ms[4];
+					gemm_ms[5];
 
-		for (int bi = 0; bi < 4; bi++)
+		for (int bi = 0; bi < 5; bi++)
 		{
 			float		r_ms,
 						c_ms;
 
-			if (api.bench(M.gm[h], batches[bi], reps, &r_ms, &c_ms, &gemm_ms[bi], errbuf, sizeof(errbuf)) != 0)
+			if (api.bench(M.gm[h], tb[bi], reps, &r_ms, &c_ms, &gemm_ms[bi], errbuf, sizeof(errbuf)) != 0)
 			{
 				printf("FAIL bench: %s\n", errbuf);
 				total_fails++;
@@ -128,14 +130,14 @@ group_T(int reps)
 			}
 		}
 		printf("floor %s: %.3f GB: read kernel %.3f ms (%.0f GB/s), D2D copy %.3f ms (%.0f GB/s read+write); "
-			   "cuBLAS GEMM alone: b1 %.3f b8 %.3f b64 %.3f b128 %.3f ms\n",
+			   "cuBLAS GEMM alone: b1 %.3f b8 %.3f b32 %.3f b64 %.3f b128 %.3f ms\n",
 			   h ? "fp16" : "fp32", bytes / 1e9, read_ms, bytes / read_ms / 1e6, copy_ms,
-			   2.0 * bytes / copy_ms / 1e6, gemm_ms[0], gemm_ms[1], gemm_ms[2], gemm_ms[3]);
+			   2.0 * bytes / copy_ms / 1e6, gemm_ms[0], gemm_ms[1], gemm_ms[2], gemm_ms[3], gemm_ms[4]);
 		for (int mi = 0; mi < 2; mi++)
 			for (int ki = 0; ki < 2; ki++)
-				for (int bi = 0; bi < 4; bi++)
+				for (int bi = 0; bi < 5; bi++)
 				{
-					int			b = batches[bi],
+					int			b = tb[bi],
 								k = ks[ki];
 					float	   *q = malloc(sizeof(float) * b * 768);
 					float	   *d = malloc(sizeof(float) * b * k);
@@ -169,7 +171,7 @@ group_T(int reps)
 					{
 						float		km = kms[reps / 2];
 
-						if (nl < 64)
+						if (nl < 96)
 							snprintf(lines[nl++], sizeof(lines[0]),
 									 "%-4s %-6s %4d %5d %8.3f %8.2f %8.3f %7.0f %6.2f  %s",
 									 h ? "fp16" : "fp32", metric_name[metrics[mi]], k, b, km, km * 1e3 / b,

@@ -12,7 +12,9 @@
 # Environment: HS_REBUILD=1 forces a rebuild with nvcc there; HS_REPS sets
 # the timing repetitions (default 25); HS_BASELINE_LIB=path/to/other.so also
 # times an earlier build in the same run (carry it); HS_GRAPHS_OFF=1 (default)
-# also times group T with every search call by call (--graphs 0).
+# also times group T with every search call by call (--graphs 0);
+# HS_PLANS=tensor (or fused, gemm) runs the checking groups and the
+# sanitizers with only those plans (kernel_check --plans), T with all.
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/hs-gpu-out}
@@ -47,21 +49,28 @@ ldd cuda/libhybridsearch_cuda.so | grep -E 'cublas|not found'
 rc=0
 set -o pipefail
 if [ "$GRP" != none ]; then
-	./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups "${GRP}T" --reps "$REPS" \
-		> "$OUT/check.log" 2>&1
+	if [ -n "${HS_PLANS:-}" ]; then
+		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups "$GRP" --plans "$HS_PLANS" \
+			> "$OUT/check.log" 2>&1 &&
+			./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups T --reps "$REPS" \
+			>> "$OUT/check.log" 2>&1
+	else
+		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups "${GRP}T" --reps "$REPS" \
+			> "$OUT/check.log" 2>&1
+	fi
 	rc=$?
 	grep -E '^(FAIL|group|RESULT|  )' "$OUT/check.log" | head -60
 fi
 
 if [ "$SAN" = 1 ]; then
 	timeout 150 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 \
-		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups S > "$OUT/sanitizer.log" 2>&1
+		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups S ${HS_PLANS:+--plans "$HS_PLANS"} > "$OUT/sanitizer.log" 2>&1
 	echo "memcheck (group S): exit $?"
 	timeout 120 compute-sanitizer --tool racecheck --error-exitcode 9 \
-		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups s >> "$OUT/sanitizer.log" 2>&1
+		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups s ${HS_PLANS:+--plans "$HS_PLANS"} >> "$OUT/sanitizer.log" 2>&1
 	echo "racecheck (group s): exit $?"
 	timeout 90 compute-sanitizer --tool synccheck --error-exitcode 9 \
-		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups s >> "$OUT/sanitizer.log" 2>&1
+		./test/gpu/kernel_check --lib cuda/libhybridsearch_cuda.so --groups s ${HS_PLANS:+--plans "$HS_PLANS"} >> "$OUT/sanitizer.log" 2>&1
 	echo "synccheck (group s): exit $?"
 	grep -E 'ERROR SUMMARY|RESULT|group' "$OUT/sanitizer.log"
 fi

@@ -1,0 +1,130 @@
+/*
+ * impl/tensor.cuh
+ *	  What the host and the tensor-core distance + top-k kernel share: the
+ *	  block shape, the one definition of its shared-memory layout, its
+ *	  arguments and the table of its instantiations.
+ *
+ * The tensor kernel (impl/tensor_kernel.cuh) is the fused kernel's shape
+ * for batches: each block reads its rows once for all of its TQ queries
+ * and multiplies them on the tensor cores (mma.sync: fp16 x fp16 for fp16
+ * rows; TF32 for fp32 rows, both sides rounded to nearest, as the GEMM
+ * path's product and so within the backends' margin), fp32 accumulation.
+ * Only the keys under a query's threshold reach shared memory, and the
+ * lists are fed from there, so a batch costs one pass over the matrix
+ * instead of a product, a write and a read of the dot products.
+ */
+#ifndef HS_IMPL_TENSOR_CUH
+#define HS_IMPL_TENSOR_CUH
+
+#include <stddef.h>
+#include <cuda_runtime.h>
+
+#include "utils/keys.cuh"
+#include "utils/warp_select.cuh"
+
+/* bytes of a row (or query) one mma pair covers: 32 fp16 or 16 fp32 */
+#define TENSOR_CHUNK_BYTES 64
+
+/* rows a block covers per step: each warp MT mma tiles of 16 rows */
+static __host__ __device__ constexpr int
+tensor_tile_rows(int warps, int mt)
+{
+	return warps * mt * 16;
+}
+
+/*
+ * A staged query's stride in bytes: its row padded with zeros to whole
+ * chunks, then to 64 bytes past a multiple of 128, so that the eight
+ * queries of one fragment load fall into different shared-memory banks.
+ */
+static __host__ __device__ __forceinline__ int
+tensor_query_stride(int ld, int elt)
+{
+	int			bytes = (ld * elt + TENSOR_CHUNK_BYTES - 1) / TENSOR_CHUNK_BYTES * TENSOR_CHUNK_BYTES;
+
+	return bytes % 128 == 0 ? bytes + 64 : bytes;
+}
+
+/* Where a block's dynamic shared memory goes (tensor_smem_layout). */
+struct TensorSmem
+{
+	unsigned char *queries;		/* tq staged queries, tensor_query_stride apart */
+	u64		   *keys;			/* per query: this step's keys under its threshold, tr slots */
+	u64		   *lists;			/* per query: its list's warp_list_keys(k) keys */
+	u64		   *thresholds;		/* per query: keys must be below this to be kept */
+	WarpList   *states;			/* per query: its list, between the steps that feed it */
+	float	   *qnorms;			/* per query: squared norm */
+	int		   *counts;			/* per query: keys waiting in keys */
+};
+
+/*
+ * The layout, in this order (16-byte alignment first): staged queries,
+ * kept keys, lists, thresholds, list states, query norms, counts.  Fills
+ * *s from base when s is not NULL; returns the bytes.  The kernel carves
+ * with it and the host sizes with it.
+ */
+static __host__ __device__ __forceinline__ size_t
+tensor_smem_layout(unsigned char *base, int tq, int tr, int ld, int elt, int k, TensorSmem *s)
+{
+	size_t		off = 0;
+
+	if (s)
+		s->queries = base;
+	off += (size_t) tq * tensor_query_stride(ld, elt);
+	if (s)
+		s->keys = (u64 *) (base + off);
+	off += (size_t) tq * tr * sizeof(u64);
+	if (s)
+		s->lists = (u64 *) (base + off);
+	off += (size_t) tq * warp_list_keys(k) * sizeof(u64);
+	if (s)
+		s->thresholds = (u64 *) (base + off);
+	off += (size_t) tq * sizeof(u64);
+	if (s)
+		s->states = (WarpList *) (base + off);
+	off += (size_t) tq * sizeof(WarpList);
+	if (s)
+		s->qnorms = (float *) (base + off);
+	off += (size_t) tq * sizeof(float);
+	if (s)
+		s->counts = (int *) (base + off);
+	return off + (size_t) tq * sizeof(int);
+}
+
+/* One tensor-kernel instantiation, as the host code sees it. */
+struct TensorVariant
+{
+	int			half;			/* row storage fp16 */
+	int			tq;				/* queries per block, a multiple of 8 */
+	int			warps;			/* warps per block */
+	int			mt;				/* 16-row mma tiles per warp */
+	const void *fn;
+};
+
+/* Parameters of the tensor kernel. */
+struct TensorArgs
+{
+	const void *rows;			/* nrows x ld, fp32 or fp16 */
+	const float *rnorm;			/* squared row norms */
+	long long	nrows;
+	int			ld;
+	const void *queries;		/* nq x ld, the rows' type */
+	const float *qnorm;			/* squared query norms (of the queries as given) */
+	int			nq;
+	int			k;
+	long long	rows_per_block;
+	int			metric;			/* not L1: the kernel takes dot products */
+	u64		   *cand;			/* [nq][nchunks][k] */
+	int			nchunks;
+	u64		   *bounds;			/* per query: shared upper bound of the k-th key */
+};
+
+/*
+ * The instantiations for rows of type T (float or __half), in a fixed
+ * order; *out points at a static table.  Explicitly instantiated in
+ * impl/tensor_f32.cu and impl/tensor_f16.cu.
+ */
+template <typename T>
+int			tensor_variant_table(const TensorVariant **out);
+
+#endif							/* HS_IMPL_TENSOR_CUH */

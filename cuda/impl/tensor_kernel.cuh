@@ -1,0 +1,378 @@
+/*
+ * impl/tensor_kernel.cuh
+ *	  The tensor-core distance + per-block top-k kernel (impl/tensor.cuh),
+ *	  templated over the row element type, and its table of instantiations.
+ *
+ * Included only by impl/tensor_f32.cu and impl/tensor_f16.cu, one element
+ * type each.
+ *
+ * Fragments straight from memory.  A dot product does not depend on the
+ * order of its terms, so the mma's k positions may be any permutation of
+ * the row's elements, provided rows and queries use the same one.  Lane
+ * (g = lane / 4, t = lane % 4) loads one 16-byte vector of row g (and of
+ * row g + 8) at byte 16 t of each 64-byte chunk, and the same vector of
+ * query g from shared memory; the vector's four 32-bit words are the
+ * lane's A and B registers of two mma steps.  So the rows go from global
+ * memory to the tensor cores with no shared-memory staging and no shuffle,
+ * and a warp's load covers 64 contiguous bytes of each of 8 rows.
+ */
+#ifndef HS_IMPL_TENSOR_KERNEL_CUH
+#define HS_IMPL_TENSOR_KERNEL_CUH
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <type_traits>
+
+#include "hs_gpu.h"
+#include "impl/tensor.cuh"
+#include "utils/distance.cuh"
+#include "utils/keys.cuh"
+#include "utils/warp_select.cuh"
+
+/* chunks whose loads a warp issues before it multiplies any of them */
+#define TENSOR_UNROLL 4
+
+/*
+ * For each element type: a loaded vector made ready for the tensor cores
+ * (prepare), and one chunk of a row pair (rows g and g + 8: lo, hi) times
+ * one query's chunk (b) into the 16 x 8 accumulator c (mma_chunk).
+ */
+template <typename T> struct TensorOps;
+
+template <> struct TensorOps<__half>
+{
+	static __device__ __forceinline__ uint4 prepare(uint4 v) { return v; }
+
+	/* m16n8k16: words 0-1 of each vector are one step's k 2t.. and 8 + 2t.. */
+	static __device__ __forceinline__ void mma_chunk(float *c, uint4 lo, uint4 hi, uint4 b)
+	{
+		asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+					 : "r"(lo.x), "r"(hi.x), "r"(lo.y), "r"(hi.y), "r"(b.x), "r"(b.y));
+		asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+					 : "r"(lo.z), "r"(hi.z), "r"(lo.w), "r"(hi.w), "r"(b.z), "r"(b.w));
+	}
+};
+
+/* fp32 -> TF32, rounded to nearest (the hardware would drop the low bits) */
+static __device__ __forceinline__ unsigned int
+tf32_round(unsigned int x)
+{
+	unsigned int r;
+
+	asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(__uint_as_float(x)));
+	return r;
+}
+
+template <> struct TensorOps<float>
+{
+	static __device__ __forceinline__ uint4 prepare(uint4 v)
+	{
+		return make_uint4(tf32_round(v.x), tf32_round(v.y), tf32_round(v.z), tf32_round(v.w));
+	}
+
+	/* m16n8k8: words 0-1 of each vector are one step's k t and t + 4 */
+	static __device__ __forceinline__ void mma_chunk(float *c, uint4 lo, uint4 hi, uint4 b)
+	{
+		asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+					 : "r"(lo.x), "r"(hi.x), "r"(lo.y), "r"(hi.y), "r"(b.x), "r"(b.y));
+		asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+					 : "r"(lo.z), "r"(hi.z), "r"(lo.w), "r"(hi.w), "r"(b.z), "r"(b.w));
+	}
+};
+
+/*
+ * Lane (g, t)'s vectors of chunks c0 .. c0 + TENSOR_UNROLL - 1 of its rows
+ * g and g + 8 of each of the warp's mma tiles in the step at step_row0:
+ * zeros past the row's end; rows past row_end read row_begin instead (their
+ * keys are dropped).
+ */
+template <typename T, int MT>
+static __device__ __forceinline__ void
+tensor_load_group(uint4 (&rv)[TENSOR_UNROLL][MT][2], const TensorArgs &a, long long step_row0,
+				  long long row_begin, long long row_end, int c0)
+{
+	const int	warp = threadIdx.x >> 5;
+	const int	g = (threadIdx.x & 31) >> 2;
+	const int	t = threadIdx.x & 3;
+	const int	row_bytes = a.ld * (int) sizeof(T);
+
+#pragma unroll
+	for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+		for (int h = 0; h < 2; h++)
+		{
+			long long	row = step_row0 + (warp * MT + mt) * 16 + h * 8 + g;
+			const uint4 *vec = (const uint4 *) ((const char *) a.rows +
+												(size_t) (row < row_end ? row : row_begin) * row_bytes) + t;
+
+#pragma unroll
+			for (int u = 0; u < TENSOR_UNROLL; u++)
+				rv[u][mt][h] = (c0 + u) * TENSOR_CHUNK_BYTES + t * 16 < row_bytes ?
+					__ldg(vec + 4 * (c0 + u)) : make_uint4(0, 0, 0, 0);
+		}
+}
+
+/*
+ * The block's queries into shared memory, zero-padded to whole chunks
+ * (padding queries past nq are all zeros), TF32-rounded for fp32 rows;
+ * then each warp's lists and the per-query thresholds.
+ */
+template <typename T, int TQ, int WARPS>
+static __device__ __forceinline__ void
+tensor_stage(const TensorArgs &a, const TensorSmem &s, int q0)
+{
+	const int	row_bytes = a.ld * (int) sizeof(T);
+	const int	stride_vecs = tensor_query_stride(a.ld, sizeof(T)) / 16;
+	const int	warp = threadIdx.x >> 5;
+	const int	lane = threadIdx.x & 31;
+
+	for (int i = threadIdx.x; i < TQ * stride_vecs; i += WARPS * 32)
+	{
+		int			q = i / stride_vecs;
+		int			v = i - q * stride_vecs;
+		uint4		x = make_uint4(0, 0, 0, 0);
+
+		if (q0 + q < a.nq && v * 16 < row_bytes)
+			x = TensorOps<T>::prepare(__ldg((const uint4 *) ((const char *) a.queries +
+															 (size_t) (q0 + q) * row_bytes) + v));
+		((uint4 *) s.queries)[i] = x;
+	}
+	for (int q = warp; q < TQ; q += WARPS)
+	{
+		bool		valid = q0 + q < a.nq;
+		WarpList	w;
+
+		wl_init(w, s.lists + (size_t) q * warp_list_keys(a.k), a.k, valid ? a.bounds + q0 + q : NULL);
+		if (lane == 0)
+		{
+			s.states[q] = w;
+			s.thresholds[q] = valid ? w.threshold : 0;	/* no key is below 0 */
+			s.qnorms[q] = valid ? a.qnorm[q0 + q] : 0.0f;
+			s.counts[q] = 0;
+		}
+	}
+}
+
+/*
+ * Each warp feeds the keys its queries kept this step into their lists,
+ * after tightening them with the shared bounds (bound: lane i holds the
+ * bound of the warp's i-th query, read when the step began).
+ */
+template <int TQ, int WARPS, int TR>
+static __device__ __forceinline__ void
+tensor_select(const TensorArgs &a, const TensorSmem &s, int q0, u64 bound)
+{
+	const int	warp = threadIdx.x >> 5;
+	const int	lane = threadIdx.x & 31;
+
+#pragma unroll
+	for (int i = 0; i < (TQ + WARPS - 1) / WARPS; i++)
+	{
+		int			q = warp + i * WARPS;
+		u64			b = __shfl_sync(FULL_MASK, bound, i);
+		int			n;
+
+		if (q >= TQ || q0 + q >= a.nq)
+			break;
+		n = s.counts[q];
+		if (n == 0)
+		{
+			if (lane == 0)
+				s.thresholds[q] = min(s.thresholds[q], bound_excl(b));
+			continue;
+		}
+
+		WarpList	w = s.states[q];
+
+		wl_bound(w, b);
+		for (int j = 0; j < n; j += 32)
+			wl_insert(w, j + lane < n ? s.keys[q * TR + j + lane] : KEY_EMPTY, a.k, lane);
+		__syncwarp();
+		if (lane == 0)
+		{
+			s.states[q] = w;
+			s.thresholds[q] = w.threshold;
+			s.counts[q] = 0;
+		}
+	}
+}
+
+/*
+ * One block: TQ queries x rows [row_begin, row_end), TR = WARPS x MT x 16
+ * rows a step.  Warp w multiplies rows w*MT*16 .. of the step by all TQ
+ * queries (accumulators: MT x TQ/8 mma tiles), converts the products to
+ * keys and keeps those under the query's threshold; after a barrier, the
+ * warps feed them into the lists (warp w owns queries w, w + WARPS, ...).
+ */
+template <typename T, int TQ, int WARPS, int MT>
+__global__ void __launch_bounds__(WARPS * 32)
+tensor_kernel(TensorArgs a)
+{
+	constexpr int NT = TQ / 8;
+	constexpr int TR = tensor_tile_rows(WARPS, MT);
+	extern __shared__ __align__(16) unsigned char smem[];
+	TensorSmem	s;
+	const int	warp = threadIdx.x >> 5;
+	const int	lane = threadIdx.x & 31;
+	const int	g = lane >> 2;
+	const int	t = lane & 3;
+	const int	q0 = blockIdx.x * TQ;
+	const long long row_begin = (long long) blockIdx.y * a.rows_per_block;
+	const long long row_end = min(a.nrows, row_begin + a.rows_per_block);
+	const int	row_bytes = a.ld * (int) sizeof(T);
+	const int	chunks = (row_bytes + TENSOR_CHUNK_BYTES - 1) / TENSOR_CHUNK_BYTES;
+	const int	query_stride = tensor_query_stride(a.ld, sizeof(T));
+
+	tensor_smem_layout(smem, TQ, TR, a.ld, sizeof(T), a.k, &s);
+	tensor_stage<T, TQ, WARPS>(a, s, q0);
+	__syncthreads();
+
+	/* lane t's vector of query g's chunk c: fragment + nt * 8 rows + 4 c */
+	const uint4 *query_fragment = (const uint4 *) (s.queries + g * query_stride) + t;
+	const int	ntile_vecs = 8 * query_stride / 16;
+
+	uint4		next[TENSOR_UNROLL][MT][2];
+
+	tensor_load_group<T, MT>(next, a, row_begin, row_begin, row_end, 0);
+	for (long long step_row0 = row_begin; step_row0 < row_end; step_row0 += TR)
+	{
+		float		row_norm[MT][2];
+		float		acc[MT][NT][4];
+		int			own = warp + lane * WARPS;
+		u64			bound = (lane < (TQ + WARPS - 1) / WARPS && own < TQ && q0 + own < a.nq) ?
+			__ldcg(a.bounds + q0 + own) : KEY_EMPTY;
+
+#pragma unroll
+		for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+			for (int h = 0; h < 2; h++)
+			{
+				long long	row = step_row0 + (warp * MT + mt) * 16 + h * 8 + g;
+
+				row_norm[mt][h] = (row < row_end && a.metric != HS_GPU_NEG_IP) ? __ldg(a.rnorm + row) : 0.0f;
+			}
+#pragma unroll
+		for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+			for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+				for (int i = 0; i < 4; i++)
+					acc[mt][nt][i] = 0.0f;
+
+		/*
+		 * Software pipeline: the next group's loads (the next step's first
+		 * at the last group, so that they are in flight across the
+		 * selection's barriers) are issued before this group's products.
+		 */
+		for (int c0 = 0; c0 < chunks; c0 += TENSOR_UNROLL)
+		{
+			uint4		rv[TENSOR_UNROLL][MT][2];
+
+#pragma unroll
+			for (int u = 0; u < TENSOR_UNROLL; u++)
+#pragma unroll
+				for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+					for (int h = 0; h < 2; h++)
+						rv[u][mt][h] = next[u][mt][h];
+			if (c0 + TENSOR_UNROLL < chunks)
+				tensor_load_group<T, MT>(next, a, step_row0, row_begin, row_end, c0 + TENSOR_UNROLL);
+			else if (step_row0 + TR < row_end)
+				tensor_load_group<T, MT>(next, a, step_row0 + TR, row_begin, row_end, 0);
+#pragma unroll
+			for (int u = 0; u < TENSOR_UNROLL; u++)
+			{
+				if (c0 + u >= chunks)
+					break;
+#pragma unroll
+				for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+					for (int h = 0; h < 2; h++)
+						rv[u][mt][h] = TensorOps<T>::prepare(rv[u][mt][h]);
+#pragma unroll
+				for (int nt = 0; nt < NT; nt++)
+				{
+					uint4		b = query_fragment[nt * ntile_vecs + 4 * (c0 + u)];
+
+#pragma unroll
+					for (int mt = 0; mt < MT; mt++)
+						TensorOps<T>::mma_chunk(acc[mt][nt], rv[u][mt][0], rv[u][mt][1], b);
+				}
+			}
+		}
+
+		/* accumulator i of tile (mt, nt): row g + 8 (i / 2), query 2t + i % 2 */
+#pragma unroll
+		for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+			for (int j = 0; j < 2; j++)
+			{
+				int			q = nt * 8 + 2 * t + j;
+				u64			threshold = s.thresholds[q];
+				float		qn = s.qnorms[q];
+
+#pragma unroll
+				for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+					for (int h = 0; h < 2; h++)
+					{
+						int			tile_row = (warp * MT + mt) * 16 + h * 8 + g;
+						long long	row = step_row0 + tile_row;
+						u64			key;
+
+						if (row >= row_end)
+							continue;
+						key = make_key(dist_from_dot(a.metric, acc[mt][nt][2 * h + j], qn, row_norm[mt][h]),
+									   (unsigned int) row);
+						if (key < threshold)
+							s.keys[q * TR + atomicAdd(&s.counts[q], 1)] = key;
+					}
+			}
+		__syncthreads();
+		tensor_select<TQ, WARPS, TR>(a, s, q0, bound);
+		__syncthreads();
+	}
+
+	for (int q = warp; q < TQ && q0 + q < a.nq; q += WARPS)
+	{
+		WarpList	w = s.states[q];
+
+		wl_finish(w, a.k, lane, a.cand + ((size_t) (q0 + q) * a.nchunks + blockIdx.y) * a.k);
+	}
+}
+
+/*
+ * Every (TQ, WARPS, MT) the host may choose: query tiles of 8 to 64, 128
+ * rows a step, as 4 warps of two mma tiles or 8 warps of one (fewer
+ * registers and kept keys per warp, more warps to hide the loads).
+ */
+#define TENSOR_VARIANT(TQ, WARPS, MT) \
+	{ half, TQ, WARPS, MT, (const void *) tensor_kernel<T, TQ, WARPS, MT> }
+
+template <typename T>
+int
+tensor_variant_table(const TensorVariant **out)
+{
+	constexpr int half = std::is_same<T, __half>::value;
+	static const TensorVariant table[] = {
+		TENSOR_VARIANT(8, 4, 2), TENSOR_VARIANT(8, 8, 1),
+		TENSOR_VARIANT(16, 4, 2), TENSOR_VARIANT(16, 8, 1),
+		TENSOR_VARIANT(32, 4, 2), TENSOR_VARIANT(32, 8, 1),
+		TENSOR_VARIANT(64, 4, 2), TENSOR_VARIANT(64, 8, 1)
+	};
+
+	*out = table;
+	return (int) (sizeof(table) / sizeof(table[0]));
+}
+
+#undef TENSOR_VARIANT
+
+#endif							/* HS_IMPL_TENSOR_KERNEL_CUH */
