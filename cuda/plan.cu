@@ -77,8 +77,8 @@ plan_name(const Plan &p, char *buf, size_t len)
 	if (p.gemm)
 		snprintf(buf, len, "gemm+select");
 	else if (p.tv)
-		snprintf(buf, len, "tensor q%d w%d m%d (tile %d rows)", p.tv->tq, p.tv->warps, p.tv->mt,
-				 tensor_tile_rows(p.tv->warps, p.tv->mt));
+		snprintf(buf, len, "tensor q%d w%d m%d s%d (tile %d rows)", p.tv->tq, p.tv->warps, p.tv->mt,
+				 p.tv->stages, tensor_tile_rows(p.tv->warps, p.tv->mt));
 	else
 		snprintf(buf, len, "fused q%d r%d l%d (tile %d rows)", p.fv->tq, p.fv->r, p.fv->lpr,
 				 fused_tile_rows(p.fv->lpr, p.fv->r));

@@ -81,7 +81,7 @@ void		set_tune_runs_per_search(int runs);
  * does not fit in shared memory (large k); fv NULL if there is none */
 Plan		smallest_tile_plan(hs_gpu_matrix *m, int metric);
 
-/* e.g. "fused q8 r4 l32 (tile 64 rows)", "tensor q32 w4 m2 (tile 128 rows)"
+/* e.g. "fused q8 r4 l32 (tile 64 rows)", "tensor q32 w8 m1 s3 (tile 128 rows)"
  * or "gemm+select" */
 void		plan_name(const Plan &p, char *buf, size_t len);
 

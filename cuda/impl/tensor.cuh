@@ -25,6 +25,16 @@
 /* bytes of a row (or query) one mma pair covers: 32 fp16 or 16 fp32 */
 #define TENSOR_CHUNK_BYTES 64
 
+/* chunks of its rows a warp copies in one group (one ring stage) */
+#define TENSOR_UNROLL 4
+
+/* 16-byte slots of one warp's ring: stages x chunks x tiles x 2 rows x 32 lanes */
+static __host__ __device__ constexpr int
+tensor_ring_slots(int stages, int mt)
+{
+	return stages * TENSOR_UNROLL * mt * 2 * 32;
+}
+
 /* rows a block covers per step: each warp MT mma tiles of 16 rows */
 static __host__ __device__ constexpr int
 tensor_tile_rows(int warps, int mt)
@@ -49,6 +59,7 @@ tensor_query_stride(int ld, int elt)
 struct TensorSmem
 {
 	unsigned char *queries;		/* tq staged queries, tensor_query_stride apart */
+	uint4	   *ring;			/* per warp: its rows' vectors in flight (tensor_ring_slots) */
 	u64		   *keys;			/* per query: this step's keys under its threshold, tr slots */
 	u64		   *lists;			/* per query: its list's warp_list_keys(k) keys */
 	u64		   *thresholds;		/* per query: keys must be below this to be kept */
@@ -58,13 +69,15 @@ struct TensorSmem
 };
 
 /*
- * The layout, in this order (16-byte alignment first): staged queries,
- * kept keys, lists, thresholds, list states, query norms, counts.  Fills
- * *s from base when s is not NULL; returns the bytes.  The kernel carves
- * with it and the host sizes with it.
+ * The layout of a block of tq queries and warps warps of mt tiles, in this
+ * order (16-byte alignment first): staged queries, the warps' rings, kept
+ * keys, lists, thresholds, list states, query norms, counts.  Fills *s from
+ * base when s is not NULL; returns the bytes.  The kernel carves with it
+ * and the host sizes with it.
  */
 static __host__ __device__ __forceinline__ size_t
-tensor_smem_layout(unsigned char *base, int tq, int tr, int ld, int elt, int k, TensorSmem *s)
+tensor_smem_layout(unsigned char *base, int tq, int warps, int mt, int stages, int ld, int elt, int k,
+				   TensorSmem *s)
 {
 	size_t		off = 0;
 
@@ -72,8 +85,11 @@ tensor_smem_layout(unsigned char *base, int tq, int tr, int ld, int elt, int k, 
 		s->queries = base;
 	off += (size_t) tq * tensor_query_stride(ld, elt);
 	if (s)
+		s->ring = (uint4 *) (base + off);
+	off += (size_t) warps * tensor_ring_slots(stages, mt) * sizeof(uint4);
+	if (s)
 		s->keys = (u64 *) (base + off);
-	off += (size_t) tq * tr * sizeof(u64);
+	off += (size_t) tq * tensor_tile_rows(warps, mt) * sizeof(u64);
 	if (s)
 		s->lists = (u64 *) (base + off);
 	off += (size_t) tq * warp_list_keys(k) * sizeof(u64);
@@ -98,6 +114,7 @@ struct TensorVariant
 	int			tq;				/* queries per block, a multiple of 8 */
 	int			warps;			/* warps per block */
 	int			mt;				/* 16-row mma tiles per warp */
+	int			stages;			/* groups of chunks a warp's ring holds */
 	const void *fn;
 };
 

@@ -15,6 +15,14 @@
  * lane's A and B registers of two mma steps.  So the rows go from global
  * memory to the tensor cores with no shared-memory staging and no shuffle,
  * and a warp's load covers 64 contiguous bytes of each of 8 rows.
+ *
+ * The loads are asynchronous copies (cp.async) into a ring of the warp's
+ * own in shared memory, each lane reading back only what it copied, so no
+ * barrier guards the ring, and the copies of the next groups of chunks
+ * stay in flight while the warp multiplies, keys and selects: with loads
+ * into registers, the H200 read the matrix at about half its bandwidth for
+ * a batch of 32 (Nsight Compute: 42% of DRAM throughput, warps stalled on
+ * memory and on the selection's barriers).
  */
 #ifndef HS_IMPL_TENSOR_KERNEL_CUH
 #define HS_IMPL_TENSOR_KERNEL_CUH
@@ -28,9 +36,6 @@
 #include "utils/distance.cuh"
 #include "utils/keys.cuh"
 #include "utils/warp_select.cuh"
-
-/* chunks whose loads a warp issues before it multiplies any of them */
-#define TENSOR_UNROLL 4
 
 /*
  * For each element type: a loaded vector made ready for the tensor cores
@@ -88,36 +93,75 @@ template <> struct TensorOps<float>
 	}
 };
 
-/*
- * Lane (g, t)'s vectors of chunks c0 .. c0 + TENSOR_UNROLL - 1 of its rows
- * g and g + 8 of each of the warp's mma tiles in the step at step_row0:
- * zeros past the row's end; rows past row_end read row_begin instead (their
- * keys are dropped).
- */
-template <typename T, int MT>
+/* lane's slot in its warp's ring: stage, chunk u of the group, tile mt, row half h */
+template <int MT>
+static __device__ __forceinline__ uint4 *
+ring_slot(uint4 *warp_ring, int stage, int u, int mt, int h, int lane)
+{
+	return warp_ring + (((stage * TENSOR_UNROLL + u) * MT + mt) * 2 + h) * 32 + lane;
+}
+
+/* a 16-byte asynchronous copy into shared memory; zeros when !valid */
 static __device__ __forceinline__ void
-tensor_load_group(uint4 (&rv)[TENSOR_UNROLL][MT][2], const TensorArgs &a, long long step_row0,
-				  long long row_begin, long long row_end, int c0)
+copy_async16(uint4 *dst, const uint4 *src, bool valid)
+{
+	unsigned int dst_shared = (unsigned int) __cvta_generic_to_shared(dst);
+
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+				 :: "r"(dst_shared), "l"(src), "r"(valid ? 16 : 0));
+}
+
+/* until at most n of this thread's copy groups are in flight */
+template <int N>
+static __device__ __forceinline__ void
+copies_wait(void)
+{
+	asm volatile("cp.async.wait_group %0;\n" :: "n"(N));
+}
+
+/*
+ * Copy group it of the warp's flattened sequence (step it / groups_per_step,
+ * chunks from (it % groups_per_step) x TENSOR_UNROLL) into ring stage
+ * it % STAGES: lane (g, t)'s vectors of rows g and g + 8 of each of the
+ * warp's tiles; zeros past the row's end; rows past row_end copy row_begin
+ * (their keys are dropped); nothing past the last step.  Always one group
+ * committed, so that the waits count alike.
+ */
+template <typename T, int WARPS, int MT, int STAGES>
+static __device__ __forceinline__ void
+tensor_copy_group(uint4 *warp_ring, const TensorArgs &a, long long row_begin, long long row_end,
+				  int groups_per_step, int it)
 {
 	const int	warp = threadIdx.x >> 5;
-	const int	g = (threadIdx.x & 31) >> 2;
-	const int	t = threadIdx.x & 3;
+	const int	lane = threadIdx.x & 31;
+	const int	g = lane >> 2;
+	const int	t = lane & 3;
 	const int	row_bytes = a.ld * (int) sizeof(T);
+	const long long step_row0 = row_begin + (long long) (it / groups_per_step) * tensor_tile_rows(WARPS, MT);
+	const int	c0 = (it % groups_per_step) * TENSOR_UNROLL;
+
+	if (step_row0 < row_end)
+	{
+#pragma unroll
+		for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+			for (int h = 0; h < 2; h++)
+			{
+				long long	row = step_row0 + (warp * MT + mt) * 16 + h * 8 + g;
+				const uint4 *vec = (const uint4 *) ((const char *) a.rows +
+													(size_t) (row < row_end ? row : row_begin) * row_bytes) + t;
 
 #pragma unroll
-	for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-		for (int h = 0; h < 2; h++)
-		{
-			long long	row = step_row0 + (warp * MT + mt) * 16 + h * 8 + g;
-			const uint4 *vec = (const uint4 *) ((const char *) a.rows +
-												(size_t) (row < row_end ? row : row_begin) * row_bytes) + t;
+				for (int u = 0; u < TENSOR_UNROLL; u++)
+				{
+					bool		in = (c0 + u) * TENSOR_CHUNK_BYTES + t * 16 < row_bytes;
 
-#pragma unroll
-			for (int u = 0; u < TENSOR_UNROLL; u++)
-				rv[u][mt][h] = (c0 + u) * TENSOR_CHUNK_BYTES + t * 16 < row_bytes ?
-					__ldg(vec + 4 * (c0 + u)) : make_uint4(0, 0, 0, 0);
-		}
+					copy_async16(ring_slot<MT>(warp_ring, it % STAGES, u, mt, h, lane),
+								 in ? vec + 4 * (c0 + u) : vec, in);
+				}
+			}
+	}
+	asm volatile("cp.async.commit_group;\n" ::);
 }
 
 /*
@@ -212,8 +256,8 @@ tensor_select(const TensorArgs &a, const TensorSmem &s, int q0, u64 bound)
  * keys and keeps those under the query's threshold; after a barrier, the
  * warps feed them into the lists (warp w owns queries w, w + WARPS, ...).
  */
-template <typename T, int TQ, int WARPS, int MT>
-__global__ void __launch_bounds__(WARPS * 32)
+template <typename T, int TQ, int WARPS, int MT, int STAGES>
+__global__ void __launch_bounds__(WARPS * 32, 1)
 tensor_kernel(TensorArgs a)
 {
 	constexpr int NT = TQ / 8;
@@ -231,7 +275,7 @@ tensor_kernel(TensorArgs a)
 	const int	chunks = (row_bytes + TENSOR_CHUNK_BYTES - 1) / TENSOR_CHUNK_BYTES;
 	const int	query_stride = tensor_query_stride(a.ld, sizeof(T));
 
-	tensor_smem_layout(smem, TQ, TR, a.ld, sizeof(T), a.k, &s);
+	tensor_smem_layout(smem, TQ, WARPS, MT, STAGES, a.ld, sizeof(T), a.k, &s);
 	tensor_stage<T, TQ, WARPS>(a, s, q0);
 	__syncthreads();
 
@@ -239,9 +283,12 @@ tensor_kernel(TensorArgs a)
 	const uint4 *query_fragment = (const uint4 *) (s.queries + g * query_stride) + t;
 	const int	ntile_vecs = 8 * query_stride / 16;
 
-	uint4		next[TENSOR_UNROLL][MT][2];
+	const int	groups_per_step = (chunks + TENSOR_UNROLL - 1) / TENSOR_UNROLL;
+	uint4	   *warp_ring = s.ring + warp * tensor_ring_slots(STAGES, MT);
+	int			it = 0;			/* the copy group multiplied next */
 
-	tensor_load_group<T, MT>(next, a, row_begin, row_begin, row_end, 0);
+	for (int i = 0; i < STAGES - 1; i++)
+		tensor_copy_group<T, WARPS, MT, STAGES>(warp_ring, a, row_begin, row_end, groups_per_step, i);
 	for (long long step_row0 = row_begin; step_row0 < row_end; step_row0 += TR)
 	{
 		float		row_norm[MT][2];
@@ -267,26 +314,21 @@ tensor_kernel(TensorArgs a)
 				for (int i = 0; i < 4; i++)
 					acc[mt][nt][i] = 0.0f;
 
-		/*
-		 * Software pipeline: the next group's loads (the next step's first
-		 * at the last group, so that they are in flight across the
-		 * selection's barriers) are issued before this group's products.
-		 */
-		for (int c0 = 0; c0 < chunks; c0 += TENSOR_UNROLL)
+		for (int c0 = 0; c0 < chunks; c0 += TENSOR_UNROLL, it++)
 		{
 			uint4		rv[TENSOR_UNROLL][MT][2];
 
+			/* group it is in; its stage is then refilled STAGES - 1 groups ahead */
+			copies_wait<STAGES - 2>();
 #pragma unroll
 			for (int u = 0; u < TENSOR_UNROLL; u++)
 #pragma unroll
 				for (int mt = 0; mt < MT; mt++)
 #pragma unroll
 					for (int h = 0; h < 2; h++)
-						rv[u][mt][h] = next[u][mt][h];
-			if (c0 + TENSOR_UNROLL < chunks)
-				tensor_load_group<T, MT>(next, a, step_row0, row_begin, row_end, c0 + TENSOR_UNROLL);
-			else if (step_row0 + TR < row_end)
-				tensor_load_group<T, MT>(next, a, step_row0 + TR, row_begin, row_end, 0);
+						rv[u][mt][h] = *ring_slot<MT>(warp_ring, it % STAGES, u, mt, h, lane);
+			tensor_copy_group<T, WARPS, MT, STAGES>(warp_ring, a, row_begin, row_end, groups_per_step,
+													it + STAGES - 1);
 #pragma unroll
 			for (int u = 0; u < TENSOR_UNROLL; u++)
 			{
@@ -341,6 +383,7 @@ tensor_kernel(TensorArgs a)
 		__syncthreads();
 	}
 
+	copies_wait<0>();
 	for (int q = warp; q < TQ && q0 + q < a.nq; q += WARPS)
 	{
 		WarpList	w = s.states[q];
@@ -350,12 +393,13 @@ tensor_kernel(TensorArgs a)
 }
 
 /*
- * Every (TQ, WARPS, MT) the host may choose: query tiles of 8 to 64, 128
- * rows a step, as 4 warps of two mma tiles or 8 warps of one (fewer
- * registers and kept keys per warp, more warps to hide the loads).
+ * Every (TQ, WARPS, MT, STAGES) the host may choose: query tiles of 8 to 64,
+ * 8 warps of one mma tile (128 rows a step; 4 warps of two were slower at
+ * every batch on the H200), rings of 2 or 3 groups (one or two in flight
+ * while the warp multiplies; 3 may not fit beside large query tiles).
  */
-#define TENSOR_VARIANT(TQ, WARPS, MT) \
-	{ half, TQ, WARPS, MT, (const void *) tensor_kernel<T, TQ, WARPS, MT> }
+#define TENSOR_VARIANT(TQ, WARPS, MT, STAGES) \
+	{ half, TQ, WARPS, MT, STAGES, (const void *) tensor_kernel<T, TQ, WARPS, MT, STAGES> }
 
 template <typename T>
 int
@@ -363,10 +407,10 @@ tensor_variant_table(const TensorVariant **out)
 {
 	constexpr int half = std::is_same<T, __half>::value;
 	static const TensorVariant table[] = {
-		TENSOR_VARIANT(8, 4, 2), TENSOR_VARIANT(8, 8, 1),
-		TENSOR_VARIANT(16, 4, 2), TENSOR_VARIANT(16, 8, 1),
-		TENSOR_VARIANT(32, 4, 2), TENSOR_VARIANT(32, 8, 1),
-		TENSOR_VARIANT(64, 4, 2), TENSOR_VARIANT(64, 8, 1)
+		TENSOR_VARIANT(8, 8, 1, 2), TENSOR_VARIANT(8, 8, 1, 3),
+		TENSOR_VARIANT(16, 8, 1, 2), TENSOR_VARIANT(16, 8, 1, 3),
+		TENSOR_VARIANT(32, 8, 1, 2), TENSOR_VARIANT(32, 8, 1, 3),
+		TENSOR_VARIANT(64, 8, 1, 2), TENSOR_VARIANT(64, 8, 1, 3)
 	};
 
 	*out = table;
