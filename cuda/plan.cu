@@ -86,7 +86,14 @@ plan_name(const Plan &p, char *buf, size_t len)
 
 /*
  * The tensor variants with the smallest query tile that covers the batch
- * (the largest for larger batches): every metric but L1.
+ * (the largest for larger batches): every metric but L1, and only where
+ * the GEMM path takes the rows in one chunk.  Tuning times every plan call
+ * by call, while a settled GEMM plan over several chunks replays as a CUDA
+ * graph: there the tuner would compare the tensor kernel with a GEMM slower
+ * than the one that would run.  Through SQL on the H200 that chose the
+ * tensor kernel for 10M x 768 where GEMM's graph was 20-30% faster
+ * (doc/gpu-kernels.md, "The tensor path").  A plan filter naming tensor
+ * plans lifts the rule, for the tests.
  */
 static void
 tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
@@ -94,7 +101,7 @@ tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 	DevCtx	   &ctx = *m->ctx;
 	int			tq = -1;
 
-	if (metric == HS_GPU_L1)
+	if (metric == HS_GPU_L1 || (gemm_over_chunks(m, nq) && plan_filter.compare(0, 6, "tensor") != 0))
 		return;
 	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
 	{

@@ -495,10 +495,16 @@ direct_search(hs_gpu_matrix *m, int metric, int nq, int nq_pad, int k, Plan *ran
  * 0.008 ms of the call (doc/gpu-kernels.md, "Graphs, and no copies after
  * the kernels").
  */
+bool
+gemm_over_chunks(const hs_gpu_matrix *m, int nq)
+{
+	return gemm_chunk_rows(m->rows, nq) < m->rows;
+}
+
 static bool
 worth_a_graph(const hs_gpu_matrix *m, const Plan &plan, int nq)
 {
-	return plan.gemm && gemm_chunk_rows(m->rows, nq) < m->rows;
+	return plan.gemm && gemm_over_chunks(m, nq);
 }
 
 /*

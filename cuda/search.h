@@ -45,6 +45,10 @@ int			prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Lau
 /* enqueue the whole search on the stream; results in ctx.host_out_dist / host_out_rows */
 int			execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen);
 
+/* whether the GEMM path would take m's rows in several chunks for a batch
+ * of nq (and so replay as a CUDA graph once its plan is settled) */
+bool		gemm_over_chunks(const hs_gpu_matrix *m, int nq);
+
 /* hs_gpu_search with the device's mutex held */
 int			search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 						  float *out_d, int64_t *out_i, float *kernel_ms, char *errbuf, size_t errlen);
