@@ -270,33 +270,42 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 	return 0;
 }
 
-/* the tensor kernel: one sorted list per (query, chunk of rows) into cand */
+/*
+ * A fused or tensor kernel over m's rows: one sorted list per (query, chunk
+ * of rows) into cand.  The tensor kernel multiplies fp16 queries by fp16
+ * rows, the fused kernel takes them in fp32.
+ */
 static int
-launch_tensor(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *bounds, char *errbuf,
-			  size_t errlen)
+launch_fused(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *bounds, char *errbuf,
+			 size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
-	const TensorVariant *tv = launch.plan.tv;
-	TensorArgs	tensor_args;
-	void	   *args[1] = {&tensor_args};
+	const Plan &plan = launch.plan;
+	bool		fp16_queries = plan.tv && m->half;
+	FusedArgs	fused_args;
+	void	   *args[1] = {&fused_args};
 
-	tensor_args.rows = m->data;
-	tensor_args.rnorm = m->norms;
-	tensor_args.nrows = m->rows;
-	tensor_args.ld = m->ld;
-	tensor_args.queries = m->half ? ctx.queries16.ptr : ctx.queries.ptr;
-	tensor_args.qnorm = (const float *) (m->half ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
-	tensor_args.nq = launch.nq;
-	tensor_args.k = launch.k;
-	tensor_args.rows_per_block = launch.rows_per_block;
-	tensor_args.metric = launch.metric;
-	tensor_args.cand = cand;
-	tensor_args.nchunks = launch.fused_chunks;
-	tensor_args.bounds = bounds;
-	CUDA_CHECK(cudaLaunchKernel(tv->fn, dim3((unsigned) ceil_div(launch.nq, tv->tq), launch.fused_chunks),
-								dim3(32 * tv->warps), args, launch.fused_smem, ctx.stream),
-			   "tensor kernel launch");
-	CUDA_CHECK_LAUNCH("tensor kernel");
+	fused_args.rows = m->data;
+	fused_args.rnorm = m->norms;
+	fused_args.nrows = m->rows;
+	fused_args.ld = m->ld;
+	fused_args.queries = (const float *) (fp16_queries ? ctx.queries16.ptr : ctx.queries.ptr);
+	fused_args.qnorm = (const float *) (fp16_queries ? ctx.qnorms16.ptr : ctx.qnorms32.ptr);
+	fused_args.nq = launch.nq;
+	fused_args.k = launch.k;
+	fused_args.rows_per_block = launch.rows_per_block;
+	fused_args.metric = launch.metric;
+	fused_args.qstaged = launch.qstaged;
+	fused_args.cand = cand;
+	fused_args.nchunks = launch.fused_chunks;
+	fused_args.bounds = bounds;
+	CUDA_CHECK(cudaLaunchKernel(plan.tv ? plan.tv->fn : plan.fv->fn,
+								dim3((unsigned) ceil_div(launch.nq, plan.tv ? plan.tv->tq : plan.fv->tq),
+									 launch.fused_chunks),
+								dim3(plan.tv ? 32 * plan.tv->warps : FUSED_THREADS), args, launch.fused_smem,
+								ctx.stream),
+			   "fused kernel launch");
+	CUDA_CHECK_LAUNCH(plan.tv ? "tensor kernel" : "fused kernel");
 	return 0;
 }
 
@@ -304,7 +313,6 @@ int
 execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
-	long long	n = m->rows;
 	int			nq = launch.nq,
 				k = launch.k;
 	u64		   *cur = (u64 *) ctx.cand.ptr;
@@ -314,35 +322,10 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 	int			rc;
 
 	CUDA_CHECK(cudaMemsetAsync(bounds, 0xff, (size_t) nq * 8, ctx.stream), "cudaMemsetAsync");
-	if (launch.plan.tv)
+	if (!launch.plan.gemm)
 	{
-		if ((rc = launch_tensor(m, launch, cur, bounds, errbuf, errlen)) != 0)
+		if ((rc = launch_fused(m, launch, cur, bounds, errbuf, errlen)) != 0)
 			return rc;
-	}
-	else if (launch.plan.fv)
-	{
-		FusedArgs	fused_args;
-		void	   *args[1] = {&fused_args};
-
-		fused_args.rows = m->data;
-		fused_args.rnorm = m->norms;
-		fused_args.nrows = n;
-		fused_args.ld = m->ld;
-		fused_args.queries = (const float *) ctx.queries.ptr;
-		fused_args.qnorm = (const float *) ctx.qnorms32.ptr;
-		fused_args.nq = nq;
-		fused_args.k = k;
-		fused_args.rows_per_block = launch.rows_per_block;
-		fused_args.metric = launch.metric;
-		fused_args.qstaged = launch.qstaged;
-		fused_args.cand = cur;
-		fused_args.nchunks = launch.fused_chunks;
-		fused_args.bounds = bounds;
-		CUDA_CHECK(cudaLaunchKernel(launch.plan.fv->fn,
-									dim3((unsigned) ceil_div(nq, launch.plan.fv->tq), launch.fused_chunks),
-									dim3(FUSED_THREADS), args, launch.fused_smem, ctx.stream),
-				   "fused kernel launch");
-		CUDA_CHECK_LAUNCH("fused kernel");
 	}
 	else
 	{

@@ -65,20 +65,24 @@ struct FusedVariant
 	const void *fn;
 };
 
-/* Parameters of the fused kernel (one struct keeps the launch simple). */
+/*
+ * Parameters of the fused kernel and of the tensor kernel (impl/tensor.cuh),
+ * one struct each launch fills the same way.
+ */
 struct FusedArgs
 {
 	const void *rows;			/* nrows x ld, fp32 or fp16 */
 	const float *rnorm;			/* squared row norms */
 	long long	nrows;
 	int			ld;
-	const float *queries;		/* nq_pad x ld fp32 (zero padded) */
-	const float *qnorm;			/* squared query norms */
+	const float *queries;		/* nq_pad x ld, zero padded: fp32 (fused); the tensor kernel reads
+								 * them as the rows' type (fp16 for fp16 rows) */
+	const float *qnorm;			/* squared norms of those queries */
 	int			nq;
 	int			k;
 	long long	rows_per_block;
-	int			metric;
-	int			qstaged;
+	int			metric;			/* the tensor kernel takes dot products: not L1 */
+	int			qstaged;		/* fused: queries staged in shared memory */
 	u64		   *cand;			/* [nq][nchunks][k] */
 	int			nchunks;
 	u64		   *bounds;			/* per query: shared upper bound of the k-th key */

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <cuda_runtime.h>
 
+#include "impl/fused.cuh"
 #include "utils/keys.cuh"
 #include "utils/warp_select.cuh"
 
@@ -116,24 +117,6 @@ struct TensorVariant
 	int			mt;				/* 16-row mma tiles per warp */
 	int			stages;			/* groups of chunks a warp's ring holds */
 	const void *fn;
-};
-
-/* Parameters of the tensor kernel. */
-struct TensorArgs
-{
-	const void *rows;			/* nrows x ld, fp32 or fp16 */
-	const float *rnorm;			/* squared row norms */
-	long long	nrows;
-	int			ld;
-	const void *queries;		/* nq x ld, the rows' type */
-	const float *qnorm;			/* squared query norms (of the queries as given) */
-	int			nq;
-	int			k;
-	long long	rows_per_block;
-	int			metric;			/* not L1: the kernel takes dot products */
-	u64		   *cand;			/* [nq][nchunks][k] */
-	int			nchunks;
-	u64		   *bounds;			/* per query: shared upper bound of the k-th key */
 };
 
 /*

@@ -39,8 +39,8 @@
 
 /*
  * For each element type: a loaded vector made ready for the tensor cores
- * (prepare), and one chunk of a row pair (rows g and g + 8: lo, hi) times
- * one query's chunk (b) into the 16 x 8 accumulator c (mma_chunk).
+ * (prepare), and one mma step (the 16 x 8 accumulator c += rows a x query
+ * b: m16n8k16 for fp16, m16n8k8 for TF32).
  */
 template <typename T> struct TensorOps;
 
@@ -48,17 +48,13 @@ template <> struct TensorOps<__half>
 {
 	static __device__ __forceinline__ uint4 prepare(uint4 v) { return v; }
 
-	/* m16n8k16: words 0-1 of each vector are one step's k 2t.. and 8 + 2t.. */
-	static __device__ __forceinline__ void mma_chunk(float *c, uint4 lo, uint4 hi, uint4 b)
+	static __device__ __forceinline__ void
+	mma_step(float *c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1)
 	{
 		asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
 					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
 					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-					 : "r"(lo.x), "r"(hi.x), "r"(lo.y), "r"(hi.y), "r"(b.x), "r"(b.y));
-		asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-					 : "r"(lo.z), "r"(hi.z), "r"(lo.w), "r"(hi.w), "r"(b.z), "r"(b.w));
+					 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 	}
 };
 
@@ -79,19 +75,31 @@ template <> struct TensorOps<float>
 		return make_uint4(tf32_round(v.x), tf32_round(v.y), tf32_round(v.z), tf32_round(v.w));
 	}
 
-	/* m16n8k8: words 0-1 of each vector are one step's k t and t + 4 */
-	static __device__ __forceinline__ void mma_chunk(float *c, uint4 lo, uint4 hi, uint4 b)
+	static __device__ __forceinline__ void
+	mma_step(float *c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1)
 	{
 		asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
 					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
 					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-					 : "r"(lo.x), "r"(hi.x), "r"(lo.y), "r"(hi.y), "r"(b.x), "r"(b.y));
-		asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-					 : "r"(lo.z), "r"(hi.z), "r"(lo.w), "r"(hi.w), "r"(b.z), "r"(b.w));
+					 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 	}
 };
+
+/*
+ * One chunk of a row pair (rows g and g + 8: lo, hi) times one query's
+ * chunk (b): two mma steps, words 0-1 of each vector then words 2-3.  A
+ * step's A registers are (row g, k lo), (row g + 8, k lo), (row g, k hi),
+ * (row g + 8, k hi) and its B registers (k lo), (k hi), where k lo / k hi
+ * are k 2t.. / 8 + 2t.. (fp16) or k t / t + 4 (TF32): the same word of
+ * row and query always meets the same k.
+ */
+template <typename T>
+static __device__ __forceinline__ void
+mma_chunk(float *c, const uint4 &lo, const uint4 &hi, const uint4 &b)
+{
+	TensorOps<T>::mma_step(c, lo.x, hi.x, lo.y, hi.y, b.x, b.y);
+	TensorOps<T>::mma_step(c, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
+}
 
 /* lane's slot in its warp's ring: stage, chunk u of the group, tile mt, row half h */
 template <int MT>
@@ -129,7 +137,7 @@ copies_wait(void)
  */
 template <typename T, int WARPS, int MT, int STAGES>
 static __device__ __forceinline__ void
-tensor_copy_group(uint4 *warp_ring, const TensorArgs &a, long long row_begin, long long row_end,
+tensor_copy_group(uint4 *warp_ring, const FusedArgs &a, long long row_begin, long long row_end,
 				  int groups_per_step, int it)
 {
 	const int	warp = threadIdx.x >> 5;
@@ -171,7 +179,7 @@ tensor_copy_group(uint4 *warp_ring, const TensorArgs &a, long long row_begin, lo
  */
 template <typename T, int TQ, int WARPS>
 static __device__ __forceinline__ void
-tensor_stage(const TensorArgs &a, const TensorSmem &s, int q0)
+tensor_stage(const FusedArgs &a, const TensorSmem &s, int q0)
 {
 	const int	row_bytes = a.ld * (int) sizeof(T);
 	const int	stride_vecs = tensor_query_stride(a.ld, sizeof(T)) / 16;
@@ -212,7 +220,7 @@ tensor_stage(const TensorArgs &a, const TensorSmem &s, int q0)
  */
 template <int TQ, int WARPS, int TR>
 static __device__ __forceinline__ void
-tensor_select(const TensorArgs &a, const TensorSmem &s, int q0, u64 bound)
+tensor_select(const FusedArgs &a, const TensorSmem &s, int q0, u64 bound)
 {
 	const int	warp = threadIdx.x >> 5;
 	const int	lane = threadIdx.x & 31;
@@ -258,7 +266,7 @@ tensor_select(const TensorArgs &a, const TensorSmem &s, int q0, u64 bound)
  */
 template <typename T, int TQ, int WARPS, int MT, int STAGES>
 __global__ void __launch_bounds__(WARPS * 32, 1)
-tensor_kernel(TensorArgs a)
+tensor_kernel(FusedArgs a)
 {
 	constexpr int NT = TQ / 8;
 	constexpr int TR = tensor_tile_rows(WARPS, MT);
@@ -346,7 +354,7 @@ tensor_kernel(TensorArgs a)
 
 #pragma unroll
 					for (int mt = 0; mt < MT; mt++)
-						TensorOps<T>::mma_chunk(acc[mt][nt], rv[u][mt][0], rv[u][mt][1], b);
+						mma_chunk<T>(acc[mt][nt], rv[u][mt][0], rv[u][mt][1], b);
 				}
 			}
 		}
