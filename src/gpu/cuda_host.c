@@ -493,6 +493,7 @@ cuda_host_search_finish(float *distances, int64 *rows, float *kernel_ms, char *m
 		memcpy(rows, HOST_SEARCH_ROWS(channel, call->nqueries, call->dim, call->k),
 			   sizeof(int64) * call->nqueries * call->k);
 		*kernel_ms = channel->reply.kernel_ms;
+		strlcpy(message, channel->reply.message, GPU_MESSAGE_LEN);
 	}
 	return rc;
 }

@@ -39,6 +39,7 @@ extern int	cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 
 extern int	cuda_host_search_start(const HostMatrix *parts, int nparts, int metric,
 								   const float *queries, int nqueries, int dim, int k,
 								   char *message);
+/* on success, message names the kernels that ran (hs_gpu_last_variant) */
 extern int	cuda_host_search_finish(float *distances, int64 *rows, float *kernel_ms,
 									char *message);
 extern int	cuda_host_fault(int fault, char *message);

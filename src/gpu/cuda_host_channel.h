@@ -80,7 +80,7 @@ typedef struct HostCall
 typedef struct HostReply
 {
 	int			rc;				/* HS_GPU_OK or HS_GPU_E* */
-	char		message[HOST_MESSAGE_LEN];
+	char		message[HOST_MESSAGE_LEN];	/* an error; after a search, its kernels */
 	int			count;			/* devices visible */
 	uint64_t	matrix;			/* a new matrix */
 	int64_t		rows;			/* a matrix's rows after an append or a reservation */

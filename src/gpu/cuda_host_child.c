@@ -51,6 +51,7 @@ typedef struct Module
 	int			(*search_parts) (hs_gpu_matrix *const *parts, int nparts, int metric,
 								 const float *queries, int nqueries, int k, float *out_distances,
 								 int64_t *out_rows, float *kernel_ms, char *errbuf, size_t errlen);
+	size_t		(*last_variant) (char *buf, size_t buflen);	/* optional */
 } Module;
 
 static Module module;
@@ -151,6 +152,7 @@ load_module(HostReply *reply, const char *path)
 	module.matrix_bytes = dlsym(module.handle, "hs_gpu_matrix_bytes");
 	module.matrix_free = dlsym(module.handle, "hs_gpu_matrix_free");
 	module.search_parts = dlsym(module.handle, "hs_gpu_search_parts");
+	module.last_variant = dlsym(module.handle, "hs_gpu_last_variant");
 	if (!module.device_count || !module.open || !module.close || !module.matrix_create ||
 		!module.matrix_append || !module.matrix_reserve || !module.matrix_rows || !module.matrix_bytes ||
 		!module.matrix_free || !module.search_parts)
@@ -202,6 +204,13 @@ search(HostChannel *channel)
 									HOST_SEARCH_DISTANCES(channel, call->nqueries, dim),
 									HOST_SEARCH_ROWS(channel, call->nqueries, dim, call->k),
 									&reply->kernel_ms, reply->message, HOST_MESSAGE_LEN);
+	/* on success the message names the kernels that ran (the worker logs it) */
+	if (reply->rc == HS_GPU_OK)
+	{
+		reply->message[0] = '\0';
+		if (module.last_variant)
+			module.last_variant(reply->message, HOST_MESSAGE_LEN);
+	}
 }
 
 static void

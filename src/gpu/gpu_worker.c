@@ -312,6 +312,9 @@ handle_search_batch(GpuSlot **batch, int count)
 			else
 				worker_fail(ready[i], message);
 		}
+		if (status == HS_GPU_OK)
+			elog(DEBUG1, "hybridsearch GPU launch: %d queries, k %d, kernels %.3f ms, CUDA host call %.3f ms, plan %s",
+				 searched, k, kernel_ms, host_ms, message[0] ? message : "unknown");
 		if (status == HS_GPU_ECUDA)
 			worker_reset_devices(message);
 	}

@@ -213,3 +213,9 @@ hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const f
 	*kernel_ms = 0.0f;
 	return HS_GPU_OK;
 }
+
+size_t
+hs_gpu_last_variant(char *buf, size_t buflen)
+{
+	return (size_t) snprintf(buf, buflen, "fake (CPU reference)");
+}

@@ -94,6 +94,22 @@ for my $fault ('no_device', 'out_of_memory', 'kernel_error', 'driver_reset', 'wo
 	}
 }
 
+# with a GPU, the worker logs each launch at DEBUG1 with the kernels that
+# ran it (hs_gpu_last_variant), so a benchmark can tell which plan served
+if ($has_gpu)
+{
+	$node->safe_psql('postgres', 'ALTER SYSTEM SET log_min_messages = debug1');
+	$node->reload;
+	my $log_offset = -s $node->logfile;
+	index_scan('<=>', 'SET hybridsearch.device = gpu;');
+	ok($node->wait_for_log(
+			qr/hybridsearch GPU launch: \d+ queries, k \d+, kernels [\d.]+ ms, CUDA host call [\d.]+ ms, plan \S/,
+			$log_offset),
+		'the worker logs a launch with the plan that ran it');
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
+	$node->reload;
+}
+
 # one warning per backend and reason
 my ($ret, $out, $err) = $node->psql('postgres', qq{
 	SET enable_seqscan = off;
