@@ -21,7 +21,8 @@
 #       kernels, taking the answer) and of its "hybridsearch scan" line
 #       (the search's set-up, its whole time, which holds the round trip
 #       and the exact scoring of the rows it returns, and the executor's
-#       time between rows)
+#       time between rows), and the plans of the worker's launches (its
+#       "hybridsearch GPU launch" lines) with how many launches each ran
 #   executor_row LABEL < EXPLAINS
 #       runs the EXPLAIN (ANALYZE) statements on stdin and prints the median
 #       of their execution times: the executor's share of one query (its
@@ -75,6 +76,15 @@ gpu_request_breakdown() {
         'round trip' 'worker' 'CUDA host call' 'kernels' 'taking the answer'
     log_medians "$label" "per scan" "$(grep -o 'hybridsearch scan: .*' <<<"$logged")" \
         'set-up' 'in the search' 'the executor between rows'
+    echo "| $label | 1 client: the plans of the worker's launches | $(
+        grep -o 'hybridsearch GPU launch: .*' <<<"$logged" | launch_plans) |"
+}
+
+# launch_plans < WORKER_LINES: "N x plan; ..." (N launches), most used first
+launch_plans() {
+    sed -n 's/.*, plan //p' | sort | uniq -c | sort -rn |
+        awk '{ n = $1; sub(/^ *[0-9]+ /, ""); printf "%s%d x %s", (NR > 1 ? "; " : ""), n, $0 }
+             END { if (!NR) printf "none logged" }'
 }
 
 # log_medians LABEL WHAT LINES FIELD...: a row per FIELD, the median of
