@@ -39,9 +39,17 @@
 #include "utils/warp_select.cuh"
 
 /*
+ * One mma step, c (16 x 8, fp32) += A (rows) x B (query), of the shape and
+ * types SHAPE names: the operands are laid out alike for fp16 and TF32.
+ */
+#define TENSOR_MMA_STEP(SHAPE, c, a0, a1, a2, a3, b0, b1) \
+	asm volatile("mma.sync.aligned." SHAPE " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" \
+				 : "+f"((c)[0]), "+f"((c)[1]), "+f"((c)[2]), "+f"((c)[3]) \
+				 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1))
+
+/*
  * For each element type: a loaded vector made ready for the tensor cores
- * (prepare), and one mma step (the 16 x 8 accumulator c += rows a x query
- * b: m16n8k16 for fp16, m16n8k8 for TF32).
+ * (prepare), and one mma step (m16n8k16 for fp16, m16n8k8 for TF32).
  */
 template <typename T> struct TensorOps;
 
@@ -52,10 +60,7 @@ template <> struct TensorOps<__half>
 	static __device__ __forceinline__ void
 	mma_step(float *c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1)
 	{
-		asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-					 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+		TENSOR_MMA_STEP("m16n8k16.row.col.f32.f16.f16.f32", c, a0, a1, a2, a3, b0, b1);
 	}
 };
 
@@ -79,12 +84,11 @@ template <> struct TensorOps<float>
 	static __device__ __forceinline__ void
 	mma_step(float *c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1)
 	{
-		asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-					 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-					 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-					 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+		TENSOR_MMA_STEP("m16n8k8.row.col.f32.tf32.tf32.f32", c, a0, a1, a2, a3, b0, b1);
 	}
 };
+
+#undef TENSOR_MMA_STEP
 
 /*
  * One chunk of a row pair (rows g and g + 8: lo, hi) times one query's
