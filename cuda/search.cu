@@ -282,6 +282,9 @@ launch_fused(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *bounds, cha
 	DevCtx	   &ctx = *m->ctx;
 	const Plan &plan = launch.plan;
 	bool		fp16_queries = plan.tv && m->half;
+	const void *fn = plan.tv ? plan.tv->fn : plan.fv->fn;
+	int			tq = plan.tv ? plan.tv->tq : plan.fv->tq;
+	int			threads = plan.tv ? 32 * plan.tv->warps : FUSED_THREADS;
 	FusedArgs	fused_args;
 	void	   *args[1] = {&fused_args};
 
@@ -299,11 +302,8 @@ launch_fused(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *bounds, cha
 	fused_args.cand = cand;
 	fused_args.nchunks = launch.fused_chunks;
 	fused_args.bounds = bounds;
-	CUDA_CHECK(cudaLaunchKernel(plan.tv ? plan.tv->fn : plan.fv->fn,
-								dim3((unsigned) ceil_div(launch.nq, plan.tv ? plan.tv->tq : plan.fv->tq),
-									 launch.fused_chunks),
-								dim3(plan.tv ? 32 * plan.tv->warps : FUSED_THREADS), args, launch.fused_smem,
-								ctx.stream),
+	CUDA_CHECK(cudaLaunchKernel(fn, dim3((unsigned) ceil_div(launch.nq, tq), launch.fused_chunks),
+								dim3(threads), args, launch.fused_smem, ctx.stream),
 			   "fused kernel launch");
 	CUDA_CHECK_LAUNCH(plan.tv ? "tensor kernel" : "fused kernel");
 	return 0;
@@ -471,6 +471,12 @@ direct_search(hs_gpu_matrix *m, int metric, int nq, int nq_pad, int k, Plan *ran
 	return enqueue_kernels(m, launch, false, errbuf, errlen);
 }
 
+bool
+gemm_over_chunks(const hs_gpu_matrix *m, int nq)
+{
+	return gemm_chunk_rows(m->rows, nq) < m->rows;
+}
+
 /*
  * Whether a graph is worth it: on the H200 it shortened the GEMM path of
  * several chunks (two streams, events, three kernels a chunk) by 4-9% at
@@ -478,12 +484,6 @@ direct_search(hs_gpu_matrix *m, int metric, int nq, int nq_pad, int k, Plan *ran
  * 0.008 ms of the call (doc/gpu-kernels.md, "Graphs, and no copies after
  * the kernels").
  */
-bool
-gemm_over_chunks(const hs_gpu_matrix *m, int nq)
-{
-	return gemm_chunk_rows(m->rows, nq) < m->rows;
-}
-
 static bool
 worth_a_graph(const hs_gpu_matrix *m, const Plan &plan, int nq)
 {
