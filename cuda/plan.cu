@@ -5,7 +5,11 @@
  *
  * Matrices of at least TUNE_MIN_ROWS rows tune each TuneKey on the
  * caller's own matrix and queries: every candidate runs once to warm up,
- * then TUNE_REPS timed runs, and the fastest is cached.  The worker serves
+ * then TUNE_REPS timed runs, and the fastest is cached.  A run is timed as
+ * a search settled on its plan would run: a GEMM plan over several chunks
+ * as its CUDA graph (search.h, tuning_run).  Timed call by call instead,
+ * such a plan lost at 10M rows to a tensor plan 20-30% slower than its
+ * graph (doc/gpu-kernels.md, "The tensor path").  The worker serves
  * every index's searches one after the other, and tuning a 10M-row matrix
  * takes 16 or more full passes (about 140 ms), so by default a search adds
  * one of those runs to itself (tune_runs_per_search) and takes the fastest
@@ -86,14 +90,7 @@ plan_name(const Plan &p, char *buf, size_t len)
 
 /*
  * The tensor variants with the smallest query tile that covers the batch
- * (the largest for larger batches): every metric but L1, and only where
- * the GEMM path takes the rows in one chunk.  Tuning times every plan call
- * by call, while a settled GEMM plan over several chunks replays as a CUDA
- * graph: there the tuner would compare the tensor kernel with a GEMM slower
- * than the one that would run.  Through SQL on the H200 that chose the
- * tensor kernel for 10M x 768 where GEMM's graph was 20-30% faster
- * (doc/gpu-kernels.md, "The tensor path").  A plan filter naming tensor
- * plans lifts the rule, for the tests.
+ * (the largest for larger batches), for every metric but L1.
  */
 static void
 tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
@@ -101,7 +98,7 @@ tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 	DevCtx	   &ctx = *m->ctx;
 	int			tq = -1;
 
-	if (metric == HS_GPU_L1 || (gemm_over_chunks(m, nq) && plan_filter.compare(0, 6, "tensor") != 0))
+	if (metric == HS_GPU_L1)
 		return;
 	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
 	{
@@ -259,11 +256,9 @@ start_tuning(hs_gpu_matrix *m, TuneEntry &e, int metric, int nq, int k)
 static int
 tune_step(hs_gpu_matrix *m, TuneEntry &e, int metric, char *errbuf, size_t errlen)
 {
-	DevCtx	   &ctx = *m->ctx;
 	size_t		i = e.next;
-	Launch		launch;
 	float		ms;
-	int			rc = prepare(m, e.candidates[i], metric, e.nq, e.k, launch, errbuf, errlen);
+	int			rc = tuning_run(m, e.candidates[i], metric, e.nq, e.k, &ms, errbuf, errlen);
 
 	if (rc > 0)
 		return rc;
@@ -272,17 +267,8 @@ tune_step(hs_gpu_matrix *m, TuneEntry &e, int metric, char *errbuf, size_t errle
 		e.best_ms[i] = -1;		/* infeasible */
 		e.runs[i] = TUNE_RUNS;
 	}
-	else
-	{
-		CUDA_CHECK(cudaEventRecord(ctx.ev_start, ctx.stream), "cudaEventRecord");
-		if ((rc = execute(m, launch, errbuf, errlen)) != 0)
-			return rc;
-		CUDA_CHECK(cudaEventRecord(ctx.ev_stop, ctx.stream), "cudaEventRecord");
-		CUDA_CHECK(cudaEventSynchronize(ctx.ev_stop), "autotune run");
-		CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
-		if (e.runs[i]++ > 0)	/* the first run is the warm-up */
-			e.best_ms[i] = std::min(e.best_ms[i], ms);
-	}
+	else if (e.runs[i]++ > 0)	/* the first run is the warm-up (and the capture) */
+		e.best_ms[i] = std::min(e.best_ms[i], ms);
 	if (e.runs[i] >= TUNE_RUNS)
 		e.next++;
 	return 0;

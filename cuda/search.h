@@ -1,7 +1,8 @@
 /*
  * search.h
- *	  Running one search on one matrix: sizing a Plan's launches (prepare),
- *	  enqueueing its kernels (execute), and the whole call with the copies.
+ *	  One search on one matrix: the query upload, the plan, its launches
+ *	  (launch.h) run call by call or replayed as a CUDA graph, and the
+ *	  answer; and the autotuner's timed runs, which run a plan the same way.
  */
 #ifndef HS_SEARCH_H
 #define HS_SEARCH_H
@@ -12,46 +13,18 @@
 #include "hs_gpu.h"
 #include "plan.h"
 
-/* A Plan sized for one matrix, batch and k: every launch's shape. */
-struct Launch
-{
-	Plan		plan;
-	int			nq, k, metric;
-	/* fused and tensor paths */
-	int			qstaged;		/* queries staged in shared memory */
-	int			fused_chunks;	/* row chunks: the grid's y */
-	long long	rows_per_block;
-	size_t		fused_smem;
-	/* GEMM path */
-	long long	gemm_chunk_rows;
-	int			dots_ld;		/* leading dimension of the dot products */
-	int			gemm_chunks;
-	int			seg_len;		/* rows a select warp takes */
-	int			segs_per_chunk;
-	int			select_warps;	/* warps a select block */
-	int			running;		/* list 0 of each query is a running top-k */
-	int			sample_bound;	/* the first chunk's sampled bound (impl/gemm.cuh) */
-	size_t		select_smem;
-	/* merge passes */
-	int			lists_per_query;	/* after the selection */
-	int			merge_warps;	/* warps a merge block */
-	size_t		merge_smem;
-};
-
-/* sizes, buffers and feasibility; 0 ok, -1 infeasible, else an error */
-int			prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &launch,
-					char *errbuf, size_t errlen);
-
-/* enqueue the whole search on the stream; results in ctx.host_out_dist / host_out_rows */
-int			execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen);
-
-/* whether the GEMM path would take m's rows in several chunks for a batch
- * of nq (and so replay as a CUDA graph once its plan is settled) */
-bool		gemm_over_chunks(const hs_gpu_matrix *m, int nq);
-
 /* hs_gpu_search with the device's mutex held */
 int			search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 						  float *out_d, int64_t *out_i, float *kernel_ms, char *errbuf, size_t errlen);
+
+/*
+ * One autotune run of plan on the queries already on the device, run as a
+ * search settled on that plan would run (a GEMM plan over several chunks
+ * as its CUDA graph, captured on the first run), and *ms the time of its
+ * kernels; 0, -1 when the plan does not fit, else an error.
+ */
+int			tuning_run(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, float *ms,
+					   char *errbuf, size_t errlen);
 
 /* grow the device query buffers (fp32, fp16 and both norms) to nq_pad
  * queries of m's width */

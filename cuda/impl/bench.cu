@@ -13,6 +13,7 @@
 #include "impl/convert.h"
 #include "impl/gemm.cuh"
 #include "matrix.h"
+#include "launch.h"
 #include "search.h"
 #include "utils/errors.h"
 #include "utils/int_math.h"
