@@ -106,6 +106,18 @@ mma_chunk(float *c, const uint4 &lo, const uint4 &hi, const uint4 &b)
 	TensorOps<T>::mma_step(c, lo.z, hi.z, lo.w, hi.w, b.z, b.w);
 }
 
+/*
+ * The row of a step that lane g's registers hold for mma tile mt of warp
+ * warp, in row half h (rows g and g + 8 of the tile): warp w's tiles are
+ * rows w*MT*16 ... of the step.
+ */
+template <int MT>
+static __device__ __forceinline__ int
+step_row(int warp, int mt, int h, int g)
+{
+	return (warp * MT + mt) * 16 + h * 8 + g;
+}
+
 /* lane's slot in its warp's ring: stage, chunk u of the group, tile mt, row half h */
 template <int MT>
 static __device__ __forceinline__ uint4 *
@@ -160,7 +172,7 @@ tensor_copy_group(uint4 *warp_ring, const FusedArgs &a, long long row_begin, lon
 #pragma unroll
 			for (int h = 0; h < 2; h++)
 			{
-				long long	row = step_row0 + (warp * MT + mt) * 16 + h * 8 + g;
+				long long	row = step_row0 + step_row<MT>(warp, mt, h, g);
 				const uint4 *vec = (const uint4 *) ((const char *) a.rows +
 													(size_t) (row < row_end ? row : row_begin) * row_bytes) + t;
 
@@ -315,7 +327,7 @@ tensor_kernel(FusedArgs a)
 #pragma unroll
 			for (int h = 0; h < 2; h++)
 			{
-				long long	row = step_row0 + (warp * MT + mt) * 16 + h * 8 + g;
+				long long	row = step_row0 + step_row<MT>(warp, mt, h, g);
 
 				row_norm[mt][h] = (row < row_end && a.metric != HS_GPU_NEG_IP) ? __ldg(a.rnorm + row) : 0.0f;
 			}
@@ -379,8 +391,7 @@ tensor_kernel(FusedArgs a)
 #pragma unroll
 					for (int h = 0; h < 2; h++)
 					{
-						int			tile_row = (warp * MT + mt) * 16 + h * 8 + g;
-						long long	row = step_row0 + tile_row;
+						long long	row = step_row0 + step_row<MT>(warp, mt, h, g);
 						u64			key;
 
 						if (row >= row_end)
