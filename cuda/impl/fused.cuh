@@ -5,7 +5,7 @@
  *	  and the table of its instantiations.
  *
  * The kernel (impl/fused_kernel.cuh) carves its dynamic shared memory with
- * the same functions the host (search.cu) sizes it with, so the two cannot
+ * the same functions the host (launch.cu) sizes it with, so the two cannot
  * drift apart.
  */
 #ifndef HS_IMPL_FUSED_CUH
