@@ -57,7 +57,7 @@ measure() {
     executor=$(knn_explains floor | executor_row "$precision")
     echo "$executor"
     busy_rows "$precision" "$(sed -n 's/.* | \([0-9.]*\) ms |$/\1/p' <<<"$executor")" "$work" "$seconds"
-    clients_row "$precision" floor_idx "$clients" "$seconds" "$work/knn.sql"
+    clients_row "$precision" floor_idx "$clients" "$seconds" "$work/knn.sql" "$pglog"
     (
         export PGOPTIONS="-c hybridsearch.reuse_scan_distances=off"
         one_client_rows "$precision, recomputed" "$work" "$work/knn.sql" "$seconds"

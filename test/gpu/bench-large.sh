@@ -300,7 +300,7 @@ measure() {
             for i in $(seq 1 200); do one $(( i % 1000 + 1 )); done | gpu_request_breakdown "$label" "$pglog"
             for i in $(seq 1 20); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(one $(( i * 7 % 1000 + 1 )))"; done |
                 executor_row "$label"
-            clients_row "$label" large_idx "$clients" "$seconds" "$work/knn.sql"
+            clients_row "$label" large_idx "$clients" "$seconds" "$work/knn.sql" "$pglog"
         } | tee -a "$outfile"
         phase_row "the large index's latency, breakdown and clients on GPUs $set" "$start"
     done

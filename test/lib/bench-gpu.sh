@@ -35,10 +35,11 @@
 #       p50 and p90 (one_client_rows) and its executor time (executor_row).
 #       The client sleeps as long as for a search, so its p50 less its
 #       executor time is what any query that long pays outside the executor
-#   clients_row LABEL INDEX CLIENTS SECONDS SCRIPT
+#   clients_row LABEL INDEX CLIENTS SECONDS SCRIPT [PGLOG]
 #       CLIENTS clients run SCRIPT: queries per second, and this run's mean
 #       queries and kernel time per GPU launch and fallbacks from
-#       hybridsearch_stats
+#       hybridsearch_stats; with PGLOG, then 2 s more with the worker's
+#       launches logged (DEBUG1), and the plans that served them
 # THREADS (pgbench -j, default the CPU count) bounds pgbench's threads.
 
 sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }
@@ -65,13 +66,8 @@ one_client_rows() {
 }
 
 gpu_request_breakdown() {
-    local label=$1 pglog=$2 mark logged
-    sql "ALTER SYSTEM SET log_min_messages = debug1" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
-    sleep 1
-    mark=$(wc -l <"$pglog")
-    psql -X -q >/dev/null
-    sql "ALTER SYSTEM RESET log_min_messages" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
-    logged=$(tail -n +"$((mark + 1))" "$pglog")
+    local label=$1 pglog=$2 logged
+    logged=$(debug1_lines "$pglog" psql -X -q)
     log_medians "$label" "per request" "$(grep -o 'hybridsearch GPU request: .*' <<<"$logged")" \
         'round trip' 'worker' 'CUDA host call' 'kernels' 'taking the answer'
     log_medians "$label" "per scan" "$(grep -o 'hybridsearch scan: .*' <<<"$logged")" \
@@ -135,4 +131,20 @@ clients_row() {
         FROM hybridsearch_stats h, bench_gpu_before b WHERE h.index = '$index'::regclass")
     sql "DROP TABLE bench_gpu_before" >/dev/null
     echo "| $label | $clients clients | ${tps%.*} q/s ($stats) |"
+    [ -n "${6:-}" ] && echo "| $label | $clients clients: the plans of the worker's launches (2 s logged) | $(
+        debug1_lines "$6" pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
+            -T 2 -f "$script" | grep -o 'hybridsearch GPU launch: .*' | launch_plans) |"
+}
+
+# debug1_lines PGLOG COMMAND...: the server log's lines written while
+# COMMAND ran with log_min_messages = debug1
+debug1_lines() {
+    local pglog=$1 mark
+    shift
+    sql "ALTER SYSTEM SET log_min_messages = debug1" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
+    mark=$(wc -l <"$pglog")
+    "$@" >/dev/null 2>&1
+    sql "ALTER SYSTEM RESET log_min_messages" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null
+    tail -n +"$((mark + 1))" "$pglog"
 }
