@@ -151,7 +151,10 @@ void		hs_gpu_set_graphs(int on);
  * Only plans whose names (as hs_gpu_last_variant reports them) start with
  * prefix are tuned or chosen, where a search has any such plan: "tensor",
  * "fused", "gemm".  NULL or "" lifts it.  For tests that must run one path
- * at every size; the worker never calls it.  Call before searching.
+ * at every size; the worker never calls it.  Call before searching.  The
+ * environment variable HS_GPU_PLANS, read when the module is loaded, sets
+ * it too: a server started with it runs one path, for comparisons through
+ * SQL.
  */
 void		hs_gpu_set_plan_filter(const char *prefix);
 

@@ -21,6 +21,7 @@
  * it saves.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <algorithm>
 #include <string>
@@ -39,7 +40,10 @@
 #define TUNE_RUNS (1 + TUNE_REPS)
 
 static int	tune_runs_per_search = 1;
-static std::string plan_filter;
+
+/* HS_GPU_PLANS in the environment sets it when the module loads, so that
+ * a server can be measured with one path (hs_gpu.h) */
+static std::string plan_filter = getenv("HS_GPU_PLANS") ? getenv("HS_GPU_PLANS") : "";
 
 void
 set_tune_runs_per_search(int runs)
