@@ -403,7 +403,7 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
 		if (m->rows < TUNE_MIN_ROWS)
 			return untuned_plan(m, metric, nq, out, errbuf, errlen);
 		start_tuning(m, e, metric, nq, k);
-		if (e.candidates.size() <= 1)
+		if (e.candidates.empty())
 			return untuned_plan(m, metric, nq, out, errbuf, errlen);
 		it = ctx.tune_cache->insert(std::make_pair(key, e)).first;
 	}
