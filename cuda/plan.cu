@@ -360,7 +360,7 @@ tune_key(const hs_gpu_matrix *m, int metric, int nq, int k)
 	key.bucket = bucket;
 	key.metric = metric;
 	key.half = m->half;
-	key.kbucket = k <= 32 ? 32 : k <= 128 ? 128 : k <= 512 ? 512 : HS_GPU_MAX_K;
+	key.kbucket = k <= 16 ? 16 : k <= 32 ? 32 : k <= 128 ? 128 : k <= 512 ? 512 : HS_GPU_MAX_K;
 	key.rbucket = rows_bucket;
 	return key;
 }
