@@ -131,9 +131,11 @@ clients_row() {
         FROM hybridsearch_stats h, bench_gpu_before b WHERE h.index = '$index'::regclass")
     sql "DROP TABLE bench_gpu_before" >/dev/null
     echo "| $label | $clients clients | ${tps%.*} q/s ($stats) |"
-    [ -n "${6:-}" ] && echo "| $label | $clients clients: the plans of the worker's launches (2 s logged) | $(
-        debug1_lines "$6" pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
-            -T 2 -f "$script" | grep -o 'hybridsearch GPU launch: .*' | launch_plans) |"
+    if [ -n "${6:-}" ]; then
+        echo "| $label | $clients clients: the plans of the worker's launches (2 s logged) | $(
+            debug1_lines "$6" pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
+                -T 2 -f "$script" | grep -o 'hybridsearch GPU launch: .*' | launch_plans) |"
+    fi
 }
 
 # debug1_lines PGLOG COMMAND...: the server log's lines written while
