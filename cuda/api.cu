@@ -222,9 +222,9 @@ hs_gpu_set_graphs(int on)
 }
 
 API void
-hs_gpu_set_plan_filter(const char *prefix)
+hs_gpu_set_plan_filter(const char *part)
 {
-	set_plan_filter(prefix);
+	set_plan_filter(part);
 }
 
 API size_t

@@ -148,15 +148,15 @@ void		hs_gpu_set_tune_runs(int runs_per_search);
 void		hs_gpu_set_graphs(int on);
 
 /*
- * Only plans whose names (as hs_gpu_last_variant reports them) start with
- * prefix are tuned or chosen, where a search has any such plan: "tensor",
- * "fused", "gemm".  NULL or "" lifts it.  For tests that must run one path
- * at every size; the worker never calls it.  Call before searching.  The
- * environment variable HS_GPU_PLANS, read when the module is loaded, sets
- * it too: a server started with it runs one path, for comparisons through
- * SQL.
+ * Only plans whose names (as hs_gpu_last_variant reports them) contain
+ * part are tuned or chosen, where a search has any such plan: "tensor",
+ * "fused", "gemm", " s3 ".  NULL or "" lifts it.  For tests that must
+ * run one path at every size; the worker never calls it.  Call before
+ * searching.  The environment variable HS_GPU_PLANS, read when the module
+ * is loaded, sets it too: a server started with it runs one path, for
+ * comparisons through SQL.
  */
-void		hs_gpu_set_plan_filter(const char *prefix);
+void		hs_gpu_set_plan_filter(const char *part);
 
 /* The variant the last hs_gpu_search() ran, e.g. "fused q8 r4 l32", with
  * " [graph]" when a graph ran it. */

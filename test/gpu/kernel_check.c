@@ -4,7 +4,7 @@
  *	  with dlopen() the way the GPU worker loads it.
  *
  *	  kernel_check [--lib PATH] [--groups ABCDEFG] [--reps N] [--tune-runs N]
- *	               [--graphs 0|1] [--plans PREFIX]
+ *	               [--graphs 0|1] [--plans PART]
  *
  * --tune-runs N: each search adds at most N of its kind's tuning runs to
  * itself, as in the worker (hs_gpu_set_tune_runs; default 0 here: a kind
@@ -12,8 +12,8 @@
  * plans and group S runs every candidate under the sanitizers).
  * --graphs 0: every search call by call, none replayed as a CUDA graph
  * (hs_gpu_set_graphs; default 1), to time the difference.
- * --plans PREFIX: only plans whose names start with PREFIX ("tensor",
- * "fused", "gemm") are tuned or chosen where a search has one
+ * --plans PART: only plans whose names contain PART ("tensor", "fused",
+ * "gemm", " s3 ") are tuned or chosen where a search has one
  * (hs_gpu_set_plan_filter), so that the groups check that path at every
  * size; each group's line counts the searches that ran one.
  *
@@ -135,7 +135,7 @@ main(int argc, char **argv)
 			plan_filter = argv[++i];
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1] [--plans PREFIX]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1] [--plans PART]\n", argv[0]);
 			return 2;
 		}
 	}
