@@ -131,8 +131,8 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 
 		if ((rc = set_max_smem(ctx, tv->fn, &smem_limit, errbuf, errlen)) != 0)
 			return rc;
-		launch.fused_smem = tensor_smem_layout(NULL, tv->tq, tv->warps, tv->mt, tv->stages, m->ld,
-											   m->half ? 2 : 4, k, NULL);
+		launch.fused_smem = tensor_smem_layout(NULL, tv->tq, tv->warps, tv->mt, tv->stages, tv->slack,
+											   m->ld, m->half ? 2 : 4, k, NULL);
 		if (launch.fused_smem > smem_limit)
 			return -1;
 		if ((rc = one_wave(m, tv->fn, 32 * tv->warps, tr, tv->tq, launch, errbuf, errlen)) != 0)

@@ -74,9 +74,9 @@ lpr_class(const hs_gpu_matrix *m)
 }
 
 void
-set_plan_filter(const char *prefix)
+set_plan_filter(const char *part)
 {
-	plan_filter = prefix ? prefix : "";
+	plan_filter = part ? part : "";
 }
 
 void
@@ -85,8 +85,8 @@ plan_name(const Plan &p, char *buf, size_t len)
 	if (p.gemm)
 		snprintf(buf, len, "gemm+select");
 	else if (p.tv)
-		snprintf(buf, len, "tensor q%d w%d m%d s%d (tile %d rows)", p.tv->tq, p.tv->warps, p.tv->mt,
-				 p.tv->stages, tensor_tile_rows(p.tv->warps, p.tv->mt));
+		snprintf(buf, len, "tensor q%d w%d m%d s%d e%d (tile %d rows)", p.tv->tq, p.tv->warps,
+				 p.tv->mt, p.tv->stages, p.tv->slack, tensor_tile_rows(p.tv->warps, p.tv->mt));
 	else
 		snprintf(buf, len, "fused q%d r%d l%d (tile %d rows)", p.fv->tq, p.fv->r, p.fv->lpr,
 				 fused_tile_rows(p.fv->lpr, p.fv->r));
@@ -127,7 +127,7 @@ filter_names(const Plan &p)
 	char		name[64];
 
 	plan_name(p, name, sizeof(name));
-	return !plan_filter.empty() && strncmp(name, plan_filter.c_str(), plan_filter.size()) == 0;
+	return !plan_filter.empty() && strstr(name, plan_filter.c_str()) != NULL;
 }
 
 /* keep the plans the filter names, if it names any */

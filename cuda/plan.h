@@ -84,15 +84,15 @@ void		set_tune_runs_per_search(int runs);
  * does not fit in shared memory (large k); fv NULL if there is none */
 Plan		smallest_tile_plan(hs_gpu_matrix *m, int metric);
 
-/* e.g. "fused q8 r4 l32 (tile 64 rows)", "tensor q32 w8 m1 s3 (tile 128 rows)"
+/* e.g. "fused q8 r4 l32 (tile 64 rows)", "tensor q32 w8 m1 s3 e64 (tile 128 rows)"
  * or "gemm+select" */
 void		plan_name(const Plan &p, char *buf, size_t len);
 
 /*
- * Plans whose names start with prefix are the only candidates and the
+ * Plans whose names contain part are the only candidates and the
  * untuned choice, where the search has any (the others where it has none);
  * NULL or "" for all.  For kernel_check, to test one path at every size.
  */
-void		set_plan_filter(const char *prefix);
+void		set_plan_filter(const char *part);
 
 #endif							/* HS_PLAN_H */

@@ -56,30 +56,45 @@ tensor_query_stride(int ld, int elt)
 	return bytes % 128 == 0 ? bytes + 64 : bytes;
 }
 
-/* Where a block's dynamic shared memory goes (tensor_smem_layout). */
+/*
+ * Where a block's dynamic shared memory goes (tensor_smem_layout).  The
+ * keys kept between selections are stored compact, 6 bytes instead of 8:
+ * the distance's ordered image (keys.cuh) and the row counted from the
+ * first step since the last selection (16 bits; the kernel selects before
+ * they would need more).  A query has tensor_kept_slots of them.
+ */
 struct TensorSmem
 {
 	unsigned char *queries;		/* tq staged queries, tensor_query_stride apart */
 	uint4	   *ring;			/* per warp: its rows' vectors in flight (tensor_ring_slots) */
-	u64		   *keys;			/* per query: this step's keys under its threshold, tr slots */
+	unsigned int *key_dists;	/* per query: kept keys' distances (f2ord) */
 	u64		   *lists;			/* per query: its list's warp_list_keys(k) keys */
 	u64		   *thresholds;		/* per query: keys must be below this to be kept */
 	WarpList   *states;			/* per query: its list, between the steps that feed it */
 	float	   *qnorms;			/* per query: squared norm */
-	int		   *counts;			/* per query: keys waiting in keys */
+	int		   *counts;			/* per query: keys waiting in key_dists and key_rows */
+	unsigned short *key_rows;	/* per query: the same keys' rows from the kernel's base row */
 };
+
+/* kept-key slots a query: one step's rows, and slack keys more before selecting */
+static __host__ __device__ constexpr int
+tensor_kept_slots(int warps, int mt, int slack)
+{
+	return tensor_tile_rows(warps, mt) + slack;
+}
 
 /*
  * The layout of a block of tq queries and warps warps of mt tiles, in this
  * order (16-byte alignment first): staged queries, the warps' rings, kept
- * keys, lists, thresholds, list states, query norms, counts.  Fills *s from
- * base when s is not NULL; returns the bytes.  The kernel carves with it
- * and the host sizes with it.
+ * keys' distances, lists, thresholds, list states, query norms, counts,
+ * kept keys' rows.  Fills *s from base when s is not NULL; returns the
+ * bytes.  The kernel carves with it and the host sizes with it.
  */
 static __host__ __device__ __forceinline__ size_t
-tensor_smem_layout(unsigned char *base, int tq, int warps, int mt, int stages, int ld, int elt, int k,
-				   TensorSmem *s)
+tensor_smem_layout(unsigned char *base, int tq, int warps, int mt, int stages, int slack, int ld,
+				   int elt, int k, TensorSmem *s)
 {
+	size_t		kept = (size_t) tq * tensor_kept_slots(warps, mt, slack);
 	size_t		off = 0;
 
 	if (s)
@@ -89,8 +104,9 @@ tensor_smem_layout(unsigned char *base, int tq, int warps, int mt, int stages, i
 		s->ring = (uint4 *) (base + off);
 	off += (size_t) warps * tensor_ring_slots(stages, mt) * sizeof(uint4);
 	if (s)
-		s->keys = (u64 *) (base + off);
-	off += (size_t) tq * tensor_tile_rows(warps, mt) * sizeof(u64);
+		s->key_dists = (unsigned int *) (base + off);
+	off += kept * sizeof(unsigned int);
+	off = (off + 7) & ~(size_t) 7;
 	if (s)
 		s->lists = (u64 *) (base + off);
 	off += (size_t) tq * warp_list_keys(k) * sizeof(u64);
@@ -105,7 +121,10 @@ tensor_smem_layout(unsigned char *base, int tq, int warps, int mt, int stages, i
 	off += (size_t) tq * sizeof(float);
 	if (s)
 		s->counts = (int *) (base + off);
-	return off + (size_t) tq * sizeof(int);
+	off += (size_t) tq * sizeof(int);
+	if (s)
+		s->key_rows = (unsigned short *) (base + off);
+	return off + kept * sizeof(unsigned short);
 }
 
 /* One tensor-kernel instantiation, as the host code sees it. */
@@ -116,6 +135,7 @@ struct TensorVariant
 	int			warps;			/* warps per block */
 	int			mt;				/* 16-row mma tiles per warp */
 	int			stages;			/* groups of chunks a warp's ring holds */
+	int			slack;			/* kept keys a query may hold past one step's before selecting */
 	const void *fn;
 };
 

@@ -231,13 +231,14 @@ tensor_stage(const FusedArgs &a, const TensorSmem &s, int q0)
 }
 
 /*
- * Each warp feeds the keys its queries kept this step into their lists,
- * after tightening them with the shared bounds (bound: lane i holds the
- * bound of the warp's i-th query, read when the step began).
+ * Each warp feeds the keys its queries kept since the last selection
+ * (their rows counted from base_row) into their lists, after tightening
+ * them with the shared bounds (bound: lane i holds the bound of the
+ * warp's i-th query, read when the step began).
  */
-template <int TQ, int WARPS, int TR>
+template <int TQ, int WARPS, int CAP>
 static __device__ __forceinline__ void
-tensor_select(const FusedArgs &a, const TensorSmem &s, int q0, u64 bound)
+tensor_select(const FusedArgs &a, const TensorSmem &s, int q0, u64 bound, long long base_row)
 {
 	const int	warp = threadIdx.x >> 5;
 	const int	lane = threadIdx.x & 31;
@@ -260,10 +261,14 @@ tensor_select(const FusedArgs &a, const TensorSmem &s, int q0, u64 bound)
 		}
 
 		WarpList	w = s.states[q];
+		const unsigned int *dists = s.key_dists + (size_t) q * CAP;
+		const unsigned short *rows = s.key_rows + (size_t) q * CAP;
 
 		wl_bound(w, b);
 		for (int j = 0; j < n; j += 32)
-			wl_insert(w, j + lane < n ? s.keys[q * TR + j + lane] : KEY_EMPTY, a.k, lane);
+			wl_insert(w, j + lane < n ?
+					  ((u64) dists[j + lane] << 32) | (unsigned int) (base_row + rows[j + lane]) :
+					  KEY_EMPTY, a.k, lane);
 		__syncwarp();
 		if (lane == 0)
 		{
@@ -278,15 +283,22 @@ tensor_select(const FusedArgs &a, const TensorSmem &s, int q0, u64 bound)
  * One block: TQ queries x rows [row_begin, row_end), TR = WARPS x MT x 16
  * rows a step.  Warp w multiplies rows w*MT*16 .. of the step by all TQ
  * queries (accumulators: MT x TQ/8 mma tiles), converts the products to
- * keys and keeps those under the query's threshold; after a barrier, the
- * warps feed them into the lists (warp w owns queries w, w + WARPS, ...).
+ * keys and keeps those under the query's threshold.  The warps feed the
+ * kept keys into the lists (warp w owns queries w, w + WARPS, ...) only
+ * when a query holds more than SLACK of them, at the last step, or when
+ * the rows kept would leave 16 bits: a step can keep TR keys a query, so
+ * TR + SLACK slots a query always hold them.  Most steps then end with
+ * one barrier (which also tells whether to select) instead of a selection
+ * between two; the thresholds tighten only at selections, so a few more
+ * keys are kept.
  */
-template <typename T, int TQ, int WARPS, int MT, int STAGES>
+template <typename T, int TQ, int WARPS, int MT, int STAGES, int SLACK>
 __global__ void __launch_bounds__(WARPS * 32, 1)
 tensor_kernel(FusedArgs a)
 {
 	constexpr int NT = TQ / 8;
 	constexpr int TR = tensor_tile_rows(WARPS, MT);
+	constexpr int CAP = TR + SLACK;
 	extern __shared__ __align__(16) unsigned char smem[];
 	TensorSmem	s;
 	const int	warp = threadIdx.x >> 5;
@@ -300,7 +312,7 @@ tensor_kernel(FusedArgs a)
 	const int	chunks = (row_bytes + TENSOR_CHUNK_BYTES - 1) / TENSOR_CHUNK_BYTES;
 	const int	query_stride = tensor_query_stride(a.ld, sizeof(T));
 
-	tensor_smem_layout(smem, TQ, WARPS, MT, STAGES, a.ld, sizeof(T), a.k, &s);
+	tensor_smem_layout(smem, TQ, WARPS, MT, STAGES, SLACK, a.ld, sizeof(T), a.k, &s);
 	tensor_stage<T, TQ, WARPS>(a, s, q0);
 	__syncthreads();
 
@@ -311,6 +323,7 @@ tensor_kernel(FusedArgs a)
 	const int	groups_per_step = (chunks + TENSOR_UNROLL - 1) / TENSOR_UNROLL;
 	uint4	   *warp_ring = s.ring + warp * tensor_ring_slots(STAGES, MT);
 	int			it = 0;			/* the copy group multiplied next */
+	long long	base_row = row_begin;	/* kept keys' rows are counted from here */
 
 	for (int i = 0; i < STAGES - 1; i++)
 		tensor_copy_group<T, WARPS, MT, STAGES>(warp_ring, a, row_begin, row_end, groups_per_step, i);
@@ -377,6 +390,8 @@ tensor_kernel(FusedArgs a)
 		}
 
 		/* accumulator i of tile (mt, nt): row g + 8 (i / 2), query 2t + i % 2 */
+		bool		over = false;	/* a query of this thread's holds more than SLACK keys */
+
 #pragma unroll
 		for (int nt = 0; nt < NT; nt++)
 #pragma unroll
@@ -399,12 +414,22 @@ tensor_kernel(FusedArgs a)
 						key = make_key(dist_from_dot(a.metric, acc[mt][nt][2 * h + j], qn, row_norm[mt][h]),
 									   (unsigned int) row);
 						if (key < threshold)
-							s.keys[q * TR + atomicAdd(&s.counts[q], 1)] = key;
+						{
+							int			at = atomicAdd(&s.counts[q], 1);
+
+							over |= at >= SLACK;
+							s.key_dists[q * CAP + at] = (unsigned int) (key >> 32);
+							s.key_rows[q * CAP + at] = (unsigned short) (row - base_row);
+						}
 					}
 			}
-		__syncthreads();
-		tensor_select<TQ, WARPS, TR>(a, s, q0, bound);
-		__syncthreads();
+		if (__syncthreads_or(over) || step_row0 + TR >= row_end ||
+			step_row0 + 2 * TR - base_row > 65536)
+		{
+			tensor_select<TQ, WARPS, CAP>(a, s, q0, bound, base_row);
+			__syncthreads();
+			base_row = step_row0 + TR;
+		}
 	}
 
 	copies_wait<0>();
@@ -417,13 +442,17 @@ tensor_kernel(FusedArgs a)
 }
 
 /*
- * Every (TQ, WARPS, MT, STAGES) the host may choose: query tiles of 8 to 64,
- * 8 warps of one mma tile (128 rows a step; 4 warps of two were slower at
- * every batch on the H200), rings of 2 or 3 groups (one or two in flight
- * while the warp multiplies; 3 may not fit beside large query tiles).
+ * Every (TQ, WARPS, MT, STAGES, SLACK) the host may choose: query tiles of
+ * 8 to 64, 8 warps of one mma tile (128 rows a step; 4 warps of two were
+ * slower at every batch on the H200), rings of 2 or 3 groups (one or two
+ * in flight while the warp multiplies; 3 may not fit beside large query
+ * tiles; 4 gained nothing over 3 at 8-32 queries), SLACK 0 (a selection
+ * after every step that keeps a key) or 64.  Two sets of kept keys, so
+ * that a warp's selection overlaps the others' products, were measured
+ * too and gained nothing (doc/gpu-kernels.md).
  */
-#define TENSOR_VARIANT(TQ, WARPS, MT, STAGES) \
-	{ half, TQ, WARPS, MT, STAGES, (const void *) tensor_kernel<T, TQ, WARPS, MT, STAGES> }
+#define TENSOR_VARIANT(TQ, WARPS, MT, STAGES, SLACK) \
+	{ half, TQ, WARPS, MT, STAGES, SLACK, (const void *) tensor_kernel<T, TQ, WARPS, MT, STAGES, SLACK> }
 
 template <typename T>
 int
@@ -431,10 +460,13 @@ tensor_variant_table(const TensorVariant **out)
 {
 	constexpr int half = std::is_same<T, __half>::value;
 	static const TensorVariant table[] = {
-		TENSOR_VARIANT(8, 8, 1, 2), TENSOR_VARIANT(8, 8, 1, 3),
-		TENSOR_VARIANT(16, 8, 1, 2), TENSOR_VARIANT(16, 8, 1, 3),
-		TENSOR_VARIANT(32, 8, 1, 2), TENSOR_VARIANT(32, 8, 1, 3),
-		TENSOR_VARIANT(64, 8, 1, 2), TENSOR_VARIANT(64, 8, 1, 3)
+		TENSOR_VARIANT(8, 8, 1, 2, 0), TENSOR_VARIANT(8, 8, 1, 3, 0),
+		TENSOR_VARIANT(8, 8, 1, 2, 64), TENSOR_VARIANT(8, 8, 1, 3, 64),
+		TENSOR_VARIANT(16, 8, 1, 2, 0), TENSOR_VARIANT(16, 8, 1, 3, 0),
+		TENSOR_VARIANT(16, 8, 1, 2, 64), TENSOR_VARIANT(16, 8, 1, 3, 64),
+		TENSOR_VARIANT(32, 8, 1, 2, 0), TENSOR_VARIANT(32, 8, 1, 3, 0),
+		TENSOR_VARIANT(32, 8, 1, 2, 64), TENSOR_VARIANT(32, 8, 1, 3, 64),
+		TENSOR_VARIANT(64, 8, 1, 2, 0), TENSOR_VARIANT(64, 8, 1, 3, 0)
 	};
 
 	*out = table;
