@@ -6,7 +6,9 @@
 #   test/gpu/bench-floor.sh ROWS DIMS OUTFILE
 #
 # First, as baselines, one client's mean latency of SELECT 1 and of the
-# query vector's row alone (the client's round trip, the subquery).
+# query vector's row alone (the client's round trip, the subquery), and
+# CLIENTS clients' queries per second with the top-10 query over 100 rows,
+# which needs no GPU: the ceiling the CPUs set (ceiling_row).
 # Then for a cosine index of ROWS x DIMS in full and then half precision:
 #   - one client: p50 and p90 latency of top-10 queries (pgbench's
 #     per-transaction log), and where one request's time goes: medians of
@@ -97,6 +99,7 @@ echo 'SELECT 1;' >"$work/one.sql"
     echo "|---|---|--:|"
     baseline_row "SELECT 1" "$work/one.sql"
     baseline_row "the query vector's row alone" "$work/lookup.sql"
+    ceiling_row floor "$clients" "$seconds" "$work"
     measure full
     measure half
 } | tee "$outfile"

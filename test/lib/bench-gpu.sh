@@ -35,6 +35,11 @@
 #       p50 and p90 (one_client_rows) and its executor time (executor_row).
 #       The client sleeps as long as for a search, so its p50 less its
 #       executor time is what any query that long pays outside the executor
+#   ceiling_row PREFIX CLIENTS SECONDS DIR
+#       CLIENTS clients run the top-10 query over 100 of PREFIX_items'
+#       rows (no GPU search, a few microseconds of distances): queries per
+#       second with everything but the search, the ceiling the machine's
+#       CPUs set on CLIENTS clients' throughput
 #   clients_row LABEL INDEX CLIENTS SECONDS SCRIPT [PGLOG]
 #       CLIENTS clients run SCRIPT: queries per second, and this run's mean
 #       queries and kernel time per GPU launch and fallbacks from
@@ -114,6 +119,18 @@ busy_rows() {
         executor_row "$label, baseline: md5 of $bytes bytes"
 }
 busy_query() { echo "SELECT length(md5(repeat('x', $1 + (random() * 0)::int)))"; }
+
+ceiling_row() {
+    local prefix=$1 clients=$2 seconds=$3 dir=$4 threads=${THREADS:-$(nproc)} tps
+    sql "SET client_min_messages = warning; DROP TABLE IF EXISTS ${prefix}_tiny; CREATE TABLE ${prefix}_tiny AS
+        SELECT * FROM ${prefix}_items ORDER BY id LIMIT 100; ANALYZE ${prefix}_tiny" >/dev/null
+    printf '\\set q random(1, 1000)\n%s\n' "$(knn_query "$prefix" :q | sed "s/${prefix}_items/${prefix}_tiny/")" \
+        >"$dir/tiny.sql"
+    tps=$(pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
+        -T "$seconds" -f "$dir/tiny.sql" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    sql "DROP TABLE ${prefix}_tiny" >/dev/null
+    echo "| none | $clients clients, the same query over 100 rows (no GPU search): the CPUs' ceiling | ${tps%.*} q/s |"
+}
 
 clients_row() {
     local label=$1 index=$2 clients=$3 seconds=$4 script=$5 threads=${THREADS:-$(nproc)} tps stats
