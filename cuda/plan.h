@@ -59,7 +59,8 @@ struct TuneEntry
 	Plan		plan;			/* the fastest, once tuned */
 	std::string report;			/* every candidate's time, for hs_gpu_tune_report */
 	std::vector<Plan> candidates;	/* while tuning: GEMM first where it applies */
-	std::vector<float> best_ms; /* per candidate: fastest timed run; -1 infeasible */
+	std::vector<std::vector<float> > timed;	/* per candidate: its timed runs, ms */
+	std::vector<float> ms;		/* per candidate: the median of timed; -1 infeasible */
 	std::vector<int> runs;		/* per candidate: runs so far, the warm-up included */
 	size_t		next;			/* the candidate run next */
 	int			nq,
