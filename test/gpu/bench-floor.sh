@@ -7,8 +7,9 @@
 #
 # First, as baselines, one client's mean latency of SELECT 1 and of the
 # query vector's row alone (the client's round trip, the subquery), and
-# CLIENTS clients' queries per second with the top-10 query over 100 rows,
-# which needs no GPU: the ceiling the CPUs set (ceiling_row).
+# CLIENTS clients' queries per second with the top-10 query over a hybrid
+# index of 100 rows on the CPU path: the ceiling the CPUs set on the
+# clients' throughput without a GPU search (ceiling_row).
 # Then for a cosine index of ROWS x DIMS in full and then half precision:
 #   - one client: p50 and p90 latency of top-10 queries (pgbench's
 #     per-transaction log), and where one request's time goes: medians of

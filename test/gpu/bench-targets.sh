@@ -86,7 +86,7 @@ two_gpus=$(nvidia-smi -L | awk '/^GPU/ { printf "%s%d", n++ ? "," : "", n - 1 }'
         target "$large_rows x $dims $p: top-10 distances differing from a sequential scan" "$(
             figure large.md "large index" "$EXACT_QUERIES queries: index ($p)")" "<=" 0 ""
     done
-    echo "| $small_rows x $dims, $clients clients, the same query over 100 rows (no GPU search): the CPUs' ceiling | | $(
+    echo "| $small_rows x $dims, $clients clients, the same query over 100 rows on the CPU path (no GPU search): the CPUs' ceiling | | $(
         figure floor.md none "$clients clients, the same query") q/s | |"
     target "$large_rows x $dims: the other index's GPU fallbacks while the large copies load" "$(
         awk -F' [|] ' '$2 == "GPU fallbacks during the load" { s += $3 } END { print s + 0 }' "$outdir/large.md")" "<=" 0 ""
