@@ -96,14 +96,20 @@ plan_name(const Plan &p, char *buf, size_t len)
 }
 
 /*
- * The tensor variants with the smallest query tile that covers the batch
- * (the largest for larger batches), for every metric but L1.
+ * The tensor variants of the two query tiles nearest the batch, for every
+ * metric but L1: the smallest that covers it (the largest for larger
+ * batches) and the one below, which takes the batch in two or more tiles.
+ * The tiles of one chunk of rows run side by side, so the rows the first
+ * reads from memory the others may find in L2; and at 768 dimensions no
+ * 64-query tile fits in shared memory, so without the tile below a batch
+ * of 33 or more would have no tensor variant at all.
  */
 static void
 tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 {
 	DevCtx	   &ctx = *m->ctx;
-	int			tq = -1;
+	int			tq = -1,
+				below = -1;
 
 	if (metric == HS_GPU_L1)
 		return;
@@ -115,7 +121,14 @@ tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 			tq = v;
 	}
 	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
-		if (ctx.tensor_variants[m->half][i].tq == tq)
+	{
+		int			v = ctx.tensor_variants[m->half][i].tq;
+
+		if (v < tq && v < nq && v > below)
+			below = v;
+	}
+	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
+		if (ctx.tensor_variants[m->half][i].tq == tq || ctx.tensor_variants[m->half][i].tq == below)
 		{
 			Plan		p = {0, NULL, &ctx.tensor_variants[m->half][i]};
 
@@ -150,7 +163,7 @@ apply_plan_filter(std::vector<Plan> &plans)
  * The plans worth timing: GEMM + select for every metric but L1, then the
  * fused variants of this row width with the two query tiles nearest the
  * batch (the one that covers it and the one below), then the tensor
- * variants; only those the plan filter names, if it names any.  A batch
+ * variants of the same two tiles; only those the plan filter names, if it names any.  A batch
  * larger than every fused tile makes the fused kernel read the rows once
  * per tile: at 32 queries (1M x 768, H200) its five candidates took
  * 3.3-4.9 ms against 0.6-1.2 for GEMM, and four runs of each only held
