@@ -28,6 +28,9 @@
  *   G  searches replayed as CUDA graphs (GEMM plans over several chunks):
  *      the same answers, bit for bit, as call by call, after appends and
  *      after buffers were reallocated
+ *   L  27M rows of dim 8, batches 32 and 1024: tensor blocks of more than
+ *      65536 rows, whose kept rows would overflow 16 bits (with --plans
+ *      tensor)
  *   P  a matrix split in 2, 3 and (with more GPUs) one stripe per device,
  *      searched with hs_gpu_search_parts: rows 1 to 100k, the same checks
  *   M  timing of one part against 2 parts and one part per device
@@ -135,7 +138,7 @@ main(int argc, char **argv)
 			plan_filter = argv[++i];
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1] [--plans PART]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGLDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1] [--plans PART]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -210,6 +213,9 @@ main(int argc, char **argv)
 				break;
 			case 'G':
 				group_G(graphs);
+				break;
+			case 'L':
+				group_L();
 				break;
 			case 'P':
 				group_P();

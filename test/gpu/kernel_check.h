@@ -118,6 +118,7 @@ extern void group_D(void);
 extern void group_E(void);
 extern void group_F(void);
 extern void group_G(int graphs);
+extern void group_L(void);
 extern void group_P(void);
 extern void group_S(int big);
 

@@ -285,6 +285,34 @@ group_F(void)
 	print_stats("F", &st, now_s() - t0);
 }
 
+/*
+ * L: blocks of the tensor kernel that cover more than 65536 rows.  It
+ * counts a kept key's row from the step after its last selection in 16
+ * bits and selects before that would overflow, even with nothing kept;
+ * at 1M rows no block comes near it.  27M rows of dim 8: a batch of 32
+ * (one query tile) gives each block more than 65536 rows at up to 3
+ * blocks a SM, and 1024 (16 tiles of 64) gives them several times that.
+ * Run with --plans tensor (or " e64 ") for the tensor kernel to serve it.
+ */
+void
+group_L(void)
+{
+	Stats		st = {0};
+	double		t0 = now_s();
+	int			batches_l[] = {32, 1024};
+	Mat			M;
+
+	mat_build(&M, 27000000, 8, 2727, 0, 3);
+	for (int bi = 0; bi < 2; bi++)
+		for (int metric = 1; metric <= 3; metric++)
+			for (int h = 0; h < 2; h++)
+				for (int kk = 0; kk < 2; kk++)
+					run_case(&st, "L", &M, metric, h, batches_l[bi], kk ? 100 : 10, 3,
+							 700 + bi * 100 + metric * 10 + h * 2 + kk);
+	mat_free(&M);
+	print_stats("L", &st, now_s() - t0);
+}
+
 /* small enough for compute-sanitizer: s = 3000 x 100 only; S adds 60000 x 768
  * (autotuned, so every candidate variant and the GEMM path run) and k = 4096 */
 void
