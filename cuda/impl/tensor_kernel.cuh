@@ -298,7 +298,7 @@ tensor_kernel(FusedArgs a)
 {
 	constexpr int NT = TQ / 8;
 	constexpr int TR = tensor_tile_rows(WARPS, MT);
-	constexpr int CAP = TR + SLACK;
+	constexpr int CAP = tensor_kept_slots(WARPS, MT, SLACK);
 	extern __shared__ __align__(16) unsigned char smem[];
 	TensorSmem	s;
 	const int	warp = threadIdx.x >> 5;
