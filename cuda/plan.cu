@@ -96,10 +96,34 @@ plan_name(const Plan &p, char *buf, size_t len)
 }
 
 /*
- * The tensor variants of the two query tiles nearest the batch, for every
- * metric but L1: the smallest that covers it (the largest for larger
- * batches) and the one below, which takes the batch in two or more tiles.
- * The tiles of one chunk of rows run side by side, so the rows the first
+ * Of query tiles (distinct, ascending), the two nearest a batch of nq: *hi
+ * the smallest that covers it (the largest for larger batches), *lo the one
+ * below, which takes the batch in two or more tiles; -1 where there is none.
+ */
+static void
+nearest_tiles(const std::vector<int> &tiles, int nq, int *hi, int *lo)
+{
+	*hi = *lo = -1;
+	for (size_t i = 0; i < tiles.size(); i++)
+		if (tiles[i] >= nq || i + 1 == tiles.size())
+		{
+			*hi = tiles[i];
+			*lo = (i > 0 && nq > 1) ? tiles[i - 1] : -1;
+			return;
+		}
+}
+
+/* add tq to tiles unless it is there; the caller sorts them */
+static void
+add_tile(std::vector<int> &tiles, int tq)
+{
+	if (std::find(tiles.begin(), tiles.end(), tq) == tiles.end())
+		tiles.push_back(tq);
+}
+
+/*
+ * The tensor variants of the two query tiles nearest the batch
+ * (nearest_tiles), for every metric but L1.  The tiles of one chunk of rows run side by side, so the rows the first
  * reads from memory the others may find in L2; and at 768 dimensions no
  * 64-query tile fits in shared memory, so without the tile below a batch
  * of 33 or more would have no tensor variant at all.
@@ -108,27 +132,18 @@ static void
 tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 {
 	DevCtx	   &ctx = *m->ctx;
-	int			tq = -1,
-				below = -1;
+	std::vector<int> tiles;
+	int			hi,
+				lo;
 
 	if (metric == HS_GPU_L1)
 		return;
 	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
-	{
-		int			v = ctx.tensor_variants[m->half][i].tq;
-
-		if ((tq < nq && v > tq) || (v >= nq && v < tq))
-			tq = v;
-	}
+		add_tile(tiles, ctx.tensor_variants[m->half][i].tq);
+	std::sort(tiles.begin(), tiles.end());
+	nearest_tiles(tiles, nq, &hi, &lo);
 	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
-	{
-		int			v = ctx.tensor_variants[m->half][i].tq;
-
-		if (v < tq && v < nq && v > below)
-			below = v;
-	}
-	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
-		if (ctx.tensor_variants[m->half][i].tq == tq || ctx.tensor_variants[m->half][i].tq == below)
+		if (ctx.tensor_variants[m->half][i].tq == hi || ctx.tensor_variants[m->half][i].tq == lo)
 		{
 			Plan		p = {0, NULL, &ctx.tensor_variants[m->half][i]};
 
@@ -162,8 +177,8 @@ apply_plan_filter(std::vector<Plan> &plans)
 /*
  * The plans worth timing: GEMM + select for every metric but L1, then the
  * fused variants of this row width with the two query tiles nearest the
- * batch (the one that covers it and the one below), then the tensor
- * variants of the same two tiles; only those the plan filter names, if it names any.  A batch
+ * batch (nearest_tiles), then the tensor variants of their two nearest
+ * tiles; only those the plan filter names, if it names any.  A batch
  * larger than every fused tile makes the fused kernel read the rows once
  * per tile: at 32 queries (1M x 768, H200) its five candidates took
  * 3.3-4.9 ms against 0.6-1.2 for GEMM, and four runs of each only held
@@ -176,25 +191,18 @@ candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 	int			lpr = lpr_class(m);
 	int			kind = metric_kind(metric);
 	std::vector<int> tqs;
-	int			hi = -1,
-				lo = -1;
+	int			hi,
+				lo;
 
 	for (int i = 0; i < ctx.nvariants[m->half]; i++)
 	{
 		const FusedVariant *v = &ctx.variants[m->half][i];
 
-		if (v->kind == kind && v->lpr == lpr &&
-			std::find(tqs.begin(), tqs.end(), v->tq) == tqs.end())
-			tqs.push_back(v->tq);
+		if (v->kind == kind && v->lpr == lpr)
+			add_tile(tqs, v->tq);
 	}
 	std::sort(tqs.begin(), tqs.end());
-	for (size_t i = 0; i < tqs.size(); i++)
-		if (tqs[i] >= nq || i + 1 == tqs.size())
-		{
-			hi = tqs[i];
-			lo = (i > 0 && nq > 1) ? tqs[i - 1] : -1;
-			break;
-		}
+	nearest_tiles(tqs, nq, &hi, &lo);
 	if (metric != HS_GPU_L1 && !tqs.empty() && nq > tqs.back())
 		hi = lo = -1;
 	for (int i = 0; i < ctx.nvariants[m->half]; i++)
