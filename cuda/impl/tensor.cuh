@@ -76,6 +76,9 @@ struct TensorSmem
 	unsigned short *key_rows;	/* per query: the same keys' rows from the kernel's base row */
 };
 
+/* rows a kept key's row (unsigned short, counted from the kernel's base row) reaches */
+#define TENSOR_KEPT_ROW_SPAN 65536
+
 /* kept-key slots a query: one step's rows, and slack keys more before selecting */
 static __host__ __device__ constexpr int
 tensor_kept_slots(int warps, int mt, int slack)

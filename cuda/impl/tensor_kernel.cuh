@@ -424,7 +424,7 @@ tensor_kernel(FusedArgs a)
 					}
 			}
 		if (__syncthreads_or(over) || step_row0 + TR >= row_end ||
-			step_row0 + 2 * TR - base_row > 65536)
+			step_row0 + 2 * TR - base_row > TENSOR_KEPT_ROW_SPAN)
 		{
 			tensor_select<TQ, WARPS, CAP>(a, s, q0, bound, base_row);
 			__syncthreads();
