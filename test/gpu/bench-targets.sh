@@ -47,11 +47,13 @@ LARGE_TYPE=vector LARGE_PRECISIONS="full half" LARGE_TABLESPACE=${LARGE_TABLESPA
     bash "$here/bench-large.sh" "$large_rows" "$dims" "$outdir/large.md" >/dev/null 2>&1
 cat "$outdir/large.md"
 
-# figure FILE LABEL WHAT: the first number measured on the row LABEL | WHAT
-figure() {
+# cell FILE LABEL WHAT: what was measured on the row LABEL | WHAT
+cell() {
     awk -F' [|] ' -v label="| $2" -v what="$3" '$1 == label && index($2, what) == 1 {
-        split($3, m, " "); print m[1]; exit }' "$outdir/$1"
+        sub(/ [|]$/, "", $3); print $3; exit }' "$outdir/$1"
 }
+# figure FILE LABEL WHAT: the first number of that
+figure() { cell "$@" | awk '{ print $1 }'; }
 # target NAME MEASURED OP LIMIT UNIT: a summary row, met when MEASURED OP LIMIT
 target() {
     local verdict=missed
@@ -87,7 +89,7 @@ two_gpus=$(nvidia-smi -L | awk '/^GPU/ { printf "%s%d", n++ ? "," : "", n - 1 }'
             figure large.md "large index" "$EXACT_QUERIES queries: index ($p)")" "<=" 0 ""
     done
     echo "| $small_rows x $dims, $clients clients, the same query over 100 rows on the CPU path (no GPU search): the CPUs' ceiling | | $(
-        figure floor.md none "$clients clients, the same query") q/s | |"
+        cell floor.md none "$clients clients, the same query") | |"
     target "$large_rows x $dims: the other index's GPU fallbacks while the large copies load" "$(
         awk -F' [|] ' '$2 == "GPU fallbacks during the load" { s += $3 } END { print s + 0 }' "$outdir/large.md")" "<=" 0 ""
     if [ "$gpus" -ge 2 ]; then
