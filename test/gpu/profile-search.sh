@@ -8,6 +8,12 @@
 #
 # Environment: HS_O_HALF, HS_O_METRIC, HS_O_K (kernel_check's group O),
 # REPS (searches per batch, default 200).  Reports go to $OUT.
+#
+# NCU_STALLS=KERNEL_REGEX: instead, Nsight Compute's warp-state sampling of
+# one launch of that kernel after tuning (PLANS=part limits the plans, as
+# kernel_check --plans): the stall reasons per issued instruction, the
+# roofline and occupancy sections, and the source page (CUDA lines when
+# the module is built with make -C cuda LINEINFO=1) as CSV in $OUT.
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/hs-gpu-out}
@@ -17,10 +23,30 @@ reps=${REPS:-200}
 tag=half${HS_O_HALF:-1}-metric${HS_O_METRIC:-3}-k${HS_O_K:-32}
 nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
 ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+stalls() {
+	local rep="$OUT/stalls-$tag-b$batch"
+
+	"$ncu" --kernel-name "regex:$NCU_STALLS" --launch-skip 50 --launch-count 1 \
+		--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy \
+		--section WarpStateStats --section SchedulerStats --section SourceCounters \
+		--metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' \
+		--import-source yes -f -o "$rep" \
+		./test/gpu/kernel_check --groups O --reps "$reps" ${PLANS:+--plans "$PLANS"} > "$rep.log" 2>&1
+	grep '^O:' "$rep.log"
+	"$ncu" -i "$rep.ncu-rep" --print-details all > "$rep.txt" 2>&1
+	"$ncu" -i "$rep.ncu-rep" --page raw --csv \
+		--metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' > "$rep-stalls.csv" 2>&1
+	"$ncu" -i "$rep.ncu-rep" --page source --csv --print-source cuda > "$rep-source.csv" 2>&1
+	grep -E 'Duration|Memory Throughput|DRAM Throughput|Warp Cycles Per Issued|Issue Slots Busy|No Eligible|Achieved Occupancy|Registers Per|Block Limit' "$rep.txt"
+}
+
 for batch in ${*:-1 32}; do
 	export HS_O_BATCH=$batch
 	echo "==== batch $batch"
-	if [ -n "$nsys" ]; then
+	if [ -n "${NCU_STALLS:-}" ]; then
+		[ -n "$ncu" ] || { echo "no ncu on this machine"; exit 1; }
+		stalls
+	elif [ -n "$nsys" ]; then
 		"$nsys" profile --force-overwrite true -o "$OUT/search-$tag-b$batch" \
 			./test/gpu/kernel_check --groups O --reps "$reps" > "$OUT/nsys-$tag-b$batch.log" 2>&1
 		grep '^O:' "$OUT/nsys-$tag-b$batch.log"
