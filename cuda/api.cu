@@ -180,6 +180,23 @@ hs_gpu_search(hs_gpu_matrix *m, int metric, const float *queries, int nqueries, 
 	});
 }
 
+API int
+hs_gpu_launch_size(hs_gpu_matrix *const *parts, int nparts, int metric, int nqueries, int k)
+{
+	SignalsBlocked blocked;
+	char		errbuf[128];
+	int			size = nqueries;
+
+	/* the parts are alike (hs_gpu_search_parts): the first one's tuning speaks for all */
+	if (nparts < 1 || !parts || nqueries < 2)
+		return nqueries;
+	with_matrix_locked(parts[0], errbuf, sizeof(errbuf), [&]() {
+		size = launch_size(parts[0], metric, nqueries, k);
+		return 0;
+	});
+	return size;
+}
+
 API size_t
 hs_gpu_tune_report(char *buf, size_t buflen)
 {

@@ -125,6 +125,16 @@ int			hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric,
 								float *out_distances, int64_t *out_rows, float *kernel_ms,
 								char *errbuf, size_t errlen);
 
+/*
+ * How many of nqueries waiting queries of one kind (the same parts, metric
+ * and k) the next hs_gpu_search_parts should take: nqueries, or fewer when a
+ * smaller batch serves at least 10% more queries a millisecond by the
+ * autotuner's times (a batch just past a query tile may run a slower plan);
+ * the rest wait for a later launch.  nqueries while either kind is untuned.
+ */
+int			hs_gpu_launch_size(hs_gpu_matrix *const *parts, int nparts, int metric,
+							   int nqueries, int k);
+
 /* ---- diagnostics (test/gpu/kernel_check uses them; the worker need not) ---- */
 
 /* The autotune cache and the variant each entry chose, one line each;

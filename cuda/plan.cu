@@ -284,6 +284,7 @@ start_tuning(hs_gpu_matrix *m, TuneEntry &e, int metric, int nq, int k)
 	e.next = 0;
 	e.nq = nq;
 	e.k = k;
+	e.plan_ms = -1;
 	e.report = "(being tuned)";
 }
 
@@ -368,6 +369,7 @@ finish_tuning(hs_gpu_matrix *m, const TuneKey &key, TuneEntry &e, char *errbuf, 
 		e.report += line;
 	}
 	e.plan = best >= 0 ? e.candidates[best] : smallest;
+	e.plan_ms = best >= 0 ? e.ms[best] : -1;
 	plan_name(e.plan, name, sizeof(name));
 	e.report += " -> ";
 	e.report += name;
@@ -464,3 +466,52 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
 	}
 	return untuned_plan(m, metric, nq, out, errbuf, errlen);
 }
+
+/*
+ * A smaller launch must serve this many times the queries a millisecond of
+ * the whole batch: the queries it leaves wait a launch longer.
+ */
+#define LAUNCH_GAIN 1.1f
+
+/* the tuned median time of the plan for this kind of search; -1 if not tuned */
+static float
+tuned_ms(hs_gpu_matrix *m, int metric, int nq, int k)
+{
+	std::map<TuneKey, TuneEntry>::iterator it = m->ctx->tune_cache->find(tune_key(m, metric, nq, k));
+
+	return it != m->ctx->tune_cache->end() && it->second.tuned ? it->second.plan_ms : -1;
+}
+
+/*
+ * Batches are tuned per power-of-two bucket, and a batch just past a tile
+ * may run a plan that serves fewer queries a millisecond than a full tile
+ * of a bucket below: at 1M x 768 fp32, k 20, 33 queries took 1.28 ms by
+ * GEMM's graph where 32 took 1.01 by the tensor kernel (64 clients
+ * through SQL make launches of about 33).  Each bucket's time is taken as
+ * its plan's, tuned at one batch in it: a launch reads the matrix once,
+ * whatever its batch.  Untuned buckets are not compared, so a batch the
+ * worker never launched whole is launched whole until its bucket is tuned.
+ */
+int
+launch_size(hs_gpu_matrix *m, int metric, int nq, int k)
+{
+	float		whole_ms = tuned_ms(m, metric, nq, k);
+	int			best = nq;
+	float		best_rate;
+
+	if (whole_ms <= 0)
+		return nq;
+	best_rate = LAUNCH_GAIN * nq / whole_ms;
+	for (int tile = 1; tile < nq; tile <<= 1)
+	{
+		float		ms = tuned_ms(m, metric, tile, k);
+
+		if (ms > 0 && tile / ms > best_rate)
+		{
+			best = tile;
+			best_rate = tile / ms;
+		}
+	}
+	return best;
+}
+

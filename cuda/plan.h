@@ -57,6 +57,7 @@ struct TuneEntry
 {
 	bool		tuned;
 	Plan		plan;			/* the fastest, once tuned */
+	float		plan_ms;		/* its median time at nq, k; -1 unknown */
 	std::string report;			/* every candidate's time, for hs_gpu_tune_report */
 	std::vector<Plan> candidates;	/* while tuning: GEMM first where it applies */
 	std::vector<std::vector<float> > timed;	/* per candidate: its timed runs, ms */
@@ -77,6 +78,13 @@ int			choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out,
  * heuristic.  choose_plan would return the same plan.
  */
 bool		settled_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out);
+
+/*
+ * How many of nq waiting queries of one kind to search in the next launch:
+ * nq, or a full tile of a smaller batch bucket when that serves more
+ * queries a millisecond by the tuned times (plan.cu).
+ */
+int			launch_size(hs_gpu_matrix *m, int metric, int nq, int k);
 
 /* timing runs a search may add while its kind is tuned; <= 0: all at once */
 void		set_tune_runs_per_search(int runs);

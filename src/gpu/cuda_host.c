@@ -479,9 +479,10 @@ cuda_host_search_start(const HostMatrix *parts, int nparts, int metric, const fl
 	return send_call(message);
 }
 
-/* The answer of the search started: each query's top k. */
+/* The answer of the search started: the top k of its first *served queries. */
 int
-cuda_host_search_finish(float *distances, int64 *rows, float *kernel_ms, char *message)
+cuda_host_search_finish(float *distances, int64 *rows, int *served, float *kernel_ms,
+						char *message)
 {
 	const HostCall *call = &channel->call;
 	int			rc = await_reply(hybridsearch_gpu_timeout_ms, message);
@@ -489,9 +490,10 @@ cuda_host_search_finish(float *distances, int64 *rows, float *kernel_ms, char *m
 	if (rc == HS_GPU_OK)
 	{
 		memcpy(distances, HOST_SEARCH_DISTANCES(channel, call->nqueries, call->dim),
-			   sizeof(float) * call->nqueries * call->k);
+			   sizeof(float) * channel->reply.served * call->k);
 		memcpy(rows, HOST_SEARCH_ROWS(channel, call->nqueries, call->dim, call->k),
-			   sizeof(int64) * call->nqueries * call->k);
+			   sizeof(int64) * channel->reply.served * call->k);
+		*served = channel->reply.served;
 		*kernel_ms = channel->reply.kernel_ms;
 		strlcpy(message, channel->reply.message, GPU_MESSAGE_LEN);
 	}

@@ -39,9 +39,13 @@ extern int	cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 
 extern int	cuda_host_search_start(const HostMatrix *parts, int nparts, int metric,
 								   const float *queries, int nqueries, int dim, int k,
 								   char *message);
-/* on success, message names the kernels that ran (hs_gpu_last_variant) */
-extern int	cuda_host_search_finish(float *distances, int64 *rows, float *kernel_ms,
-									char *message);
+/*
+ * On success, the answers of the first *served queries (the CUDA module's
+ * launch size: the others are left for a later launch), and message names
+ * the kernels that ran (hs_gpu_last_variant).
+ */
+extern int	cuda_host_search_finish(float *distances, int64 *rows, int *served,
+									float *kernel_ms, char *message);
 extern int	cuda_host_fault(int fault, char *message);
 
 #endif							/* HYBRIDSEARCH_CUDA_HOST_H */

@@ -86,6 +86,7 @@ typedef struct HostReply
 	int64_t		rows;			/* a matrix's rows after an append or a reservation */
 	uint64_t	bytes;			/* and its device bytes */
 	float		kernel_ms;
+	int			served;			/* a search's queries searched: a prefix */
 	int			shared_mappings_left;	/* after detaching: shared mappings not ours */
 } HostReply;
 

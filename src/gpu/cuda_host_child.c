@@ -52,6 +52,8 @@ typedef struct Module
 								 const float *queries, int nqueries, int k, float *out_distances,
 								 int64_t *out_rows, float *kernel_ms, char *errbuf, size_t errlen);
 	size_t		(*last_variant) (char *buf, size_t buflen);	/* optional */
+	int			(*launch_size) (hs_gpu_matrix *const *parts, int nparts, int metric,
+								int nqueries, int k);	/* optional */
 } Module;
 
 static Module module;
@@ -153,6 +155,7 @@ load_module(HostReply *reply, const char *path)
 	module.matrix_free = dlsym(module.handle, "hs_gpu_matrix_free");
 	module.search_parts = dlsym(module.handle, "hs_gpu_search_parts");
 	module.last_variant = dlsym(module.handle, "hs_gpu_last_variant");
+	module.launch_size = dlsym(module.handle, "hs_gpu_launch_size");
 	if (!module.device_count || !module.open || !module.close || !module.matrix_create ||
 		!module.matrix_append || !module.matrix_reserve || !module.matrix_rows || !module.matrix_bytes ||
 		!module.matrix_free || !module.search_parts)
@@ -182,6 +185,11 @@ act_out(int fault)
 	}
 }
 
+/*
+ * Search the first queries of the call, as many as the module's launch
+ * size says (the rest wait for the worker's next launch), into the
+ * staging offsets of the whole call.
+ */
 static void
 search(HostChannel *channel)
 {
@@ -189,6 +197,7 @@ search(HostChannel *channel)
 	HostReply  *reply = &channel->reply;
 	hs_gpu_matrix *parts[HS_GPU_MAX_PARTS];
 	int			dim = call->dim;
+	int			served = call->nqueries;
 
 	if (HOST_SEARCH_BYTES(call->nqueries, dim, call->k) > HOST_STAGING_BYTES ||
 		call->nparts < 1 || call->nparts > HS_GPU_MAX_PARTS)
@@ -199,8 +208,13 @@ search(HostChannel *channel)
 	}
 	for (int p = 0; p < call->nparts; p++)
 		parts[p] = (hs_gpu_matrix *) (uintptr_t) call->matrices[p];
+	if (module.launch_size)
+		served = module.launch_size(parts, call->nparts, call->metric, call->nqueries, call->k);
+	if (served < 1 || served > call->nqueries)
+		served = call->nqueries;
+	reply->served = served;
 	reply->rc = module.search_parts(parts, call->nparts, call->metric,
-									(const float *) channel->staging, call->nqueries, call->k,
+									(const float *) channel->staging, served, call->k,
 									HOST_SEARCH_DISTANCES(channel, call->nqueries, dim),
 									HOST_SEARCH_ROWS(channel, call->nqueries, dim, call->k),
 									&reply->kernel_ms, reply->message, HOST_MESSAGE_LEN);

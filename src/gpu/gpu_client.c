@@ -182,6 +182,7 @@ submit(const GpuSlot *request, const SearchIo *io, uint32 *incarnation)
 		memcpy(gpu_search_buffers[claimed].query, io->query, sizeof(float) * io->dim);
 	SpinLockAcquire(&gpu_shared->mutex);
 	gpu_shared->slots[claimed].state = GPU_SLOT_SUBMITTED;
+	gpu_shared->slots[claimed].submitted = ++gpu_shared->submissions;
 	SpinLockRelease(&gpu_shared->mutex);
 	SetLatch(&ProcGlobal->allProcs[worker_procno].procLatch);
 	return claimed;

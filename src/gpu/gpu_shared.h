@@ -60,7 +60,8 @@ typedef enum GpuOutcome
 {
 	GPU_OUTCOME_OK = 0,
 	GPU_OUTCOME_NEED_ROWS,		/* resident_rows tells where appends resume */
-	GPU_OUTCOME_FAILED			/* message says why; fall back to the CPU */
+	GPU_OUTCOME_FAILED,			/* message says why; fall back to the CPU */
+	GPU_OUTCOME_DEFERRED		/* the worker's own: left for a later launch */
 } GpuOutcome;
 
 /* hybridsearch.gpu_fault: failures tests can force */
@@ -92,6 +93,7 @@ typedef struct GpuSlot
 	bool		abandoned;
 	int			number;			/* its place in the slots, and its buffer's */
 	int			owner_procno;	/* whose latch to set */
+	uint64		submitted;		/* the order of submission: older first */
 	/* the request */
 	GpuRequestKind kind;
 	GpuFault	fault;
@@ -138,6 +140,7 @@ typedef struct GpuShared
 	int			devices[GPU_MAX_DEVICES];
 	int			parts;			/* stripes of every index copy */
 	GpuSlot		slots[GPU_SLOTS];
+	uint64		submissions;	/* requests submitted, for GpuSlot.submitted */
 	int			resident_count;
 	GpuResident resident[GPU_RESIDENT_MAX];
 } GpuShared;

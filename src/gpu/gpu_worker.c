@@ -252,7 +252,10 @@ act_out_fault(GpuSlot *request)
 /*
  * Searches of one matrix, metric and k, in one launch: the queries from
  * their slots' buffers, the answers back into them.  The answers of the
- * last round, if held, are published while the launch runs.
+ * last round, if held, are published while the launch runs.  The CUDA
+ * module may search only the first of them, when a smaller launch serves
+ * more queries a millisecond (hs_gpu_launch_size); the rest are DEFERRED,
+ * for the next round.  batch is in order of submission, oldest first.
  */
 static void
 handle_search_batch(GpuSlot **batch, int count)
@@ -266,6 +269,7 @@ handle_search_batch(GpuSlot **batch, int count)
 	int64	   *rows = palloc(sizeof(int64) * k * count);
 	GpuSlot   **ready = palloc(sizeof(GpuSlot *) * count);
 	int			searched = 0;
+	int			served = 0;
 	char		message[GPU_MESSAGE_LEN];
 	float		kernel_ms = 0.0f;
 	int			status;
@@ -294,27 +298,32 @@ handle_search_batch(GpuSlot **batch, int count)
 										searched, dim, k, message);
 		answers_publish();
 		if (status == HS_GPU_OK)
-			status = cuda_host_search_finish(distances, rows, &kernel_ms, message);
+			status = cuda_host_search_finish(distances, rows, &served, &kernel_ms, message);
 		host_ms = ms_since(start);
 		for (int i = 0; i < searched; i++)
 		{
 			GpuSearchBuffer *buffer = &gpu_search_buffers[ready[i]->number];
 
-			if (status == HS_GPU_OK)
+			if (status == HS_GPU_OK && i >= served)
+				ready[i]->outcome = GPU_OUTCOME_DEFERRED;
+			else if (status == HS_GPU_OK)
 			{
 				memcpy(buffer->distances, distances + (Size) i * k, sizeof(float) * k);
 				memcpy(buffer->rows, rows + (Size) i * k, sizeof(int64) * k);
 				ready[i]->outcome = GPU_OUTCOME_OK;
 				ready[i]->kernel_ms = kernel_ms;
 				ready[i]->host_ms = host_ms;
-				ready[i]->batch_size = searched;
+				ready[i]->batch_size = served;
 			}
 			else
 				worker_fail(ready[i], message);
 		}
 		if (status == HS_GPU_OK)
-			elog(DEBUG1, "hybridsearch GPU launch: %d queries, k %d, kernels %.3f ms, CUDA host call %.3f ms, plan %s",
-				 searched, k, kernel_ms, host_ms, message[0] ? message : "unknown");
+			ereport(DEBUG1,
+					(errmsg_internal("hybridsearch GPU launch: %d queries, k %d, kernels %.3f ms, CUDA host call %.3f ms, plan %s",
+									 served, k, kernel_ms, host_ms, message[0] ? message : "unknown"),
+					 served < searched ? errdetail_internal("%d queries left for the next launch",
+															searched - served) : 0));
 		if (status == HS_GPU_ECUDA)
 			worker_reset_devices(message);
 	}
@@ -322,6 +331,53 @@ handle_search_batch(GpuSlot **batch, int count)
 	pfree(distances);
 	pfree(rows);
 	pfree(ready);
+}
+
+/* requests in order of submission, oldest first (insertion sort: a round is small) */
+static void
+sort_by_submission(GpuSlot *requests, int *numbers, int count)
+{
+	for (int i = 1; i < count; i++)
+	{
+		GpuSlot		request = requests[i];
+		int			number = numbers[i];
+		int			j = i;
+
+		for (; j > 0 && requests[j - 1].submitted > request.submitted; j--)
+		{
+			requests[j] = requests[j - 1];
+			numbers[j] = numbers[j - 1];
+		}
+		requests[j] = request;
+		numbers[j] = number;
+	}
+}
+
+/*
+ * Hand the DEFERRED requests back to the next round (SUBMITTED again, or
+ * freed if their backends left meanwhile) and drop them from the round;
+ * the count left.
+ */
+static int
+requeue_deferred(GpuSlot *requests, int *numbers, int count)
+{
+	int			kept = 0;
+
+	SpinLockAcquire(&gpu_shared->mutex);
+	for (int i = 0; i < count; i++)
+	{
+		GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
+
+		if (requests[i].outcome != GPU_OUTCOME_DEFERRED)
+		{
+			requests[kept] = requests[i];
+			numbers[kept++] = numbers[i];
+		}
+		else
+			slot->state = slot->abandoned ? GPU_SLOT_FREE : GPU_SLOT_SUBMITTED;
+	}
+	SpinLockRelease(&gpu_shared->mutex);
+	return kept;
 }
 
 static bool
@@ -365,6 +421,7 @@ worker_serve_requests(bool between_chunks)
 		answers_publish();
 		return false;
 	}
+	sort_by_submission(requests, numbers, count);
 
 	for (int i = 0; i < count; i++)
 	{
@@ -403,6 +460,7 @@ worker_serve_requests(bool between_chunks)
 		}
 		handle_search_batch(batch, size);
 	}
+	count = requeue_deferred(requests, numbers, count);
 	gpu_resident_publish();
 
 	answers_publish();			/* a round that launched nothing */

@@ -11,7 +11,10 @@
  *   cp libhybridsearch_cuda.so $(pg_config --pkglibdir)/
  *
  * then the suites with hybridsearch.device = gpu see a ready GPU.  Only the
- * entry points the worker uses exist; distances follow hs_gpu.h.
+ * entry points the worker uses exist; distances follow hs_gpu.h.  With
+ * HS_FAKE_LAUNCH_MAX=N in the server's environment, a launch takes at most
+ * N of the queries waiting (hs_gpu_launch_size), so that the worker's
+ * deferral of the rest to its next round is exercised.
  */
 #include <math.h>
 #include <stdio.h>
@@ -212,6 +215,19 @@ hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const f
 	free(hits);
 	*kernel_ms = 0.0f;
 	return HS_GPU_OK;
+}
+
+int
+hs_gpu_launch_size(hs_gpu_matrix *const *parts, int nparts, int metric, int nqueries, int k)
+{
+	const char *max = getenv("HS_FAKE_LAUNCH_MAX");
+	int			most = max ? atoi(max) : 0;
+
+	(void) parts;
+	(void) nparts;
+	(void) metric;
+	(void) k;
+	return most > 0 && most < nqueries ? most : nqueries;
 }
 
 size_t

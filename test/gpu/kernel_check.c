@@ -104,6 +104,7 @@ load_api(const char *path)
 	*(void **) &api.set_tune_runs = dlsym(h, "hs_gpu_set_tune_runs");
 	*(void **) &api.set_graphs = dlsym(h, "hs_gpu_set_graphs");
 	*(void **) &api.set_plan_filter = dlsym(h, "hs_gpu_set_plan_filter");
+	*(void **) &api.launch_size = dlsym(h, "hs_gpu_launch_size");
 }
 
 const char *metric_name[] = {"", "l2", "negip", "cosine", "l1"};

@@ -39,6 +39,7 @@ typedef struct KcApi
 	void		(*set_tune_runs) (int);	/* NULL in builds that tune in one search */
 	void		(*set_graphs) (int);	/* NULL in builds without graphs */
 	void		(*set_plan_filter) (const char *);	/* NULL in builds without it */
+	int			(*launch_size) (hs_gpu_matrix *const *, int, int, int, int);	/* likewise */
 } KcApi;
 
 extern KcApi api;

@@ -91,6 +91,31 @@ group_M(int reps)
 	printf("M done (%.1f s)\n", now_s() - t0);
 }
 
+/*
+ * The launch sizes hs_gpu_launch_size chooses for batches past a tile, by
+ * the times group T tuned; a failure when one is out of 1..nq, or is not
+ * the whole batch or a power of two (a full tile of a smaller bucket).
+ */
+static void
+launch_sizes(hs_gpu_matrix *m, int half, int metric, int k, char *line, size_t len)
+{
+	static const int waiting[] = {2, 9, 33, 40, 48, 64, 100, 128};
+	int			used = snprintf(line, len, "%s %-6s k %3d:", half ? "fp16" : "fp32", metric_name[metric], k);
+
+	for (int i = 0; i < (int) (sizeof(waiting) / sizeof(waiting[0])) && used < (int) len; i++)
+	{
+		int			nq = waiting[i];
+		int			size = api.launch_size(&m, 1, metric, nq, k);
+
+		if (size < 1 || size > nq || (size != nq && (size & (size - 1)) != 0))
+		{
+			printf("FAIL launch size %d of %d waiting (%s k %d)\n", size, nq, metric_name[metric], k);
+			total_fails++;
+		}
+		used += snprintf(line + used, len - used, " %d->%d", nq, size);
+	}
+}
+
 void
 group_T(int reps)
 {
@@ -102,9 +127,17 @@ group_T(int reps)
 	/* 32: about what a launch serves with 64 clients */
 	int			tb[] = {1, 8, 32, 64, 128};
 	char		lines[128][200];
-	int			nl = 0;
+	char		sizes[16][200];
+	int			nl = 0,
+				ns = 0;
 
 	mat_build(&M, 1000000, 768, 2024, 0, -1);
+	/* untuned kinds launch whole */
+	if (api.launch_size && api.launch_size(&M.gm[0], 1, HS_GPU_COSINE, 33, 200) != 33)
+	{
+		printf("FAIL launch size: an untuned kind of 33 queries is not launched whole\n");
+		total_fails++;
+	}
 	printf("T: 1M x 768, median of %d runs after 3 warm-ups\n", reps);
 	for (int h = 0; h < 2; h++)
 	{
@@ -184,6 +217,9 @@ group_T(int reps)
 					free(kms);
 					free(wms);
 				}
+		for (int mi = 0; mi < 2 && api.launch_size; mi++)
+			for (int ki = 0; ki < 3; ki++)
+				launch_sizes(M.gm[h], h, metrics[mi], ks[ki], sizes[ns++], sizeof(sizes[0]));
 	}
 	mat_free(&M);
 	printf("T done (%.1f s)\n", now_s() - t0);
@@ -193,6 +229,9 @@ group_T(int reps)
 		api.tune_report(rep, sizeof(rep));
 		printf("---- autotune cache ----\n%s---- end of autotune cache ----\n", rep);
 	}
+	printf("---- launch sizes (hs_gpu_launch_size: queries waiting -> queries launched) ----\n");
+	for (int i = 0; i < ns; i++)
+		printf("%s\n", sizes[i]);
 	printf("---- timing table (1M x 768; ms = kernel time by CUDA events; floor = read kernel of the same bytes) ----\n");
 	printf("prec metric    k batch  kern_ms  us/query  wall_ms    GB/s floor/t  variant\n");
 	for (int i = 0; i < nl; i++)

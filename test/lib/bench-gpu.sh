@@ -45,7 +45,8 @@
 #       CLIENTS clients run SCRIPT: queries per second, and this run's mean
 #       queries and kernel time per GPU launch and fallbacks from
 #       hybridsearch_stats; with PGLOG, then 2 s more with the worker's
-#       launches logged (DEBUG1), and the plans that served them
+#       launches logged (DEBUG1): the plans that served them, and how many
+#       launches left queries for the next (hs_gpu_launch_size)
 # THREADS (pgbench -j, default the CPU count) bounds pgbench's threads.
 
 sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }
@@ -140,7 +141,7 @@ ceiling_row() {
 }
 
 clients_row() {
-    local label=$1 index=$2 clients=$3 seconds=$4 script=$5 threads=${THREADS:-$(nproc)} tps stats
+    local label=$1 index=$2 clients=$3 seconds=$4 script=$5 threads=${THREADS:-$(nproc)} tps stats logged
     # the statistics are cumulative: this run's means from the totals before and after
     sql "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_gpu_before;
         CREATE TABLE bench_gpu_before AS SELECT gpu_scans AS s,
@@ -156,9 +157,11 @@ clients_row() {
     sql "DROP TABLE bench_gpu_before" >/dev/null
     echo "| $label | $clients clients | ${tps%.*} q/s ($stats) |"
     if [ -n "${6:-}" ]; then
+        logged=$(debug1_lines "$6" pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
+            -T 2 -f "$script")
         echo "| $label | $clients clients: the plans of the worker's launches (2 s logged) | $(
-            debug1_lines "$6" pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
-                -T 2 -f "$script" | grep -o 'hybridsearch GPU launch: .*' | launch_plans) |"
+            grep -o 'hybridsearch GPU launch: .*' <<<"$logged" | launch_plans); $(
+            grep -c 'queries left for the next launch' <<<"$logged") launches left queries for the next |"
     fi
 }
 
