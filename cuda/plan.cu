@@ -122,28 +122,29 @@ add_tile(std::vector<int> &tiles, int tq)
 }
 
 /*
- * The tensor variants of the two query tiles nearest the batch
- * (nearest_tiles), for every metric but L1.  The tiles of one chunk of rows run side by side, so the rows the first
- * reads from memory the others may find in L2; and at 768 dimensions no
- * 64-query tile fits in shared memory, so without the tile below a batch
- * of 33 or more would have no tensor variant at all.
+ * The tensor variants of the query tile that covers the batch (the largest
+ * for larger batches; nearest_tiles), for every metric but L1.  The tile
+ * below was a candidate too, taking the batch in two or more tiles, and
+ * never won: at 1M x 768 (H200) two q32 tiles took 1.2-2.0x GEMM's graph
+ * for every key of 64 and 128 queries.  A batch just past a tile is
+ * launched as a full tile of the bucket below instead (launch_size).
  */
 static void
 tensor_candidates(hs_gpu_matrix *m, int metric, int nq, std::vector<Plan> &out)
 {
 	DevCtx	   &ctx = *m->ctx;
 	std::vector<int> tiles;
-	int			hi,
-				lo;
+	int			covering,
+				below;
 
 	if (metric == HS_GPU_L1)
 		return;
 	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
 		add_tile(tiles, ctx.tensor_variants[m->half][i].tq);
 	std::sort(tiles.begin(), tiles.end());
-	nearest_tiles(tiles, nq, &hi, &lo);
+	nearest_tiles(tiles, nq, &covering, &below);
 	for (int i = 0; i < ctx.ntensor_variants[m->half]; i++)
-		if (ctx.tensor_variants[m->half][i].tq == hi || ctx.tensor_variants[m->half][i].tq == lo)
+		if (ctx.tensor_variants[m->half][i].tq == covering)
 		{
 			Plan		p = {0, NULL, &ctx.tensor_variants[m->half][i]};
 
@@ -177,8 +178,8 @@ apply_plan_filter(std::vector<Plan> &plans)
 /*
  * The plans worth timing: GEMM + select for every metric but L1, then the
  * fused variants of this row width with the two query tiles nearest the
- * batch (nearest_tiles), then the tensor variants of their two nearest
- * tiles; only those the plan filter names, if it names any.  A batch
+ * batch (nearest_tiles), then the tensor variants of the tile that covers
+ * it; only those the plan filter names, if it names any.  A batch
  * larger than every fused tile makes the fused kernel read the rows once
  * per tile: at 32 queries (1M x 768, H200) its five candidates took
  * 3.3-4.9 ms against 0.6-1.2 for GEMM, and four runs of each only held
