@@ -474,13 +474,19 @@ choose_plan(hs_gpu_matrix *m, int metric, int nq, int k, Plan *out, char *errbuf
  */
 #define LAUNCH_GAIN 1.1f
 
-/* the tuned median time of the plan for this kind of search; -1 if not tuned */
+/*
+ * The tuned median time of the plan for this kind of search; -1 while it
+ * is not tuned (absent or being tuned), 0 when tuned without a time (no
+ * candidate was feasible).
+ */
 static float
 tuned_ms(hs_gpu_matrix *m, int metric, int nq, int k)
 {
 	std::map<TuneKey, TuneEntry>::iterator it = m->ctx->tune_cache->find(tune_key(m, metric, nq, k));
 
-	return it != m->ctx->tune_cache->end() && it->second.tuned ? it->second.plan_ms : -1;
+	if (it == m->ctx->tune_cache->end() || !it->second.tuned)
+		return -1;
+	return std::max(it->second.plan_ms, 0.0f);
 }
 
 /*
@@ -490,18 +496,28 @@ tuned_ms(hs_gpu_matrix *m, int metric, int nq, int k)
  * GEMM's graph where 32 took 1.01 by the tensor kernel (64 clients
  * through SQL make launches of about 33).  Each bucket's time is taken as
  * its plan's, tuned at one batch in it: a launch reads the matrix once,
- * whatever its batch.  Untuned buckets are not compared, so a batch the
- * worker never launched whole is launched whole until its bucket is tuned.
+ * whatever its batch.
+ *
+ * A bucket is tuned only by launches in it, and launches that always come
+ * just past a tile would never tune the bucket below: there 64 clients in
+ * full precision kept GEMM's graph for every launch.  So while the bucket
+ * below is not tuned, a batch within a quarter of a tile past it launches
+ * one full tile, and these launches tune it.
  */
 int
 launch_size(hs_gpu_matrix *m, int metric, int nq, int k)
 {
 	float		whole_ms = tuned_ms(m, metric, nq, k);
-	int			best = nq;
+	int			below = 1,
+				best = nq;
 	float		best_rate;
 
-	if (whole_ms <= 0)
+	if (whole_ms <= 0 || nq < 2)
 		return nq;
+	while (below * 2 < nq)
+		below *= 2;
+	if (nq <= below + below / 4 && tuned_ms(m, metric, below, k) < 0)
+		return below;
 	best_rate = LAUNCH_GAIN * nq / whole_ms;
 	for (int tile = 1; tile < nq; tile <<= 1)
 	{
@@ -515,4 +531,3 @@ launch_size(hs_gpu_matrix *m, int metric, int nq, int k)
 	}
 	return best;
 }
-
