@@ -124,7 +124,9 @@ busy_query() { echo "SELECT length(md5(repeat('x', $1 + (random() * 0)::int)))";
 
 ceiling_row() {
     local prefix=$1 clients=$2 seconds=$3 dir=$4 threads=${THREADS:-$(nproc)} tps=
-    local cpu="-c hybridsearch.device=cpu"
+    # 100 rows: the planner would scan the table, and enable_seqscan = off
+    # makes the plan's cost high enough to JIT-compile it (about 100 ms)
+    local cpu="-c hybridsearch.device=cpu -c enable_seqscan=off -c jit=off"
     sql "SET client_min_messages = warning; DROP TABLE IF EXISTS ${prefix}_tiny; CREATE TABLE ${prefix}_tiny AS
         SELECT * FROM ${prefix}_items ORDER BY id LIMIT 100;
         CREATE INDEX ON ${prefix}_tiny USING hybrid (embedding vector_cosine_ops); ANALYZE ${prefix}_tiny" >/dev/null
