@@ -128,7 +128,7 @@ int			hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric,
 /*
  * How many of nqueries waiting queries of one kind (the same parts, metric
  * and k) the next hs_gpu_search_parts should take: nqueries, or fewer when a
- * smaller batch serves at least 10% more queries a millisecond by the
+ * smaller batch serves at least 5% more queries a millisecond by the
  * autotuner's times (a batch just past a query tile may run a slower plan);
  * the rest wait for a later launch.  nqueries while either kind is untuned.
  */
