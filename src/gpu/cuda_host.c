@@ -246,6 +246,7 @@ cuda_host_start(char *message)
 {
 	static bool exit_hook = false;
 	char		module_path[MAXPGPATH];
+	const char *stand_in = getenv("HYBRIDSEARCH_CUDA_MODULE");
 	int			request[2];
 	int			reply[2];
 	pid_t		worker = MyProcPid;
@@ -267,7 +268,11 @@ cuda_host_start(char *message)
 	if (!exit_hook)
 		on_proc_exit(kill_host_at_exit, 0);
 	exit_hook = true;
-	snprintf(module_path, sizeof(module_path), "%s/libhybridsearch_cuda.so", pkglib_path);
+	/* tests name a stand-in module (test/gpu/fake_cuda.c) in the server's environment */
+	if (stand_in != NULL && stand_in[0] != '\0')
+		strlcpy(module_path, stand_in, sizeof(module_path));
+	else
+		snprintf(module_path, sizeof(module_path), "%s/libhybridsearch_cuda.so", pkglib_path);
 	if (pipe(request) != 0 || pipe(reply) != 0)
 	{
 		snprintf(message, GPU_MESSAGE_LEN, "could not create the CUDA host's pipes: %m");

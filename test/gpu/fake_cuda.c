@@ -10,7 +10,8 @@
  *   cc -O2 -shared -fPIC -Icuda -o libhybridsearch_cuda.so test/gpu/fake_cuda.c -lm
  *   cp libhybridsearch_cuda.so $(pg_config --pkglibdir)/
  *
- * then the suites with hybridsearch.device = gpu see a ready GPU.  Only the
+ * (or start the server with HYBRIDSEARCH_CUDA_MODULE=/path/to/it in its
+ * environment, as test/t/125_gpu_worker_stand_in.pl does), then the suites with hybridsearch.device = gpu see a ready GPU.  Only the
  * entry points the worker uses exist; distances follow hs_gpu.h.  With
  * HS_FAKE_LAUNCH_MAX=N in the server's environment, a launch takes at most
  * N of the queries waiting (hs_gpu_launch_size), so that the worker's
