@@ -22,7 +22,7 @@ our @EXPORT = qw(
   plan_script parse_sections parse_rows fmt_rows
   check_problems compare_rows compare_plans
   wait_for_restart verify_indexes knn_check_sql
-  lap);
+  writer_scripts lap);
 
 # Operator => operator class, and the suffix of the index names.
 our %OPCLASS = (
@@ -417,6 +417,28 @@ $$;
 SQL
 	$sql =~ s/q vector,/q $type,/ if defined $type;
 	return $sql;
+}
+
+# pgbench scripts (name@weight => text) that write to table items (id, f,
+# v) beside checked queries: inserts (a NULL vector where f < 10), updates
+# of ids 1..ids and deletes of ids 1..delete_ids; q is a random vector
+# expression, inserts, updates and deletes their weights.
+sub writer_scripts
+{
+	my (%a) = @_;
+	return (
+		"insert\@$a{inserts}" => qq{
+\\set f random(0, 999)
+INSERT INTO items SELECT nextval('ids'), :f, CASE WHEN :f < 10 THEN NULL ELSE $a{q} END;
+},
+		"update\@$a{updates}" => qq{
+\\set id random(1, $a{ids})
+UPDATE items SET v = $a{q} WHERE id = :id;
+},
+		"delete\@$a{deletes}" => qq{
+\\set id random(1, $a{delete_ids})
+DELETE FROM items WHERE id = :id;
+});
 }
 
 # Note the time since $since; returns now.

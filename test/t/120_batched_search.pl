@@ -120,18 +120,7 @@ is($after->{slots}, 0, 'no batch slot is held afterwards');
 
 # exactness under concurrent writers, batched scans and batch statements
 my %scripts = (
-	'insert@3' => qq{
-\\set f random(0, 999)
-INSERT INTO items SELECT nextval('ids'), :f, CASE WHEN :f < 10 THEN NULL ELSE $q END;
-},
-	'update@2' => qq{
-\\set id random(1, 40000)
-UPDATE items SET v = $q WHERE id = :id;
-},
-	'delete@1' => q{
-\set id random(1, 42000)
-DELETE FROM items WHERE id = :id;
-},
+	writer_scripts(q => $q, ids => 40000, delete_ids => 42000, inserts => 3, updates => 2, deletes => 1),
 	'vacuum@1' => q{
 VACUUM items;
 },

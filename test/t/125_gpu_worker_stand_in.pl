@@ -42,7 +42,6 @@ max_parallel_workers_per_gather = 0
 jit = off
 });
 $node->start;
-my $run = node_runner($node);
 
 my $v16 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16) WHERE n > 0)::float8[]::vector';
 $node->safe_psql('postgres', qq{
@@ -119,19 +118,8 @@ cmp_ok(scalar(@left), '>', 0, 'launches left queries for the next one')
 
 # writes beside the queries: the worker's copies grow and are refilled
 my %mixed = (
-	'125_mixed_queries@6' => $queries,
-	'125_mixed_insert@2' => qq{
-\\set f random(0, 999)
-INSERT INTO items SELECT nextval('ids'), :f, CASE WHEN :f < 10 THEN NULL ELSE $q16 END;
-},
-	'125_mixed_update@1' => qq{
-\\set id random(1, 5000)
-UPDATE items SET v = $q16 WHERE id = :id;
-},
-	'125_mixed_delete@1' => q{
-\set id random(1, 6000)
-DELETE FROM items WHERE id = :id;
-},);
+	'query@6' => $queries,
+	writer_scripts(q => $q16, ids => 5000, delete_ids => 6000, inserts => 2, updates => 1, deletes => 1));
 $node->pgbench(
 	"--no-vacuum --client=$clients --jobs=2 --transactions=$per_client",
 	0,
@@ -141,6 +129,7 @@ $node->pgbench(
 	\%mixed);
 
 $node->safe_psql('postgres', 'VACUUM items');
+my $run = node_runner($node);
 compare_plans($run, 'after the load', '',
 	knn_checks(table => 'items', queries => [ 'r1', 'row' ], wheres => [ '', 'f < 100' ], limits => [ 10, 300 ]));
 
