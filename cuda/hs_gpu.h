@@ -130,7 +130,9 @@ int			hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric,
  * and k) the next hs_gpu_search_parts should take: nqueries, or fewer when a
  * smaller batch serves at least 5% more queries a millisecond by the
  * autotuner's times (a batch just past a query tile may run a slower plan);
- * the rest wait for a later launch.  nqueries while either kind is untuned.
+ * the rest wait for a later launch.  nqueries while the whole batch's kind
+ * is untuned; while the kind of the power of two below it is, a batch at
+ * most a quarter past that power launches that many, which tunes it.
  */
 int			hs_gpu_launch_size(hs_gpu_matrix *const *parts, int nparts, int metric,
 							   int nqueries, int k);
