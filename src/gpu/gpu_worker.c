@@ -333,23 +333,17 @@ handle_search_batch(GpuSlot **batch, int count)
 	pfree(ready);
 }
 
-/* requests in order of submission, oldest first (insertion sort: a round is small) */
+/* order[] = the indexes of requests, oldest submission first (insertion sort: a round is small) */
 static void
-sort_by_submission(GpuSlot *requests, int *numbers, int count)
+order_by_submission(const GpuSlot *requests, int count, int *order)
 {
-	for (int i = 1; i < count; i++)
+	for (int i = 0; i < count; i++)
 	{
-		GpuSlot		request = requests[i];
-		int			number = numbers[i];
 		int			j = i;
 
-		for (; j > 0 && requests[j - 1].submitted > request.submitted; j--)
-		{
-			requests[j] = requests[j - 1];
-			numbers[j] = numbers[j - 1];
-		}
-		requests[j] = request;
-		numbers[j] = number;
+		for (; j > 0 && requests[order[j - 1]].submitted > requests[i].submitted; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
 	}
 }
 
@@ -363,20 +357,28 @@ requeue_deferred(GpuSlot *requests, int *numbers, int count)
 {
 	int			kept = 0;
 
+	/* the requests before the first DEFERRED one stay where they are */
+	for (int i = 0; i < count && kept == i; i++)
+		if (requests[i].outcome != GPU_OUTCOME_DEFERRED)
+			kept++;
+	if (kept == count)
+		return count;
 	SpinLockAcquire(&gpu_shared->mutex);
 	for (int i = 0; i < count; i++)
 	{
 		GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
 
-		if (requests[i].outcome != GPU_OUTCOME_DEFERRED)
-		{
-			requests[kept] = requests[i];
-			numbers[kept++] = numbers[i];
-		}
-		else
+		if (requests[i].outcome == GPU_OUTCOME_DEFERRED)
 			slot->state = slot->abandoned ? GPU_SLOT_FREE : GPU_SLOT_SUBMITTED;
 	}
 	SpinLockRelease(&gpu_shared->mutex);
+	for (int i = kept; i < count; i++)
+	{
+		if (requests[i].outcome == GPU_OUTCOME_DEFERRED)
+			continue;
+		requests[kept] = requests[i];
+		numbers[kept++] = numbers[i];
+	}
 	return kept;
 }
 
@@ -398,6 +400,7 @@ worker_serve_requests(bool between_chunks)
 {
 	GpuSlot		requests[GPU_SLOTS];
 	int			numbers[GPU_SLOTS];
+	int			order[GPU_SLOTS];
 	GpuSlot    *batch[GPU_SLOTS];
 	bool		handled[GPU_SLOTS] = {0};
 	int			count = 0;
@@ -421,7 +424,7 @@ worker_serve_requests(bool between_chunks)
 		answers_publish();
 		return false;
 	}
-	sort_by_submission(requests, numbers, count);
+	order_by_submission(requests, count, order);
 
 	for (int i = 0; i < count; i++)
 	{
@@ -444,14 +447,17 @@ worker_serve_requests(bool between_chunks)
 			handled[i] = true;
 		}
 	}
-	for (int i = 0; i < count; i++)
+	for (int oi = 0; oi < count; oi++)
 	{
-		int			size = 0;
+		int			i = order[oi],
+					size = 0;
 
 		if (handled[i])
 			continue;
-		for (int j = i; j < count; j++)
+		for (int oj = oi; oj < count; oj++)
 		{
+			int			j = order[oj];
+
 			if (!handled[j] && same_batch(&requests[i], &requests[j]))
 			{
 				batch[size++] = &requests[j];
