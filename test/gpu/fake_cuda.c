@@ -11,8 +11,9 @@
  *   cp libhybridsearch_cuda.so $(pg_config --pkglibdir)/
  *
  * (or start the server with HYBRIDSEARCH_CUDA_MODULE=/path/to/it in its
- * environment, as test/t/125_gpu_worker_stand_in.pl does), then the suites with hybridsearch.device = gpu see a ready GPU.  Only the
- * entry points the worker uses exist; distances follow hs_gpu.h.  With
+ * environment, as test/t/125_gpu_worker_stand_in.pl does), then the suites
+ * with hybridsearch.device = gpu see a ready GPU.  Only the entry points
+ * the worker uses exist; distances follow hs_gpu.h.  With
  * HS_FAKE_LAUNCH_MAX=N in the server's environment, a launch takes at most
  * N of the queries waiting (hs_gpu_launch_size), so that the worker's
  * deferral of the rest to its next round is exercised.

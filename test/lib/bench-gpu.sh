@@ -57,6 +57,8 @@ knn_tables() {
     printf '\\set q random(1, 1000)\n%s\n' "$(knn_query "$prefix" :q)" >"$dir/knn.sql"
 }
 knn_query() { echo "SELECT id FROM $1_items ORDER BY embedding <=> (SELECT embedding FROM $1_queries WHERE q = $2) LIMIT 10;"; }
+# tiny_query PREFIX Q: knn_query over ceiling_row's 100-row table
+tiny_query() { knn_query "$1" "$2" | sed "s/$1_items/$1_tiny/"; }
 knn_explains() { for i in $(seq 1 50); do echo "EXPLAIN (ANALYZE, TIMING OFF) $(knn_query "$1" $(( i * 7 % 1000 + 1 )))"; done; }
 median_of() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int((NR + 1) / 2)]; else print "n/a" }'; }
 pct_of() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR) printf "%.3f", v[int(NR * p / 100 + 0.999)]; else print "n/a" }'; }
@@ -130,9 +132,8 @@ ceiling_row() {
     sql "SET client_min_messages = warning; DROP TABLE IF EXISTS ${prefix}_tiny; CREATE TABLE ${prefix}_tiny AS
         SELECT * FROM ${prefix}_items ORDER BY id LIMIT 100;
         CREATE INDEX ON ${prefix}_tiny USING hybrid (embedding vector_cosine_ops); ANALYZE ${prefix}_tiny" >/dev/null
-    printf '\\set q random(1, 1000)\n%s\n' "$(knn_query "$prefix" :q | sed "s/${prefix}_items/${prefix}_tiny/")" \
-        >"$dir/tiny.sql"
-    if PGOPTIONS=$cpu sql "EXPLAIN (COSTS OFF) $(knn_query "$prefix" 1 | sed "s/${prefix}_items/${prefix}_tiny/")" |
+    printf '\\set q random(1, 1000)\n%s\n' "$(tiny_query "$prefix" :q)" >"$dir/tiny.sql"
+    if PGOPTIONS=$cpu sql "EXPLAIN (COSTS OFF) $(tiny_query "$prefix" 1)" |
         grep -q "Index Scan using ${prefix}_tiny"; then
         tps=$(PGOPTIONS=$cpu pgbench -n -M prepared -c "$clients" -j "$(( clients < threads ? clients : threads ))" \
             -T "$seconds" -f "$dir/tiny.sql" 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
