@@ -22,21 +22,6 @@
 #include "utils/int_math.h"
 #include "utils/signals.h"
 
-/* work() with m's device locked: its result, or the locking error */
-template <typename Work>
-static int
-with_matrix_locked(hs_gpu_matrix *m, char *errbuf, size_t errlen, Work work)
-{
-	DevCtx	   *ctx = NULL;
-	int			rc;
-
-	if ((rc = lock_matrix(m, &ctx, errbuf, errlen)) != 0)
-		return rc;
-	rc = work();
-	pthread_mutex_unlock(&ctx->mutex);
-	return rc;
-}
-
 API int
 hs_gpu_device_count(int *count, char *errbuf, size_t errlen)
 {
@@ -75,6 +60,7 @@ hs_gpu_close(void)
 {
 	SignalsBlocked blocked;
 	init_device_contexts();
+	release_lanes();
 	for (int i = 0; i < HS_GPU_MAX_DEVICES; i++)
 	{
 		pthread_mutex_lock(&device_contexts[i].mutex);

@@ -80,9 +80,7 @@ close_locked(DevCtx &ctx)
 	dbuf_free(ctx.stage[1]);
 	dbuf_free(ctx.sink);
 	dbuf_free(ctx.bounds);
-	hbuf_free(ctx.host_queries);
-	hbuf_free(ctx.host_out_dist);
-	hbuf_free(ctx.host_out_rows);
+	flight_release(ctx.sync_flight);
 	hbuf_free(ctx.host_stage[0]);
 	hbuf_free(ctx.host_stage[1]);
 	if (ctx.blas)
@@ -133,6 +131,7 @@ open_locked(DevCtx &ctx, int device, char *errbuf, size_t errlen)
 	ctx.tune_cache = new std::map<TuneKey, TuneEntry>();
 	ctx.smem_limits = new std::map<const void *, size_t>();
 	ctx.graphs = new GraphCache();
+	ctx.flight = &ctx.sync_flight;
 	ctx.nvariants[0] = fused_variant_table<float>(&ctx.variants[0]);
 	ctx.nvariants[1] = fused_variant_table<__half>(&ctx.variants[1]);
 	ctx.ntensor_variants[0] = tensor_variant_table<float>(&ctx.tensor_variants[0]);
@@ -171,6 +170,41 @@ open_locked(DevCtx &ctx, int device, char *errbuf, size_t errlen)
 	}
 	snprintf(ctx.last_variant, sizeof(ctx.last_variant), "none");
 	return 0;
+}
+
+int
+flight_ready(DevCtx &ctx, Flight &flight, char *errbuf, size_t errlen)
+{
+	cudaError_t e;
+
+	if (flight.device == ctx.device)
+		return 0;
+	flight_release(flight);
+	if ((e = cudaEventCreate(&flight.ev_start)) == cudaSuccess &&
+		(e = cudaEventCreate(&flight.ev_stop)) != cudaSuccess)
+		cudaEventDestroy(flight.ev_start);
+	if (e != cudaSuccess)
+	{
+		flight.ev_start = flight.ev_stop = NULL;
+		return cuda_fail(errbuf, errlen, e, "creating a search's events");
+	}
+	flight.device = ctx.device;
+	return 0;
+}
+
+void
+flight_release(Flight &flight)
+{
+	if (flight.device >= 0)
+	{
+		cudaSetDevice(flight.device);
+		cudaEventDestroy(flight.ev_start);
+		cudaEventDestroy(flight.ev_stop);
+	}
+	hbuf_free(flight.host_queries);
+	hbuf_free(flight.host_out_dist);
+	hbuf_free(flight.host_out_rows);
+	flight = Flight();
 }
 
 int

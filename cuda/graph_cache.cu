@@ -32,6 +32,7 @@ graph_key(const hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k)
 	key.k = k;
 	key.metric = metric;
 	key.plan = plan;
+	key.flight = m->ctx->flight;
 	key.buffers = scratch_generation();
 	return key;
 }
@@ -42,7 +43,7 @@ key_equal(const GraphKey &a, const GraphKey &b)
 	return a.m == b.m && a.data == b.data && a.norms == b.norms && a.rows == b.rows &&
 		a.ld == b.ld && a.half == b.half && a.nq == b.nq && a.k == b.k && a.metric == b.metric &&
 		a.plan.gemm == b.plan.gemm && a.plan.fv == b.plan.fv && a.plan.tv == b.plan.tv &&
-		a.buffers == b.buffers;
+		a.flight == b.flight && a.buffers == b.buffers;
 }
 
 static void

@@ -12,8 +12,8 @@
  * (search.cu, worth_a_graph).
  *
  * The key holds every value the captured launches depend on: the matrix's
- * storage (pointers and rows), the batch, k, metric and plan, and the
- * generation of the scratch buffers, which changes whenever any of them is
+ * storage (pointers and rows), the batch, k, metric and plan, the flight
+ * (device_context.h: its pinned memory and events), and the generation of the scratch buffers, which changes whenever any of them is
  * reallocated.  Equal keys therefore mean identical launches, whatever
  * happened in between; a key that differs only misses.  A key is captured
  * the second time it is seen, so that a matrix growing between searches
@@ -29,6 +29,7 @@
 #include "plan.h"
 
 struct DevCtx;
+struct Flight;
 
 struct GraphKey
 {
@@ -39,6 +40,7 @@ struct GraphKey
 	int			ld, half;
 	int			nq, k, metric;
 	Plan		plan;
+	const Flight *flight;
 	unsigned long long buffers; /* scratch_generation() when the launches were sized */
 };
 

@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define HS_GPU_API_VERSION	2
+#define HS_GPU_API_VERSION	3
 
 /* return codes */
 #define HS_GPU_OK			0
@@ -56,6 +56,7 @@ extern "C" {
 #define HS_GPU_MAX_ROWS		((int64_t) 2147483647)
 #define HS_GPU_MAX_DEVICES	64
 #define HS_GPU_MAX_PARTS	64
+#define HS_GPU_LANES		2	/* searches started and not finished, at most */
 
 typedef struct hs_gpu_matrix hs_gpu_matrix;
 
@@ -124,6 +125,25 @@ int			hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric,
 								const float *queries, int nqueries, int k,
 								float *out_distances, int64_t *out_rows, float *kernel_ms,
 								char *errbuf, size_t errlen);
+
+/*
+ * hs_gpu_search_parts in two halves, so that the next search is on the
+ * devices' streams before the last one ends and the GPU does not wait for
+ * the caller between them.  hs_gpu_search_start copies the queries,
+ * enqueues the search on lane (0..HS_GPU_LANES-1), which must be free, and
+ * returns (the first searches of a kind also tune it, and wait for that);
+ * hs_gpu_search_finish waits for the lane's search, writes its answers as
+ * hs_gpu_search_parts would and frees the lane.  The lanes' searches run
+ * in the order started.  A failed start leaves its lane free; a failed
+ * finish frees it too.  Free no matrix a started search reads before its
+ * finish.  One thread at a time per lane; hs_gpu_search and
+ * hs_gpu_search_parts use no lane, and may run beside them.
+ */
+int			hs_gpu_search_start(int lane, hs_gpu_matrix *const *parts, int nparts, int metric,
+								const float *queries, int nqueries, int k,
+								char *errbuf, size_t errlen);
+int			hs_gpu_search_finish(int lane, float *out_distances, int64_t *out_rows,
+								 float *kernel_ms, char *errbuf, size_t errlen);
 
 /*
  * How many of nqueries waiting queries of one kind (the same parts, metric

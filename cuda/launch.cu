@@ -180,11 +180,11 @@ prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &l
 						   (size_t) nq * std::max(1LL, ceil_div(launch.lists_per_query, MERGE_FANIN)) * k * 8,
 						   errbuf, errlen, "candidate buffer")) != 0)
 		return rc;
-	if ((rc = hbuf_reserve(ctx.host_out_dist, (size_t) nq * k * 4, errbuf, errlen, "result buffer")) != 0)
+	if ((rc = hbuf_reserve(ctx.flight->host_out_dist, (size_t) nq * k * 4, errbuf, errlen, "result buffer")) != 0)
 		return rc;
 	if ((rc = dbuf_reserve(ctx.bounds, (size_t) nq * 8, errbuf, errlen, "threshold buffer")) != 0)
 		return rc;
-	if ((rc = hbuf_reserve(ctx.host_out_rows, (size_t) nq * k * 8, errbuf, errlen, "result buffer")) != 0)
+	if ((rc = hbuf_reserve(ctx.flight->host_out_rows, (size_t) nq * k * 8, errbuf, errlen, "result buffer")) != 0)
 		return rc;
 	return 0;
 }
@@ -256,8 +256,8 @@ enqueue_gemm_chunks(hs_gpu_matrix *m, const Launch &launch, u64 *cand, u64 *boun
 		CUDA_CHECK(cudaStreamWaitEvent(ctx.stream, ctx.dots_free[(launch.gemm_chunks - 1) & 1], 0),
 				   "cudaStreamWaitEvent");
 		final_kernel<<<nq, 256, 0, ctx.stream>>>(cand, launch.lists_per_query, k, launch.metric,
-												 (float *) ctx.host_out_dist.ptr,
-												 (long long *) ctx.host_out_rows.ptr);
+												 (float *) ctx.flight->host_out_dist.ptr,
+												 (long long *) ctx.flight->host_out_rows.ptr);
 		CUDA_CHECK_LAUNCH("final kernel");
 	}
 	return 0;
@@ -345,8 +345,9 @@ execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen)
 		std::swap(cur, next);
 		nlists = nout;
 	}
-	final_kernel<<<nq, 256, 0, ctx.stream>>>(cur, 1, k, launch.metric, (float *) ctx.host_out_dist.ptr,
-											 (long long *) ctx.host_out_rows.ptr);
+	final_kernel<<<nq, 256, 0, ctx.stream>>>(cur, 1, k, launch.metric,
+											 (float *) ctx.flight->host_out_dist.ptr,
+											 (long long *) ctx.flight->host_out_rows.ptr);
 	CUDA_CHECK_LAUNCH("final kernel");
 	return 0;
 }

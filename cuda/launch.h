@@ -41,7 +41,7 @@ struct Launch
 int			prepare(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, Launch &launch,
 					char *errbuf, size_t errlen);
 
-/* enqueue the whole search on the stream; results in ctx.host_out_dist / host_out_rows */
+/* enqueue the whole search on the stream; results in ctx.flight's host_out_dist / host_out_rows */
 int			execute(hs_gpu_matrix *m, const Launch &launch, char *errbuf, size_t errlen);
 
 /* whether the GEMM path would take m's rows in several chunks for a batch

@@ -52,7 +52,7 @@ enqueue_queries(hs_gpu_matrix *m, int nq_pad, char *errbuf, size_t errlen)
 {
 	DevCtx	   &ctx = *m->ctx;
 
-	CUDA_CHECK(cudaMemcpyAsync(ctx.queries.ptr, ctx.host_queries.ptr, (size_t) nq_pad * m->ld * 4,
+	CUDA_CHECK(cudaMemcpyAsync(ctx.queries.ptr, ctx.flight->host_queries.ptr, (size_t) nq_pad * m->ld * 4,
 							   cudaMemcpyHostToDevice, ctx.stream),
 			   "copying queries");
 	launch_prep_queries((const float *) ctx.queries.ptr, nq_pad, m->ld, (float *) ctx.qnorms32.ptr,
@@ -72,10 +72,10 @@ enqueue_kernels(hs_gpu_matrix *m, const Launch &launch, bool capturing, char *er
 	DevCtx	   &ctx = *m->ctx;
 	int			rc;
 
-	CUDA_CHECK(graph_record_event(ctx.ev_start, ctx.stream, capturing), "cudaEventRecord");
+	CUDA_CHECK(graph_record_event(ctx.flight->ev_start, ctx.stream, capturing), "cudaEventRecord");
 	if ((rc = execute(m, launch, errbuf, errlen)) != 0)
 		return rc;
-	CUDA_CHECK(graph_record_event(ctx.ev_stop, ctx.stream, capturing), "cudaEventRecord");
+	CUDA_CHECK(graph_record_event(ctx.flight->ev_stop, ctx.stream, capturing), "cudaEventRecord");
 	return 0;
 }
 
@@ -209,7 +209,96 @@ tuning_run(hs_gpu_matrix *m, const Plan &plan, int metric, int nq, int k, float 
 	if (rc != 0)
 		return rc;
 	CUDA_CHECK(cudaStreamSynchronize(ctx.stream), "autotune run");
-	CUDA_CHECK(cudaEventElapsedTime(ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
+	CUDA_CHECK(cudaEventElapsedTime(ms, ctx.flight->ev_start, ctx.flight->ev_stop), "cudaEventElapsedTime");
+	return 0;
+}
+
+/* the queries, zero padded to m's row width and to nq_pad, in flight's pinned memory */
+static int
+stage_queries(hs_gpu_matrix *m, Flight &flight, const float *queries, int nq, int nq_pad,
+			  char *errbuf, size_t errlen)
+{
+	float	   *hq;
+	int			rc;
+
+	if ((rc = hbuf_reserve(flight.host_queries, (size_t) nq_pad * m->ld * 4, errbuf, errlen,
+						   "query staging")) != 0)
+		return rc;
+	hq = (float *) flight.host_queries.ptr;
+	memset(hq, 0, (size_t) nq_pad * m->ld * 4);
+	for (int q = 0; q < nq; q++)
+		memcpy(hq + (size_t) q * m->ld, queries + (size_t) q * m->dim, (size_t) m->dim * 4);
+	return 0;
+}
+
+int
+search_start_locked(hs_gpu_matrix *m, Flight &flight, int metric, const float *queries, int nq,
+					int k, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	int			nq_pad;
+	int			rc;
+
+	if (metric < HS_GPU_L2 || metric > HS_GPU_L1)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: unknown metric %d", metric);
+	if (k < 1 || k > HS_GPU_MAX_K)
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: k = %d out of range 1..%d", k,
+					HS_GPU_MAX_K);
+	if (nq < 0 || (nq > 0 && !queries))
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: bad query arguments");
+	CUDA_CHECK(cudaSetDevice(ctx.device), "cudaSetDevice");
+	/* first: making the events anew starts the flight over */
+	if ((rc = flight_ready(ctx, flight, errbuf, errlen)) != 0)
+		return rc;
+	flight.nq = nq;
+	flight.k = k;
+	flight.empty = nq == 0 || m->rows == 0;
+	if (flight.empty)
+		return 0;
+	ctx.flight = &flight;
+	nq_pad = query_pad(nq);
+	if ((rc = stage_queries(m, flight, queries, nq, nq_pad, errbuf, errlen)) != 0 ||
+		(rc = reserve_query_buffers(m, nq_pad, errbuf, errlen)) != 0)
+		return rc;
+	return enqueue_search(m, metric, nq, nq_pad, k, &flight.ran, &flight.graphed, errbuf, errlen);
+}
+
+int
+search_finish_locked(hs_gpu_matrix *m, Flight &flight, float *out_d, int64_t *out_i,
+					 float *kernel_ms, char *errbuf, size_t errlen)
+{
+	DevCtx	   &ctx = *m->ctx;
+	size_t		n = (size_t) flight.nq * flight.k;
+	float		ms = 0.0f;
+
+	if (kernel_ms)
+		*kernel_ms = 0.0f;
+	if (flight.empty)
+	{
+		for (size_t i = 0; i < n; i++)
+		{
+			out_d[i] = INFINITY;
+			out_i[i] = -1;
+		}
+		if (flight.nq > 0)
+		{
+			snprintf(ctx.last_variant, sizeof(ctx.last_variant), "empty");
+			last_device = ctx.device;
+		}
+		return 0;
+	}
+	CUDA_CHECK(cudaSetDevice(ctx.device), "cudaSetDevice");
+	/* the search's own event: a search started after it may still run */
+	CUDA_CHECK(cudaEventSynchronize(flight.ev_stop), "search");
+	CUDA_CHECK(cudaEventElapsedTime(&ms, flight.ev_start, flight.ev_stop), "cudaEventElapsedTime");
+	memcpy(out_d, flight.host_out_dist.ptr, n * 4);
+	memcpy(out_i, flight.host_out_rows.ptr, n * 8);
+	if (kernel_ms)
+		*kernel_ms = ms;
+	plan_name(flight.ran, ctx.last_variant, sizeof(ctx.last_variant));
+	if (flight.graphed)
+		strncat(ctx.last_variant, " [graph]", sizeof(ctx.last_variant) - strlen(ctx.last_variant) - 1);
+	last_device = ctx.device;
 	return 0;
 }
 
@@ -217,59 +306,16 @@ int
 search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 			  float *out_d, int64_t *out_i, float *kernel_ms, char *errbuf, size_t errlen)
 {
-	DevCtx	   &ctx = *m->ctx;
-	int64_t		n = m->rows;
-	int			nq_pad;
+	Flight	   &flight = m->ctx->sync_flight;
 	int			rc;
-	Plan		plan;
-	bool		graphed;
-	float		ms = 0.0f;
 
-	if (metric < HS_GPU_L2 || metric > HS_GPU_L1)
-		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: unknown metric %d", metric);
-	if (k < 1 || k > HS_GPU_MAX_K)
-		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: k = %d out of range 1..%d", k,
-					HS_GPU_MAX_K);
-	if (nq < 0 || (nq > 0 && (!queries || !out_d || !out_i)))
-		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: bad query or output arguments");
-	if (kernel_ms)
-		*kernel_ms = 0.0f;
-	if (nq == 0)
-		return 0;
-	if (n == 0)
+	if (nq > 0 && (!out_d || !out_i))
+		return fail(errbuf, errlen, HS_GPU_EINVAL, "hybridsearch cuda: bad output arguments");
+	if ((rc = search_start_locked(m, flight, metric, queries, nq, k, errbuf, errlen)) != 0)
 	{
-		for (size_t i = 0; i < (size_t) nq * k; i++)
-		{
-			out_d[i] = INFINITY;
-			out_i[i] = -1;
-		}
-		snprintf(ctx.last_variant, sizeof(ctx.last_variant), "empty");
-		last_device = ctx.device;
-		return 0;
-	}
-	CUDA_CHECK(cudaSetDevice(ctx.device), "cudaSetDevice");
-	nq_pad = query_pad(nq);
-	if ((rc = hbuf_reserve(ctx.host_queries, (size_t) nq_pad * m->ld * 4, errbuf, errlen, "query staging")) != 0 ||
-		(rc = reserve_query_buffers(m, nq_pad, errbuf, errlen)) != 0)
+		if (kernel_ms)
+			*kernel_ms = 0.0f;
 		return rc;
-	{
-		float	   *hq = (float *) ctx.host_queries.ptr;
-
-		memset(hq, 0, (size_t) nq_pad * m->ld * 4);
-		for (int q = 0; q < nq; q++)
-			memcpy(hq + (size_t) q * m->ld, queries + (size_t) q * m->dim, (size_t) m->dim * 4);
 	}
-	if ((rc = enqueue_search(m, metric, nq, nq_pad, k, &plan, &graphed, errbuf, errlen)) != 0)
-		return rc;
-	CUDA_CHECK(cudaStreamSynchronize(ctx.stream), "search");
-	CUDA_CHECK(cudaEventElapsedTime(&ms, ctx.ev_start, ctx.ev_stop), "cudaEventElapsedTime");
-	memcpy(out_d, ctx.host_out_dist.ptr, (size_t) nq * k * 4);
-	memcpy(out_i, ctx.host_out_rows.ptr, (size_t) nq * k * 8);
-	if (kernel_ms)
-		*kernel_ms = ms;
-	plan_name(plan, ctx.last_variant, sizeof(ctx.last_variant));
-	if (graphed)
-		strncat(ctx.last_variant, " [graph]", sizeof(ctx.last_variant) - strlen(ctx.last_variant) - 1);
-	last_device = ctx.device;
-	return 0;
+	return search_finish_locked(m, flight, out_d, out_i, kernel_ms, errbuf, errlen);
 }

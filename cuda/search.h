@@ -13,7 +13,23 @@
 #include "hs_gpu.h"
 #include "plan.h"
 
-/* hs_gpu_search with the device's mutex held */
+struct Flight;
+
+/*
+ * A search's work put on the stream, its queries and answer in flight's
+ * memory (device_context.h), with the device's mutex held; answered at
+ * once (flight.empty) for no queries or no rows.  Its answer comes from
+ * search_finish_locked, which waits for it.
+ */
+int			search_start_locked(hs_gpu_matrix *m, Flight &flight, int metric, const float *queries,
+								int nq, int k, char *errbuf, size_t errlen);
+int			search_finish_locked(hs_gpu_matrix *m, Flight &flight, float *out_d, int64_t *out_i,
+								 float *kernel_ms, char *errbuf, size_t errlen);
+
+/* every lane's search waited for and its flights released (hs_gpu_close) */
+void		release_lanes(void);
+
+/* hs_gpu_search with the device's mutex held: both halves, on the device's own flight */
 int			search_locked(hs_gpu_matrix *m, int metric, const float *queries, int nq, int k,
 						  float *out_d, int64_t *out_i, float *kernel_ms, char *errbuf, size_t errlen);
 

@@ -6,7 +6,7 @@
  * searched with hs_gpu_search on a host thread of its own, part 0 on the
  * caller's (parts on different devices run at once; parts on one device
  * take turns on its mutex), then the parts' lists are merged on the host
- * in hs_gpu_search's order, with the whole's row numbers.
+ * (parts.h).
  */
 #include <stdint.h>
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api.h"
+#include "parts.h"
 #include "utils/errors.h"
 #include "utils/signals.h"
 
@@ -28,49 +29,6 @@ struct PartSearch
 	int			rc;
 	char		msg[256];
 };
-
-/*
- * The order of hs_gpu_search's results: distance, then row; NaN distances
- * after every other; empty slots (row -1) last.
- */
-struct Candidate
-{
-	float		d;
-	int64_t		row;
-
-	int rank() const { return row < 0 ? 2 : d != d ? 1 : 0; }
-	bool operator<(const Candidate &o) const
-	{
-		if (rank() != o.rank()) return rank() < o.rank();
-		if (rank() == 0 && d != o.d) return d < o.d;
-		return row < o.row;
-	}
-};
-
-/* Merge the parts' lists of one query; part p's row r is row r * nparts + p. */
-static void
-merge_parts(const std::vector<PartSearch> &ps, int q, int k, float *out_d, int64_t *out_i)
-{
-	int			nparts = (int) ps.size();
-	std::vector<Candidate> all;
-
-	all.reserve((size_t) nparts * k);
-	for (int p = 0; p < nparts; p++)
-		for (int i = 0; i < k; i++)
-		{
-			Candidate	c = {ps[p].d[(size_t) q * k + i], ps[p].rows[(size_t) q * k + i]};
-
-			if (c.row >= 0)
-				c.row = c.row * nparts + p;
-			all.push_back(c);
-		}
-	std::partial_sort(all.begin(), all.begin() + k, all.end());
-	for (int i = 0; i < k; i++)
-	{
-		out_d[(size_t) q * k + i] = all[i].d;
-		out_i[(size_t) q * k + i] = all[i].row;
-	}
-}
 
 API int
 hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const float *queries,
@@ -128,8 +86,18 @@ hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const f
 			failed = p;
 	if (failed >= 0)
 		return fail(errbuf, errlen, ps[failed].rc, "%s", ps[failed].msg);
-	for (int q = 0; q < nqueries; q++)
-		merge_parts(ps, q, k, out_distances, out_rows);
+	{
+		std::vector<const float *> d(nparts);
+		std::vector<const int64_t *> rows(nparts);
+
+		for (int p = 0; p < nparts; p++)
+		{
+			d[p] = ps[p].d.data();
+			rows[p] = ps[p].rows.data();
+		}
+		for (int q = 0; q < nqueries; q++)
+			merge_part_lists(d.data(), rows.data(), nparts, q, k, out_distances, out_rows);
+	}
 	if (kernel_ms)
 	{
 		*kernel_ms = 0.0f;

@@ -13,7 +13,10 @@
  * (or start the server with HYBRIDSEARCH_CUDA_MODULE=/path/to/it in its
  * environment, as test/t/125_gpu_worker_stand_in.pl does), then the suites
  * with hybridsearch.device = gpu see a ready GPU.  Only the entry points
- * the worker uses exist; distances follow hs_gpu.h.  With
+ * the worker uses exist; distances follow hs_gpu.h.  hs_gpu_search_start
+ * computes its answer at once and holds it on its lane until
+ * hs_gpu_search_finish, so that two searches in flight give exactly what
+ * hs_gpu_search_parts gives.  With
  * HS_FAKE_LAUNCH_MAX=N in the server's environment, a launch takes at most
  * N of the queries waiting (hs_gpu_launch_size), so that the worker's
  * deferral of the rest to its next round is exercised.
@@ -175,14 +178,38 @@ hit_order(const void *x, const void *y)
 	return (a->row > b->row) - (a->row < b->row);
 }
 
-int
-hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const float *queries,
-					int nqueries, int k, float *out_distances, int64_t *out_rows,
-					float *kernel_ms, char *errbuf, size_t errlen)
+/*
+ * A search's arguments, checked as the module checks them: besides the
+ * message, this keeps the sizes of the buffers made from them sane.
+ */
+static int
+check_search(int nparts, int metric, int nqueries, int k, char *errbuf, size_t errlen)
+{
+	if (nparts < 1 || nparts > HS_GPU_MAX_PARTS || metric < HS_GPU_L2 || metric > HS_GPU_L1 ||
+		nqueries < 0 || k < 1 || k > HS_GPU_MAX_K)
+	{
+		snprintf(errbuf, errlen, "fake cuda: bad search (%d parts, metric %d, %d queries, k %d)",
+				 nparts, metric, nqueries, k);
+		return HS_GPU_EINVAL;
+	}
+	return HS_GPU_OK;
+}
+
+/*
+ * The exact top k of each query over the parts: what hs_gpu_search_parts
+ * and a lane's start both answer, so that they cannot differ.
+ */
+static int
+search_exact(hs_gpu_matrix *const *parts, int nparts, int metric, const float *queries,
+			 int nqueries, int k, float *out_distances, int64_t *out_rows, char *errbuf,
+			 size_t errlen)
 {
 	int64_t		total = 0;
 	Hit		   *hits;
+	int			rc = check_search(nparts, metric, nqueries, k, errbuf, errlen);
 
+	if (rc != HS_GPU_OK)
+		return rc;
 	for (int p = 0; p < nparts; p++)
 		total += parts[p]->rows;
 	hits = malloc(sizeof(Hit) * (total + k));
@@ -215,7 +242,113 @@ hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const f
 		}
 	}
 	free(hits);
-	*kernel_ms = 0.0f;
+	return HS_GPU_OK;
+}
+
+int
+hs_gpu_search_parts(hs_gpu_matrix *const *parts, int nparts, int metric, const float *queries,
+					int nqueries, int k, float *out_distances, int64_t *out_rows,
+					float *kernel_ms, char *errbuf, size_t errlen)
+{
+	int			rc = search_exact(parts, nparts, metric, queries, nqueries, k, out_distances,
+								  out_rows, errbuf, errlen);
+
+	if (rc == HS_GPU_OK && kernel_ms != NULL)
+		*kernel_ms = 0.0f;
+	return rc;
+}
+
+/*
+ * A lane of hs_gpu_search_start: the answer, computed in the start, that
+ * its finish hands over.  There is no device to overlap with, so holding
+ * the answer is all a lane has to do.
+ */
+typedef struct Lane
+{
+	int			started;
+	size_t		nslots;			/* nqueries * k */
+	float	   *distances;
+	int64_t    *rows;
+} Lane;
+
+static Lane lanes[HS_GPU_LANES];
+
+/* lane's state, or NULL and why not */
+static Lane *
+lane_of(int lane, char *errbuf, size_t errlen)
+{
+	if (lane >= 0 && lane < HS_GPU_LANES)
+		return &lanes[lane];
+	snprintf(errbuf, errlen, "fake cuda: lane %d is not in 0..%d", lane, HS_GPU_LANES - 1);
+	return NULL;
+}
+
+int
+hs_gpu_search_start(int lane, hs_gpu_matrix *const *parts, int nparts, int metric,
+					const float *queries, int nqueries, int k, char *errbuf, size_t errlen)
+{
+	Lane	   *l;
+	size_t		nslots;
+	int			rc;
+
+	if ((l = lane_of(lane, errbuf, errlen)) == NULL)
+		return HS_GPU_EINVAL;
+	if (l->started)
+	{
+		snprintf(errbuf, errlen, "fake cuda: a search is already started on lane %d", lane);
+		return HS_GPU_EINVAL;
+	}
+	rc = check_search(nparts, metric, nqueries, k, errbuf, errlen);
+	if (rc != HS_GPU_OK)
+		return rc;
+	nslots = (size_t) nqueries * k;
+	/* + 1: malloc(0) may give NULL, which would read as out of memory */
+	l->distances = malloc(sizeof(float) * (nslots + 1));
+	l->rows = malloc(sizeof(int64_t) * (nslots + 1));
+	if (l->distances == NULL || l->rows == NULL)
+	{
+		snprintf(errbuf, errlen, "fake cuda: out of host memory");
+		rc = HS_GPU_ENOMEM;
+	}
+	else
+		rc = search_exact(parts, nparts, metric, queries, nqueries, k, l->distances, l->rows,
+						  errbuf, errlen);
+	if (rc != HS_GPU_OK)
+	{
+		/* a failed start leaves its lane free */
+		free(l->distances);
+		free(l->rows);
+		l->distances = NULL;
+		l->rows = NULL;
+		return rc;
+	}
+	l->nslots = nslots;
+	l->started = 1;
+	return HS_GPU_OK;
+}
+
+int
+hs_gpu_search_finish(int lane, float *out_distances, int64_t *out_rows, float *kernel_ms,
+					 char *errbuf, size_t errlen)
+{
+	Lane	   *l;
+
+	if ((l = lane_of(lane, errbuf, errlen)) == NULL)
+		return HS_GPU_EINVAL;
+	if (!l->started)
+	{
+		snprintf(errbuf, errlen, "fake cuda: no search started on lane %d", lane);
+		return HS_GPU_EINVAL;
+	}
+	memcpy(out_distances, l->distances, sizeof(float) * l->nslots);
+	memcpy(out_rows, l->rows, sizeof(int64_t) * l->nslots);
+	free(l->distances);
+	free(l->rows);
+	l->distances = NULL;
+	l->rows = NULL;
+	l->started = 0;
+	if (kernel_ms != NULL)
+		*kernel_ms = 0.0f;
 	return HS_GPU_OK;
 }
 

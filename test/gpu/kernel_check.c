@@ -3,7 +3,7 @@
  *	  Correctness check and timing of cuda/libhybridsearch_cuda.so, loaded
  *	  with dlopen() the way the GPU worker loads it.
  *
- *	  kernel_check [--lib PATH] [--groups ABCDEFG] [--reps N] [--tune-runs N]
+ *	  kernel_check [--lib PATH] [--groups ABCDEFGY] [--reps N] [--tune-runs N]
  *	               [--graphs 0|1] [--plans PART]
  *
  * --tune-runs N: each search adds at most N of its kind's tuning runs to
@@ -41,6 +41,12 @@
  *      (1 l2, 2 negip, 3 cosine (default), 4 l1), HS_O_BATCH (default 1),
  *      HS_O_K (default 32)
  *   S  (s) small sets for compute-sanitizer (s: no autotuning, 3000 rows)
+ *   Y  lanes: searches started and finished two at a time
+ *      (hs_gpu_search_start / hs_gpu_search_finish) on 1000 to 300k rows,
+ *      whole and in 3 stripes, against hs_gpu_search_parts and the
+ *      reference, and the lanes' argument errors; then 1M x 768 cosine
+ *      k 10, batches 1 8 32, --reps (default 50 here) back-to-back searches
+ *      timed one after the other against two in flight
  *
  * Each search asks for kreq = 2k candidates; against a float64 CPU
  * reference the true top k must be among them, except rows whose exact
@@ -105,6 +111,8 @@ load_api(const char *path)
 	*(void **) &api.set_graphs = dlsym(h, "hs_gpu_set_graphs");
 	*(void **) &api.set_plan_filter = dlsym(h, "hs_gpu_set_plan_filter");
 	*(void **) &api.launch_size = dlsym(h, "hs_gpu_launch_size");
+	*(void **) &api.search_start = dlsym(h, "hs_gpu_search_start");
+	*(void **) &api.search_finish = dlsym(h, "hs_gpu_search_finish");
 }
 
 const char *metric_name[] = {"", "l2", "negip", "cosine", "l1"};
@@ -119,6 +127,7 @@ main(int argc, char **argv)
 	const char *lib = "cuda/libhybridsearch_cuda.so";
 	const char *groups = "AEFDBCT";
 	int			reps = 25;
+	int			reps_given = 0;
 	int			tune_runs = 0;
 	int			graphs = 1;
 	int			rc;
@@ -130,7 +139,10 @@ main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--groups") && i + 1 < argc)
 			groups = argv[++i];
 		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+		{
 			reps = atoi(argv[++i]);
+			reps_given = 1;
+		}
 		else if (!strcmp(argv[i], "--tune-runs") && i + 1 < argc)
 			tune_runs = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--graphs") && i + 1 < argc)
@@ -139,7 +151,7 @@ main(int argc, char **argv)
 			plan_filter = argv[++i];
 		else
 		{
-			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGLDBCPMTOSs] [--reps N] [--tune-runs N] [--graphs 0|1] [--plans PART]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--lib PATH] [--groups AEFGLDBCPMTOSsY] [--reps N] [--tune-runs N] [--graphs 0|1] [--plans PART]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -235,6 +247,10 @@ main(int argc, char **argv)
 				break;
 			case 's':
 				group_S(0);
+				break;
+			case 'Y':
+				/* 50 by default: a sequence long enough to amortise its ends */
+				group_Y(reps_given ? reps : 50);
 				break;
 		}
 	}

@@ -9,6 +9,7 @@
  *	  kernel_check_matrix.c     test matrices on the GPU, one checked search
  *	  kernel_check_groups.c     the correctness groups (A-G, P, S)
  *	  kernel_check_timing.c     the timing groups (M, T, O)
+ *	  kernel_check_lanes.c      searches in flight on two lanes (Y)
  */
 #ifndef KERNEL_CHECK_H
 #define KERNEL_CHECK_H
@@ -40,6 +41,10 @@ typedef struct KcApi
 	void		(*set_graphs) (int);	/* NULL in builds without graphs */
 	void		(*set_plan_filter) (const char *);	/* NULL in builds without it */
 	int			(*launch_size) (hs_gpu_matrix *const *, int, int, int, int);	/* likewise */
+	/* NULL in builds before API version 3 (group Y says so) */
+	int			(*search_start) (int, hs_gpu_matrix *const *, int, int, const float *, int, int,
+								 char *, size_t);
+	int			(*search_finish) (int, float *, int64_t *, float *, char *, size_t);
 } KcApi;
 
 extern KcApi api;
@@ -127,5 +132,8 @@ extern void group_S(int big);
 extern void group_M(int reps);
 extern void group_T(int reps);
 extern void group_O(int reps);
+
+/* kernel_check_lanes.c */
+extern void group_Y(int reps);
 
 #endif							/* KERNEL_CHECK_H */

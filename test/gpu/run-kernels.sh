@@ -5,7 +5,9 @@
 #
 #   test/gpu/run-kernels.sh [GROUPS] [SANITIZE]
 #     GROUPS    kernel_check groups for the main run (default AEFGDBC; timing T
-#               always runs after them unless GROUPS is "none")
+#               always runs after them unless GROUPS is "none"; run the
+#               lanes' group Y in a process of its own: its searches tune
+#               the kind whose untuned launch size T checks)
 #     SANITIZE  1 (default) also runs compute-sanitizer memcheck on group S
 #               and racecheck/synccheck on group s
 #
