@@ -10,7 +10,8 @@
  * and polls the reply pipe until the host answers, the pipe reports end of
  * file (the host died) or the deadline passes (the host is killed).  The
  * postmaster never sees the host: it is the worker's child, so its death
- * is reaped here and is not a server crash.
+ * is reaped here and is not a server crash.  Searches, in two calls on
+ * the host's lanes, are in cuda_host_search.c.
  */
 #include "postgres.h"
 
@@ -29,6 +30,7 @@
 #include "elapsed.h"
 #include "gpu/cuda_host.h"
 #include "gpu/cuda_host_channel.h"
+#include "gpu/cuda_host_internal.h"
 #include "hybridsearch.h"
 
 /* opening devices creates CUDA contexts: seconds, more than a search */
@@ -101,6 +103,7 @@ lose_host(const char *why)
 	snprintf(death, sizeof(death), "the CUDA host process (pid %d) %s", (int) pid,
 			 why ? why : how);
 	died = true;
+	host_lanes_lost(death);
 	ereport(WARNING,
 			(errmsg("hybridsearch GPU worker: %s; starting another in %d ms", death, backoff_ms),
 			 errdetail("Requests in flight fail and their scans finish on the CPU; the index copies on the GPU are lost.")));
@@ -180,7 +183,7 @@ await_reply(int timeout_ms, char *message)
 }
 
 /* Run the call written in the channel: send it and wait for the reply. */
-static int
+int
 host_call(int timeout_ms, char *message)
 {
 	int			rc = send_call(message);
@@ -188,9 +191,11 @@ host_call(int timeout_ms, char *message)
 	return rc == HS_GPU_OK ? await_reply(timeout_ms, message) : rc;
 }
 
-static HostCall *
-begin_call(HostOp op)
+HostCall *
+host_begin_call(HostOp op)
 {
+	if (op != HOST_OP_SEARCH_START && op != HOST_OP_SEARCH_FINISH)
+		host_lanes_finish();
 	memset(&channel->call, 0, sizeof(HostCall));
 	channel->call.op = op;
 	return &channel->call;
@@ -229,7 +234,7 @@ log_round_trip(void)
 		instr_time	start;
 
 		INSTR_TIME_SET_CURRENT(start);
-		begin_call(HOST_OP_PING);
+		host_begin_call(HOST_OP_PING);
 		if (host_call(SETUP_TIMEOUT_MS, message) != HS_GPU_OK)
 			return;
 		us[i] = ms_since(start) * 1000.0;
@@ -297,7 +302,7 @@ cuda_host_start(char *message)
 	}
 	host_pid = pid;
 	started_at = GetCurrentTimestamp();
-	begin_call(HOST_OP_HELLO);
+	host_begin_call(HOST_OP_HELLO);
 	if (host_call(SETUP_TIMEOUT_MS, message) != HS_GPU_OK)
 		return false;
 	if (channel->reply.shared_mappings_left != 0)
@@ -324,6 +329,7 @@ cuda_host_stop(void)
 	if (poll(&wait, 1, STOP_TIMEOUT_MS) <= 0)
 		kill(host_pid, SIGKILL);
 	reap(how, sizeof(how));
+	host_lanes_lost("the CUDA host process was stopped");
 }
 
 bool
@@ -362,7 +368,7 @@ cuda_host_restart_due(void)
 int
 cuda_host_load(char *message)
 {
-	begin_call(HOST_OP_LOAD);
+	host_begin_call(HOST_OP_LOAD);
 	return host_call(SETUP_TIMEOUT_MS, message);
 }
 
@@ -371,7 +377,7 @@ cuda_host_device_count(int *count, char *message)
 {
 	int			rc;
 
-	begin_call(HOST_OP_DEVICE_COUNT);
+	host_begin_call(HOST_OP_DEVICE_COUNT);
 	rc = host_call(SETUP_TIMEOUT_MS, message);
 	*count = rc == HS_GPU_OK ? channel->reply.count : 0;
 	return rc;
@@ -380,7 +386,7 @@ cuda_host_device_count(int *count, char *message)
 int
 cuda_host_open(int device, char *message)
 {
-	begin_call(HOST_OP_OPEN)->device = device;
+	host_begin_call(HOST_OP_OPEN)->device = device;
 	return host_call(SETUP_TIMEOUT_MS, message);
 }
 
@@ -389,14 +395,14 @@ cuda_host_close(void)
 {
 	char		message[GPU_MESSAGE_LEN];
 
-	begin_call(HOST_OP_CLOSE);
+	host_begin_call(HOST_OP_CLOSE);
 	(void) host_call(SETUP_TIMEOUT_MS, message);
 }
 
 HostMatrix
 cuda_host_matrix_create(int device, int dim, bool half, char *message)
 {
-	HostCall   *call = begin_call(HOST_OP_MATRIX_CREATE);
+	HostCall   *call = host_begin_call(HOST_OP_MATRIX_CREATE);
 
 	call->device = device;
 	call->dim = dim;
@@ -411,8 +417,14 @@ cuda_host_matrix_free(HostMatrix matrix)
 {
 	char		message[GPU_MESSAGE_LEN];
 
-	begin_call(HOST_OP_MATRIX_FREE)->matrices[0] = matrix;
+	host_begin_call(HOST_OP_MATRIX_FREE)->matrices[0] = matrix;
 	(void) host_call(hybridsearch_gpu_timeout_ms, message);
+}
+
+HostChannel *
+host_channel(void)
+{
+	return channel;
 }
 
 /* Where rows to append go before cuda_host_matrix_append_staged, and how many floats fit. */
@@ -430,7 +442,7 @@ cuda_host_staging(int64 *capacity_floats)
 static int
 matrix_call(HostOp op, HostMatrix matrix, int64 nrows, int64 *rows, Size *bytes, char *message)
 {
-	HostCall   *call = begin_call(op);
+	HostCall   *call = host_begin_call(op);
 	int			rc;
 
 	call->matrices[0] = matrix;
@@ -461,54 +473,10 @@ cuda_host_matrix_reserve(HostMatrix matrix, int64 nrows, Size *bytes, char *mess
 	return matrix_call(HOST_OP_MATRIX_RESERVE, matrix, nrows, &rows, bytes, message);
 }
 
-/*
- * Start hs_gpu_search_parts in the host: the top k of each query over the
- * parts.  cuda_host_search_finish waits for its answer; the worker may
- * work in between, but must not make another call.
- */
-int
-cuda_host_search_start(const HostMatrix *parts, int nparts, int metric, const float *queries,
-					   int nqueries, int dim, int k, char *message)
-{
-	HostCall   *call = begin_call(HOST_OP_SEARCH);
-
-	if (HOST_SEARCH_BYTES(nqueries, dim, k) > HOST_STAGING_BYTES || nparts > HS_GPU_MAX_PARTS)
-		elog(ERROR, "a GPU search of %d queries does not fit the CUDA host's staging", nqueries);
-	call->nparts = nparts;
-	memcpy(call->matrices, parts, sizeof(HostMatrix) * nparts);
-	call->metric = metric;
-	call->nqueries = nqueries;
-	call->dim = dim;
-	call->k = k;
-	memcpy(channel->staging, queries, sizeof(float) * nqueries * dim);
-	return send_call(message);
-}
-
-/* The answer of the search started: the top k of its first *served queries. */
-int
-cuda_host_search_finish(float *distances, int64 *rows, int *served, float *kernel_ms,
-						char *message)
-{
-	const HostCall *call = &channel->call;
-	int			rc = await_reply(hybridsearch_gpu_timeout_ms, message);
-
-	if (rc == HS_GPU_OK)
-	{
-		memcpy(distances, HOST_SEARCH_DISTANCES(channel, call->nqueries, call->dim),
-			   sizeof(float) * channel->reply.served * call->k);
-		memcpy(rows, HOST_SEARCH_ROWS(channel, call->nqueries, call->dim, call->k),
-			   sizeof(int64) * channel->reply.served * call->k);
-		*served = channel->reply.served;
-		*kernel_ms = channel->reply.kernel_ms;
-		strlcpy(message, channel->reply.message, GPU_MESSAGE_LEN);
-	}
-	return rc;
-}
-
 /* A call that acts out a fault (HostFault) in the host. */
 int
 cuda_host_fault(int fault, char *message)
 {
-	begin_call(HOST_OP_PING)->fault = fault;
+	host_begin_call(HOST_OP_PING)->fault = fault;
 	return host_call(hybridsearch_gpu_timeout_ms, message);
 }

@@ -36,16 +36,23 @@ extern float *cuda_host_staging(int64 *capacity_floats);
 extern int	cuda_host_matrix_reserve(HostMatrix matrix, int64 nrows, Size *bytes, char *message);
 extern int	cuda_host_matrix_append_staged(HostMatrix matrix, int64 nrows, int64 *rows,
 										   Size *bytes, char *message);
-extern int	cuda_host_search_start(const HostMatrix *parts, int nparts, int metric,
-								   const float *queries, int nqueries, int dim, int k,
-								   char *message);
+
 /*
- * On success, the answers of the first *served queries (the CUDA module's
- * launch size: the others are left for a later launch), and message names
- * the kernels that ran (hs_gpu_last_variant).
+ * A search on one of HS_GPU_LANES lanes, in two calls, so that the next
+ * batch is on the GPU before the last one's answer is taken: the start
+ * returns once the search runs, with *served, how many of its queries it
+ * searches (the CUDA module's launch size: the rest wait for a later
+ * launch); the finish gives their answers, waiting for them, and frees the
+ * lane.  With finish, the start waits for the answer too, in one round
+ * trip.  Any other call first waits for the lanes' searches (their
+ * answers are kept for the finish).  On success the finish's message
+ * names the kernels that ran (hs_gpu_last_variant).
  */
-extern int	cuda_host_search_finish(float *distances, int64 *rows, int *served,
-									float *kernel_ms, char *message);
+extern int	cuda_host_search_start(int lane, const HostMatrix *parts, int nparts, int metric,
+								   const float *queries, int nqueries, int dim, int k,
+								   bool finish, int *served, char *message);
+extern int	cuda_host_search_finish(int lane, float *distances, int64 *rows, float *kernel_ms,
+									char *message);
 extern int	cuda_host_fault(int fault, char *message);
 
 #endif							/* HYBRIDSEARCH_CUDA_HOST_H */

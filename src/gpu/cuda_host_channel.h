@@ -1,8 +1,8 @@
 /*
  * cuda_host_channel.h
  *	  The only memory the GPU worker and its CUDA host process share: one
- *	  call at a time, its reply, and a staging area for the queries,
- *	  results and rows that travel with it.
+ *	  call at a time, its reply, and staging areas for the queries,
+ *	  results and rows that travel with calls.
  *
  * Plain C with no PostgreSQL header: the CUDA host (cuda_host_child.c)
  * includes it and must not call PostgreSQL.  The worker creates the
@@ -11,6 +11,13 @@
  * the host answers and writes one byte back.  The pipes order the memory
  * accesses (each is a system call on both sides), and the reply pipe's
  * end of file tells the worker the host died.
+ *
+ * A search is two calls, its start and its finish, on one of the module's
+ * lanes (hs_gpu_search_start), each lane with a staging area of its own:
+ * the worker starts the next batch on the other lane before it finishes
+ * the last, so the GPU goes from one search to the next without waiting
+ * for the two processes in between.  Other calls come only while no
+ * search is started.
  *
  * A pipe's byte wakes a sleeping reader through the scheduler.  So after
  * each byte the writer also bumps a sequence number here, and where
@@ -49,8 +56,9 @@ typedef enum HostOp
 	HOST_OP_MATRIX_CREATE,		/* device, dim, half */
 	HOST_OP_MATRIX_APPEND,		/* matrices[0], nrows fp32 rows in staging */
 	HOST_OP_MATRIX_FREE,		/* matrices[0] */
-	HOST_OP_SEARCH,				/* nparts matrices; queries, then results, in staging */
-	HOST_OP_MATRIX_RESERVE		/* matrices[0], room for nrows rows */
+	HOST_OP_SEARCH_START,		/* lane, nparts matrices; queries in the lane's staging */
+	HOST_OP_MATRIX_RESERVE,		/* matrices[0], room for nrows rows */
+	HOST_OP_SEARCH_FINISH		/* lane: results into its staging, after the queries */
 } HostOp;
 
 /* what a test can make the host do while it handles a call */
@@ -75,6 +83,8 @@ typedef struct HostCall
 	int64_t		nrows;
 	int			nparts;
 	uint64_t	matrices[HS_GPU_MAX_PARTS]; /* the host's hs_gpu_matrix pointers */
+	int			lane;			/* a search's */
+	int			finish;			/* a search's start: finish it too, in the one call */
 } HostCall;
 
 typedef struct HostReply
@@ -86,7 +96,7 @@ typedef struct HostReply
 	int64_t		rows;			/* a matrix's rows after an append or a reservation */
 	uint64_t	bytes;			/* and its device bytes */
 	float		kernel_ms;
-	int			served;			/* a search's queries searched: a prefix */
+	int			served;			/* a search's start: its queries searched, a prefix */
 	int			shared_mappings_left;	/* after detaching: shared mappings not ours */
 } HostReply;
 
@@ -96,15 +106,16 @@ typedef struct HostChannel
 	HostReply	reply;
 	uint32_t	call_seq;		/* bumped by the worker after each request byte */
 	uint32_t	reply_seq;		/* set by the host to call_seq after its reply byte */
-	/* search: queries[nq * dim], distances[nq * k], rows[nq * k] (8-aligned) */
-	double		staging[HOST_STAGING_BYTES / sizeof(double)];
+	double		staging[HOST_STAGING_BYTES / sizeof(double)];	/* appended rows */
+	/* a lane's search: queries[nq * dim], distances[nq * k], rows[nq * k] (8-aligned) */
+	double		lane_staging[HS_GPU_LANES][HOST_STAGING_BYTES / sizeof(double)];
 } HostChannel;
 
-/* Offsets in staging of a search's results. */
-#define HOST_SEARCH_DISTANCES(channel, nq, dim) \
-	((float *) ((char *) (channel)->staging + sizeof(float) * (size_t) (nq) * (dim)))
-#define HOST_SEARCH_ROWS(channel, nq, dim, k) \
-	((int64_t *) ((char *) (channel)->staging + \
+/* Offsets in a lane's staging of a search's results. */
+#define HOST_SEARCH_DISTANCES(staging, nq, dim) \
+	((float *) ((char *) (staging) + sizeof(float) * (size_t) (nq) * (dim)))
+#define HOST_SEARCH_ROWS(staging, nq, dim, k) \
+	((int64_t *) ((char *) (staging) + \
 				  ((sizeof(float) * (size_t) (nq) * ((dim) + (k)) + 7) & ~(size_t) 7)))
 #define HOST_SEARCH_BYTES(nq, dim, k) \
 	(((sizeof(float) * (size_t) (nq) * ((dim) + (k)) + 7) & ~(size_t) 7) + \

@@ -48,15 +48,27 @@ typedef struct Module
 	int64_t		(*matrix_rows) (const hs_gpu_matrix *m);
 	size_t		(*matrix_bytes) (const hs_gpu_matrix *m);
 	void		(*matrix_free) (hs_gpu_matrix *m);
-	int			(*search_parts) (hs_gpu_matrix *const *parts, int nparts, int metric,
-								 const float *queries, int nqueries, int k, float *out_distances,
-								 int64_t *out_rows, float *kernel_ms, char *errbuf, size_t errlen);
+	int			(*search_start) (int lane, hs_gpu_matrix *const *parts, int nparts, int metric,
+								 const float *queries, int nqueries, int k, char *errbuf,
+								 size_t errlen);
+	int			(*search_finish) (int lane, float *out_distances, int64_t *out_rows,
+								  float *kernel_ms, char *errbuf, size_t errlen);
 	size_t		(*last_variant) (char *buf, size_t buflen);	/* optional */
 	int			(*launch_size) (hs_gpu_matrix *const *parts, int nparts, int metric,
 								int nqueries, int k);	/* optional */
 } Module;
 
 static Module module;
+
+/* each lane's search started: the whole call's sizes, which place its results */
+typedef struct LaneSearch
+{
+	int			nqueries;
+	int			dim;
+	int			k;
+} LaneSearch;
+
+static LaneSearch lane_searches[HS_GPU_LANES];
 
 /*
  * Unmap every shared mapping but the channel; the count of those left
@@ -153,12 +165,13 @@ load_module(HostReply *reply, const char *path)
 	module.matrix_rows = dlsym(module.handle, "hs_gpu_matrix_rows");
 	module.matrix_bytes = dlsym(module.handle, "hs_gpu_matrix_bytes");
 	module.matrix_free = dlsym(module.handle, "hs_gpu_matrix_free");
-	module.search_parts = dlsym(module.handle, "hs_gpu_search_parts");
+	module.search_start = dlsym(module.handle, "hs_gpu_search_start");
+	module.search_finish = dlsym(module.handle, "hs_gpu_search_finish");
 	module.last_variant = dlsym(module.handle, "hs_gpu_last_variant");
 	module.launch_size = dlsym(module.handle, "hs_gpu_launch_size");
 	if (!module.device_count || !module.open || !module.close || !module.matrix_create ||
 		!module.matrix_append || !module.matrix_reserve || !module.matrix_rows || !module.matrix_bytes ||
-		!module.matrix_free || !module.search_parts)
+		!module.matrix_free || !module.search_start || !module.search_finish)
 	{
 		/* never dlclose: a library's threads may still run its code */
 		reply->rc = HS_GPU_ESTATE;
@@ -186,24 +199,52 @@ act_out(int fault)
 }
 
 /*
- * Search the first queries of the call, as many as the module's launch
- * size says (the rest wait for the worker's next launch), into the
- * staging offsets of the whole call.
+ * Finish the search started on the call's lane: its answers into the
+ * lane's staging, after its queries; on success the message names the
+ * kernels that ran (the worker logs it).
  */
 static void
-search(HostChannel *channel)
+search_finish(HostChannel *channel)
+{
+	HostCall   *call = &channel->call;
+	HostReply  *reply = &channel->reply;
+	double	   *staging = channel->lane_staging[call->lane];
+	LaneSearch *search = &lane_searches[call->lane];
+
+	reply->rc = module.search_finish(call->lane,
+									 HOST_SEARCH_DISTANCES(staging, search->nqueries, search->dim),
+									 HOST_SEARCH_ROWS(staging, search->nqueries, search->dim,
+													  search->k),
+									 &reply->kernel_ms, reply->message, HOST_MESSAGE_LEN);
+	if (reply->rc == HS_GPU_OK)
+	{
+		reply->message[0] = '\0';
+		if (module.last_variant)
+			module.last_variant(reply->message, HOST_MESSAGE_LEN);
+	}
+}
+
+/*
+ * Start a search of the first queries of the call on its lane, as many as
+ * the module's launch size says (the rest wait for the worker's next
+ * launch), and finish it too when the call asks.
+ */
+static void
+search_start(HostChannel *channel)
 {
 	HostCall   *call = &channel->call;
 	HostReply  *reply = &channel->reply;
 	hs_gpu_matrix *parts[HS_GPU_MAX_PARTS];
-	int			dim = call->dim;
 	int			served = call->nqueries;
 
-	if (HOST_SEARCH_BYTES(call->nqueries, dim, call->k) > HOST_STAGING_BYTES ||
-		call->nparts < 1 || call->nparts > HS_GPU_MAX_PARTS)
+	if (HOST_SEARCH_BYTES(call->nqueries, call->dim, call->k) > HOST_STAGING_BYTES ||
+		call->nparts < 1 || call->nparts > HS_GPU_MAX_PARTS ||
+		call->lane < 0 || call->lane >= HS_GPU_LANES)
 	{
 		reply->rc = HS_GPU_EINVAL;
-		snprintf(reply->message, HOST_MESSAGE_LEN, "a search too large for the CUDA host's staging");
+		snprintf(reply->message, HOST_MESSAGE_LEN,
+				 "a search of %d queries in %d parts on lane %d does not fit the CUDA host's staging",
+				 call->nqueries, call->nparts, call->lane);
 		return;
 	}
 	for (int p = 0; p < call->nparts; p++)
@@ -213,18 +254,16 @@ search(HostChannel *channel)
 	if (served < 1 || served > call->nqueries)
 		served = call->nqueries;
 	reply->served = served;
-	reply->rc = module.search_parts(parts, call->nparts, call->metric,
-									(const float *) channel->staging, served, call->k,
-									HOST_SEARCH_DISTANCES(channel, call->nqueries, dim),
-									HOST_SEARCH_ROWS(channel, call->nqueries, dim, call->k),
-									&reply->kernel_ms, reply->message, HOST_MESSAGE_LEN);
-	/* on success the message names the kernels that ran (the worker logs it) */
-	if (reply->rc == HS_GPU_OK)
-	{
-		reply->message[0] = '\0';
-		if (module.last_variant)
-			module.last_variant(reply->message, HOST_MESSAGE_LEN);
-	}
+	reply->rc = module.search_start(call->lane, parts, call->nparts, call->metric,
+									(const float *) channel->lane_staging[call->lane], served,
+									call->k, reply->message, HOST_MESSAGE_LEN);
+	if (reply->rc != HS_GPU_OK)
+		return;
+	lane_searches[call->lane].nqueries = call->nqueries;
+	lane_searches[call->lane].dim = call->dim;
+	lane_searches[call->lane].k = call->k;
+	if (call->finish)
+		search_finish(channel);
 }
 
 static void
@@ -295,8 +334,17 @@ dispatch(HostChannel *channel, const char *module_path)
 		case HOST_OP_MATRIX_FREE:
 			module.matrix_free((hs_gpu_matrix *) (uintptr_t) call->matrices[0]);
 			break;
-		case HOST_OP_SEARCH:
-			search(channel);
+		case HOST_OP_SEARCH_START:
+			search_start(channel);
+			break;
+		case HOST_OP_SEARCH_FINISH:
+			if (call->lane < 0 || call->lane >= HS_GPU_LANES)
+			{
+				reply->rc = HS_GPU_EINVAL;
+				snprintf(reply->message, HOST_MESSAGE_LEN, "no lane %d", call->lane);
+			}
+			else
+				search_finish(channel);
 			break;
 		case HOST_OP_MATRIX_RESERVE:
 			reserve(channel);

@@ -4,12 +4,13 @@
  *	  the slot DONE (or freed, when its backend left), the backend's latch
  *	  set (gpu_answers.h).
  *
- * A round's answers are already in the slots' buffers when its last
- * launch returns.  When more requests are waiting by then, the worker
- * holds the round's outcomes back and publishes them just after it has
- * started the next launch: waking a round's backends (a signal each) then
- * runs while the GPU works instead of between two launches.  When nothing
- * is waiting, or the next round launches nothing, they go out at once.
+ * A launch's answers go out when it finishes (gpu_launches.c), just after
+ * the next launch has started.  The rest of a round's outcomes (rows
+ * needed, failures, appends) are held the same way: when more requests
+ * are waiting by the round's end, the worker publishes them just after it
+ * has started the next launch, so that waking their backends (a signal
+ * each) runs while the GPU works.  When nothing is waiting, or the next
+ * round launches nothing, they go out at once.
  */
 #include "postgres.h"
 
@@ -46,22 +47,25 @@ answers_held(void)
 	return held.count > 0;
 }
 
-/* Publish the outcomes held, if any, and wake their backends. */
+/*
+ * Publish count outcomes (requests[i] answers slot numbers[i]) of requests
+ * taken at taken, and wake their backends.
+ */
 void
-answers_publish(void)
+answers_publish_now(const GpuSlot *requests, const int *numbers, int count, instr_time taken)
 {
 	int			owners[GPU_SLOTS];
 	int			wake = 0;
 	double		worker_ms;
 
-	if (held.count == 0)
+	if (count == 0)
 		return;
-	worker_ms = ms_since(held.taken);
+	worker_ms = ms_since(taken);
 	SpinLockAcquire(&gpu_shared->mutex);
-	for (int i = 0; i < held.count; i++)
+	for (int i = 0; i < count; i++)
 	{
-		GpuSlot    *slot = &gpu_shared->slots[held.numbers[i]];
-		const GpuSlot *request = &held.requests[i];
+		GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
+		const GpuSlot *request = &requests[i];
 
 		slot->outcome = request->outcome;
 		slot->resident_rows = request->resident_rows;
@@ -79,7 +83,16 @@ answers_publish(void)
 		}
 	}
 	SpinLockRelease(&gpu_shared->mutex);
-	held.count = 0;
 	for (int i = 0; i < wake; i++)
 		SetLatch(&ProcGlobal->allProcs[owners[i]].procLatch);
+}
+
+/* Publish the outcomes held, if any. */
+void
+answers_publish(void)
+{
+	int			count = held.count;
+
+	held.count = 0;
+	answers_publish_now(held.requests, held.numbers, count, held.taken);
 }

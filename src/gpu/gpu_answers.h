@@ -1,7 +1,7 @@
 /*
  * gpu_answers.h
- *	  The GPU worker's answers to a round of requests, held back while the
- *	  next round's launch starts (gpu_answers.c).
+ *	  The GPU worker's answers to requests: published, or held back while
+ *	  the next round's launch starts (gpu_answers.c).
  */
 #ifndef HYBRIDSEARCH_GPU_ANSWERS_H
 #define HYBRIDSEARCH_GPU_ANSWERS_H
@@ -13,6 +13,8 @@
 extern void answers_hold(const GpuSlot *requests, const int *numbers, int count,
 						 instr_time taken);
 extern void answers_publish(void);
+extern void answers_publish_now(const GpuSlot *requests, const int *numbers, int count,
+								instr_time taken);
 extern bool answers_held(void);
 
 #endif							/* HYBRIDSEARCH_GPU_ANSWERS_H */

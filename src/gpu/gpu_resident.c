@@ -141,6 +141,7 @@ gpu_resident_create(const GpuMatrixKey *key, uint32 epoch, int nparts, const int
 	memset(entry->part_rows, 0, sizeof(entry->part_rows));
 	memset(entry->part_bytes, 0, sizeof(entry->part_bytes));
 	entry->reserved_rows = 0;
+	entry->kernel_ms = 0.0f;
 	entry->last_used = ++use_clock;
 	return entry;
 }

@@ -25,6 +25,7 @@ typedef struct ResidentMatrix
 	Size		part_bytes[GPU_MAX_PARTS];	/* device bytes each part holds */
 	int64		reserved_rows;	/* the parts have room for this many rows in all */
 	uint64		last_used;
+	float		kernel_ms;		/* its last launch's kernels: when one in flight ends */
 } ResidentMatrix;
 
 extern void gpu_resident_init(void);

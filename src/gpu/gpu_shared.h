@@ -61,7 +61,8 @@ typedef enum GpuOutcome
 	GPU_OUTCOME_OK = 0,
 	GPU_OUTCOME_NEED_ROWS,		/* resident_rows tells where appends resume */
 	GPU_OUTCOME_FAILED,			/* message says why; fall back to the CPU */
-	GPU_OUTCOME_DEFERRED		/* the worker's own: left for a later launch */
+	GPU_OUTCOME_DEFERRED,		/* the worker's own: left for a later launch */
+	GPU_OUTCOME_LAUNCHED		/* the worker's own: its launch, in flight, answers it */
 } GpuOutcome;
 
 /* hybridsearch.gpu_fault: failures tests can force */

@@ -38,6 +38,7 @@
 #include "gpu/cuda_host.h"
 #include "gpu/cuda_host_channel.h"
 #include "gpu/gpu_answers.h"
+#include "gpu/gpu_launches.h"
 #include "gpu/gpu_poll.h"
 #include "gpu/gpu_resident.h"
 #include "gpu/gpu_shared.h"
@@ -166,6 +167,7 @@ forget_devices(void)
 void
 worker_reset_devices(const char *reason)
 {
+	launches_finish_all();
 	ereport(LOG, (errmsg("hybridsearch GPU worker: restarting the CUDA host process after: %s",
 						 reason)));
 	cuda_host_stop();
@@ -184,6 +186,7 @@ watch_host(void)
 
 	if (cuda_host_take_death(message))
 	{
+		launches_finish_all();	/* they fail, with the host's death */
 		forget_devices();
 		gpu_shared_set_status(false, message); /* cuda_host.c logged it */
 	}
@@ -250,29 +253,18 @@ act_out_fault(GpuSlot *request)
 }
 
 /*
- * Searches of one matrix, metric and k, in one launch: the queries from
- * their slots' buffers, the answers back into them.  The answers of the
- * last round, if held, are published while the launch runs.  The CUDA
- * module may search only the first of them, when a smaller launch serves
- * more queries a millisecond (hs_gpu_launch_size); the rest are DEFERRED,
- * for the next round.  batch is in order of submission, oldest first.
+ * Searches of one matrix, metric and k, in one launch (gpu_launches.c):
+ * those whose rows are all on the GPU; the others NEED_ROWS.  batch is in
+ * order of submission, oldest first; numbers are their slots.
  */
 static void
-handle_search_batch(GpuSlot **batch, int count)
+handle_search_batch(GpuSlot **batch, const int *numbers, int count, instr_time taken)
 {
 	GpuSlot    *first = batch[0];
 	ResidentMatrix *entry = gpu_resident_find(&first->key, first->epoch);
-	int			dim = first->key.dim;
-	int			k = first->k;
-	float	   *queries = palloc(sizeof(float) * dim * count);
-	float	   *distances = palloc(sizeof(float) * k * count);
-	int64	   *rows = palloc(sizeof(int64) * k * count);
-	GpuSlot   **ready = palloc(sizeof(GpuSlot *) * count);
+	GpuSlot    *ready[GPU_SLOTS];
+	int			ready_numbers[GPU_SLOTS];
 	int			searched = 0;
-	int			served = 0;
-	char		message[GPU_MESSAGE_LEN];
-	float		kernel_ms = 0.0f;
-	int			status;
 
 	for (int i = 0; i < count; i++)
 	{
@@ -284,53 +276,11 @@ handle_search_batch(GpuSlot **batch, int count)
 			request->outcome = GPU_OUTCOME_NEED_ROWS;
 			continue;
 		}
-		memcpy(queries + (Size) searched * dim, gpu_search_buffers[request->number].query,
-			   sizeof(float) * dim);
+		ready_numbers[searched] = numbers[i];
 		ready[searched++] = request;
 	}
 	if (searched > 0)
-	{
-		instr_time	start;
-		double		host_ms;
-
-		INSTR_TIME_SET_CURRENT(start);
-		status = cuda_host_search_start(entry->parts, entry->nparts, first->metric, queries,
-										searched, dim, k, message);
-		answers_publish();
-		if (status == HS_GPU_OK)
-			status = cuda_host_search_finish(distances, rows, &served, &kernel_ms, message);
-		host_ms = ms_since(start);
-		for (int i = 0; i < searched; i++)
-		{
-			GpuSearchBuffer *buffer = &gpu_search_buffers[ready[i]->number];
-
-			if (status == HS_GPU_OK && i >= served)
-				ready[i]->outcome = GPU_OUTCOME_DEFERRED;
-			else if (status == HS_GPU_OK)
-			{
-				memcpy(buffer->distances, distances + (Size) i * k, sizeof(float) * k);
-				memcpy(buffer->rows, rows + (Size) i * k, sizeof(int64) * k);
-				ready[i]->outcome = GPU_OUTCOME_OK;
-				ready[i]->kernel_ms = kernel_ms;
-				ready[i]->host_ms = host_ms;
-				ready[i]->batch_size = served;
-			}
-			else
-				worker_fail(ready[i], message);
-		}
-		if (status == HS_GPU_OK)
-			ereport(DEBUG1,
-					(errmsg_internal("hybridsearch GPU launch: %d queries, k %d, kernels %.3f ms, CUDA host call %.3f ms, plan %s",
-									 served, k, kernel_ms, host_ms, message[0] ? message : "unknown"),
-					 served < searched ? errdetail_internal("%d queries left for the next launch",
-															searched - served) : 0));
-		if (status == HS_GPU_ECUDA)
-			worker_reset_devices(message);
-	}
-	pfree(queries);
-	pfree(distances);
-	pfree(rows);
-	pfree(ready);
+		launch_search(entry, ready, ready_numbers, searched, taken);
 }
 
 /* order[] = the indexes of requests, oldest submission first (insertion sort: a round is small) */
@@ -348,33 +298,35 @@ order_by_submission(const GpuSlot *requests, int count, int *order)
 }
 
 /*
- * Hand the DEFERRED requests back to the next round (SUBMITTED again, or
- * freed if their backends left meanwhile) and drop them from the round;
- * the count left.
+ * Drop from the round the requests answered elsewhere: the DEFERRED ones
+ * go back to the next round (SUBMITTED again, or freed if their backends
+ * left meanwhile), the LAUNCHED ones are their launch's to answer; the
+ * count left.
  */
 static int
-requeue_deferred(GpuSlot *requests, int *numbers, int count)
+drop_not_answered_here(GpuSlot *requests, int *numbers, int count)
 {
 	int			kept = 0;
+	bool		deferred = false;
 
-	/* the requests before the first DEFERRED one stay where they are */
-	for (int i = 0; i < count && kept == i; i++)
-		if (requests[i].outcome != GPU_OUTCOME_DEFERRED)
-			kept++;
-	if (kept == count)
-		return count;
-	SpinLockAcquire(&gpu_shared->mutex);
+	for (int i = 0; i < count; i++)
+		deferred |= requests[i].outcome == GPU_OUTCOME_DEFERRED;
+	if (deferred)
+	{
+		SpinLockAcquire(&gpu_shared->mutex);
+		for (int i = 0; i < count; i++)
+		{
+			GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
+
+			if (requests[i].outcome == GPU_OUTCOME_DEFERRED)
+				slot->state = slot->abandoned ? GPU_SLOT_FREE : GPU_SLOT_SUBMITTED;
+		}
+		SpinLockRelease(&gpu_shared->mutex);
+	}
 	for (int i = 0; i < count; i++)
 	{
-		GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
-
-		if (requests[i].outcome == GPU_OUTCOME_DEFERRED)
-			slot->state = slot->abandoned ? GPU_SLOT_FREE : GPU_SLOT_SUBMITTED;
-	}
-	SpinLockRelease(&gpu_shared->mutex);
-	for (int i = kept; i < count; i++)
-	{
-		if (requests[i].outcome == GPU_OUTCOME_DEFERRED)
+		if (requests[i].outcome == GPU_OUTCOME_DEFERRED ||
+			requests[i].outcome == GPU_OUTCOME_LAUNCHED)
 			continue;
 		requests[kept] = requests[i];
 		numbers[kept++] = numbers[i];
@@ -402,6 +354,7 @@ worker_serve_requests(bool between_chunks)
 	int			numbers[GPU_SLOTS];
 	int			order[GPU_SLOTS];
 	GpuSlot    *batch[GPU_SLOTS];
+	int			batch_numbers[GPU_SLOTS];
 	bool		handled[GPU_SLOTS] = {0};
 	int			count = 0;
 	instr_time	taken;
@@ -421,6 +374,7 @@ worker_serve_requests(bool between_chunks)
 	SpinLockRelease(&gpu_shared->mutex);
 	if (count == 0)
 	{
+		launches_finish_all();
 		answers_publish();
 		return false;
 	}
@@ -431,7 +385,9 @@ worker_serve_requests(bool between_chunks)
 		if (requests[i].kind == GPU_REQUEST_SEARCH && requests[i].fault == GPU_FAULT_NONE &&
 			device_open)
 			continue;
-		answers_publish();		/* appends and faults may take long */
+		/* appends and faults may take long, and use the CUDA host alone */
+		launches_finish_all();
+		answers_publish();
 		if (act_out_fault(&requests[i]))
 			handled[i] = true;
 		else if (!device_open)
@@ -460,17 +416,25 @@ worker_serve_requests(bool between_chunks)
 
 			if (!handled[j] && same_batch(&requests[i], &requests[j]))
 			{
+				batch_numbers[size] = numbers[j];
 				batch[size++] = &requests[j];
 				handled[j] = true;
 			}
 		}
-		handle_search_batch(batch, size);
+		handle_search_batch(batch, batch_numbers, size, taken);
 	}
-	count = requeue_deferred(requests, numbers, count);
+	count = drop_not_answered_here(requests, numbers, count);
 	gpu_resident_publish();
 
 	answers_publish();			/* a round that launched nothing */
 	answers_hold(requests, numbers, count, taken);
+	/*
+	 * A launch in flight is answered after the next has started
+	 * (launches_pace), but an append resumes after a round between its
+	 * chunks: nothing may wait through it.
+	 */
+	if (between_chunks)
+		launches_finish_all();
 	if (between_chunks || !gpu_requests_waiting())
 		answers_publish();
 	return true;
@@ -557,10 +521,10 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 		long		restart = cuda_host_restart_due();
 
 		/*
-		 * Held answers mean requests wait; a client that comes straight
-		 * back is polled for (gpu_poll.c).
+		 * Held answers and launches in flight mean requests wait; a client
+		 * that comes straight back is polled for (gpu_poll.c).
 		 */
-		if (!answers_held() &&
+		if (!answers_held() && !launches_in_flight() &&
 			!(served && device_open && gpu_poll_submitted(GPU_NEXT_REQUEST_POLL_US)))
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 restart < 0 ? 1000 : Min(restart, 1000), PG_WAIT_EXTENSION);
@@ -572,6 +536,7 @@ hybridsearch_gpu_worker_main(Datum arg pg_attribute_unused())
 			ProcessConfigFile(PGC_SIGHUP);
 			reopen_if_devices_changed();
 		}
+		launches_pace();
 		served = worker_serve_requests(false);
 		watch_host();
 	}

@@ -45,8 +45,9 @@
 #       CLIENTS clients run SCRIPT: queries per second, and this run's mean
 #       queries and kernel time per GPU launch and fallbacks from
 #       hybridsearch_stats; with PGLOG, then 2 s more with the worker's
-#       launches logged (DEBUG1): the plans that served them, and how many
-#       launches left queries for the next (hs_gpu_launch_size)
+#       launches logged (DEBUG1): the plans that served them, how many
+#       launches left queries for the next (hs_gpu_launch_size), and how
+#       many started while another was in flight (gpu/gpu_launches.c)
 # THREADS (pgbench -j, default the CPU count) bounds pgbench's threads.
 
 sql() { psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }
@@ -164,7 +165,8 @@ clients_row() {
             -T 2 -f "$script")
         echo "| $label | $clients clients: the plans of the worker's launches (2 s logged) | $(
             grep -o 'hybridsearch GPU launch: .*' <<<"$logged" | launch_plans); $(
-            grep -c 'queries left for the next launch' <<<"$logged") launches left queries for the next |"
+            grep -c 'queries left for the next launch' <<<"$logged") launches left queries for the next; $(
+            grep -c 'started while another launch ran' <<<"$logged") started while another ran |"
     fi
 }
 

@@ -9,8 +9,10 @@
 #     scan in one snapshot) over fp32 and half-precision copies, four
 #     metrics: no error,
 #     every scan on the GPU path, no fallback;
-#   - no launch took more than 3 queries, and launches left queries for
-#     the next one;
+#   - no launch took more than 3 queries, launches left queries for the
+#     next one, and launches started while another was in flight (two
+#     lanes: the worker starts a batch before it takes the last one's
+#     answers);
 #   - with inserts, updates and deletes beside the queries (the worker's
 #     copies grow and are refilled): every answer still exact;
 #   - afterwards every index answers like a sequential scan.
@@ -115,6 +117,9 @@ cmp_ok(scalar(@sizes), '>', 0, 'the worker logged its launches');
 cmp_ok($largest, '<=', 3, 'no launch took more queries than the launch size allows');
 cmp_ok(scalar(@left), '>', 0, 'launches left queries for the next one')
   or diag(scalar(@sizes) . ' launches, sizes ' . join(',', @sizes[ 0 .. ($#sizes < 20 ? $#sizes : 20) ]));
+my @behind = $log =~ /DETAIL:  .*started while another launch ran/g;
+cmp_ok(scalar(@behind), '>', 0, 'launches started while another was in flight')
+  or diag(scalar(@sizes) . ' launches');
 
 # writes beside the queries: the worker's copies grow and are refilled
 my %mixed = (
