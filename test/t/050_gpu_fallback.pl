@@ -88,8 +88,11 @@ for my $fault ('no_device', 'out_of_memory', 'kernel_error', 'driver_reset', 'wo
 	unlike($err, qr/ERROR/, "fault $fault: no error");
 	if ($fault eq 'worker_exit')
 	{
+		# with a GPU, back means ready: a scan while it opens its device falls back
 		ok($node->poll_query_until('postgres',
-				q{SELECT worker_pid IS NOT NULL FROM hybridsearch_gpu_status()}),
+				$has_gpu
+				? q{SELECT worker_pid IS NOT NULL AND ready FROM hybridsearch_gpu_status()}
+				: q{SELECT worker_pid IS NOT NULL FROM hybridsearch_gpu_status()}),
 			'the worker comes back after exiting');
 	}
 }
