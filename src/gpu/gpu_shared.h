@@ -109,7 +109,7 @@ typedef struct GpuSlot
 	GpuOutcome	outcome;
 	int64		resident_rows;
 	float		kernel_ms;		/* the launch's kernels, by CUDA events */
-	float		host_ms;		/* the call into the CUDA host, copies included */
+	float		host_ms;		/* its launch in the CUDA host, from start to answer */
 	float		worker_ms;		/* from the worker taking it to its answer */
 	int			batch_size;		/* queries searched in the same launch */
 	char		message[GPU_MESSAGE_LEN];
