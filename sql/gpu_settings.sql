@@ -13,10 +13,15 @@ ALTER SYSTEM SET hybridsearch.gpu_devices = '64';
 ALTER SYSTEM SET hybridsearch.gpu_devices = '';
 ALTER SYSTEM SET hybridsearch.gpu_parts_per_device = 0;
 ALTER SYSTEM SET hybridsearch.gpu_parts_per_device = 9;
+-- hybridsearch.gpu_launches_in_flight: 1 or 2, the CUDA module's lanes
+SHOW hybridsearch.gpu_launches_in_flight;
+ALTER SYSTEM SET hybridsearch.gpu_launches_in_flight = 0;
+ALTER SYSTEM SET hybridsearch.gpu_launches_in_flight = 3;
 
 -- settings of the configuration file: a session cannot change them
 SET hybridsearch.gpu_devices = '0';
 SET hybridsearch.gpu_parts_per_device = 2;
+SET hybridsearch.gpu_launches_in_flight = 1;
 
 -- the status's devices and parts are filled exactly when it is ready
 SELECT pg_typeof(devices) AS devices_type, pg_typeof(parts_per_index) AS parts_type,

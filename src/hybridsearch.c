@@ -34,6 +34,7 @@ int			hybridsearch_gpu_min_rows = 10000;
 int			hybridsearch_gpu_memory_limit_mb = 0;
 char	   *hybridsearch_gpu_devices = NULL;
 int			hybridsearch_gpu_parts_per_device = 1;
+int			hybridsearch_gpu_launches_in_flight = GPU_MAX_LAUNCHES_IN_FLIGHT;
 int			hybridsearch_gpu_timeout_ms = 30000;
 int			hybridsearch_gpu_fault = GPU_FAULT_NONE;
 int			hybridsearch_vacuum_fault = VACUUM_FAULT_NONE;
@@ -176,6 +177,12 @@ define_settings(void)
 							"Above 1, one GPU takes the multi-GPU path: the parts are searched in turn and merged.",
 							&hybridsearch_gpu_parts_per_device, 1, 1, GPU_MAX_PARTS_PER_DEVICE,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hybridsearch.gpu_launches_in_flight",
+							"GPU launches the worker keeps started at once.",
+							"2 starts the next batch shortly before the last one ends, so the GPU need not wait "
+							"for the worker between them; 1 waits for each launch before starting the next.",
+							&hybridsearch_gpu_launches_in_flight, GPU_MAX_LAUNCHES_IN_FLIGHT, 1,
+							GPU_MAX_LAUNCHES_IN_FLIGHT, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hybridsearch.gpu_timeout",
 							"How long a backend waits for the GPU worker before using the CPU.",
 							"The worker's own value also bounds each CUDA call: past it, the worker kills its CUDA host process and starts another.",

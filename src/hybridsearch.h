@@ -23,6 +23,7 @@ extern int	hybridsearch_gpu_min_rows;
 extern int	hybridsearch_gpu_memory_limit_mb;
 extern char *hybridsearch_gpu_devices;
 extern int	hybridsearch_gpu_parts_per_device;
+extern int	hybridsearch_gpu_launches_in_flight;
 extern int	hybridsearch_gpu_timeout_ms;
 extern int	hybridsearch_gpu_fault;
 extern int	hybridsearch_vacuum_fault;

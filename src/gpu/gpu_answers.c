@@ -30,15 +30,20 @@ typedef struct HeldRound
 
 static HeldRound held;
 
-/* Hold a round's outcomes (requests[i] answers slot numbers[i]). */
+/*
+ * Hold outcomes of the round taken at taken (requests[i] answers slot
+ * numbers[i]), beside those held already: a launch's answers, then the
+ * round's others.
+ */
 void
 answers_hold(const GpuSlot *requests, const int *numbers, int count, instr_time taken)
 {
-	Assert(held.count == 0 && count <= GPU_SLOTS);
-	memcpy(held.requests, requests, sizeof(GpuSlot) * count);
-	memcpy(held.numbers, numbers, sizeof(int) * count);
-	held.taken = taken;
-	held.count = count;
+	Assert(held.count + count <= GPU_SLOTS);
+	memcpy(held.requests + held.count, requests, sizeof(GpuSlot) * count);
+	memcpy(held.numbers + held.count, numbers, sizeof(int) * count);
+	if (held.count == 0)
+		held.taken = taken;
+	held.count += count;
 }
 
 bool

@@ -9,9 +9,14 @@
  * the answers' copies, about a tenth of a millisecond a launch at 64
  * clients, happen while a search runs (doc/gpu-kernels.md, "Two launches
  * in flight").  The answers of a launch go out as soon as it is finished,
- * after the next launch has started.  A batch started with nothing else
- * in flight and no request waiting is finished in the same call to the
- * host, so that a lone client pays one round trip, as before.
+ * after the next launch has started.  The next round waits until shortly
+ * before the launch in flight is due to end (launches_pace), so that its
+ * batch is as full as waiting for the answer would make it.  A batch
+ * started with nothing else in flight and nothing waiting is finished in
+ * the same call to the host, so that a lone client pays one round trip.
+ * hybridsearch.gpu_launches_in_flight = 1 finishes every launch at once,
+ * and holds its answers until the next launch has started, as the worker
+ * did before the lanes.
  *
  * The CUDA module may search only the first queries of a batch
  * (hs_gpu_launch_size); the rest are DEFERRED, for the next round.
@@ -27,6 +32,7 @@
 #include "gpu/gpu_poll.h"
 #include "gpu/gpu_worker.h"
 #include "gpu/spin_policy.h"
+#include "hybridsearch.h"
 
 /*
  * How long before a launch in flight is due to end the worker starts
@@ -37,6 +43,9 @@
  */
 #define LAUNCH_LEAD_MS		0.08
 #define LAUNCH_PACE_MAX_MS	100.0
+
+StaticAssertDecl(GPU_MAX_LAUNCHES_IN_FLIGHT == HS_GPU_LANES,
+				 "hybridsearch.gpu_launches_in_flight goes up to the CUDA module's lanes");
 
 typedef struct Launch
 {
@@ -90,9 +99,12 @@ log_launch(const Launch *launch, float kernel_ms, double host_ms, const char *pl
 	pfree(detail.data);
 }
 
-/* Take a launch's answers from the host into the slots' buffers, and publish them. */
+/*
+ * Take a launch's answers from the host into the slots' buffers, and
+ * publish them, or hold them until the next launch has started.
+ */
 static void
-launch_finish(int lane)
+launch_finish(int lane, bool hold)
 {
 	Launch	   *launch = &launches[lane];
 	int			k = launch->k;
@@ -123,7 +135,10 @@ launch_finish(int lane)
 		request->host_ms = host_ms;
 		request->batch_size = launch->served;
 	}
-	answers_publish_now(launch->requests, launch->numbers, launch->served, launch->taken);
+	if (hold)
+		answers_hold(launch->requests, launch->numbers, launch->served, launch->taken);
+	else
+		answers_publish_now(launch->requests, launch->numbers, launch->served, launch->taken);
 	if (status == HS_GPU_OK)
 	{
 		const GpuSlot *first = &launch->requests[0];
@@ -159,7 +174,7 @@ launches_finish_all(void)
 	int			lane;
 
 	while ((lane = oldest_launch(-1)) >= 0)
-		launch_finish(lane);
+		launch_finish(lane, false);
 }
 
 /*
@@ -204,7 +219,7 @@ free_lane(void)
 	for (int i = 0; i < HS_GPU_LANES; i++)
 		if (!launches[i].active)
 			return i;
-	launch_finish(oldest_launch(-1));
+	launch_finish(oldest_launch(-1), false);
 	return free_lane();
 }
 
@@ -213,9 +228,11 @@ free_lane(void)
  * matrix holds every row they need; requests in submission order, numbers
  * their slots), then finish the launches started before it.  The requests
  * it searches become LAUNCHED, to be answered when it finishes; the rest
- * DEFERRED; all of them FAILED if it cannot start.
+ * DEFERRED; all of them FAILED if it cannot start (false).  With
+ * hybridsearch.gpu_launches_in_flight = 1 it is finished at once, and its
+ * answers held until the next launch has started while requests wait.
  */
-void
+bool
 launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers, int count,
 			  instr_time taken)
 {
@@ -224,7 +241,7 @@ launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers, int
 	int			lane = free_lane();
 	Launch	   *launch = &launches[lane];
 	float	   *queries = palloc(sizeof(float) * dim * count);
-	bool		finish = !launches_in_flight() && !gpu_requests_waiting();
+	bool		finish = !launches_in_flight() && !gpu_requests_waiting() && !answers_held();
 	char		message[GPU_MESSAGE_LEN];
 	int			served = 0;
 	int			status;
@@ -253,7 +270,7 @@ launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers, int
 	{
 		if (status == HS_GPU_ECUDA)
 			worker_reset_devices(message);
-		return;
+		return false;
 	}
 	launch->behind = launches_in_flight();
 	launch->expected_ms = entry->kernel_ms;
@@ -268,9 +285,12 @@ launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers, int
 	INSTR_TIME_SET_CURRENT(launch->begun);
 	while ((before = oldest_launch(lane)) >= 0)
 	{
-		launch_finish(before);
+		launch_finish(before, false);
 		launch->begun = last_answered;
 	}
 	if (finish)
-		launch_finish(lane);
+		launch_finish(lane, false);
+	else if (hybridsearch_gpu_launches_in_flight < 2)
+		launch_finish(lane, gpu_requests_waiting());
+	return true;
 }

@@ -11,7 +11,7 @@
 #include "gpu/gpu_resident.h"
 #include "gpu/gpu_shared.h"
 
-extern void launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers,
+extern bool launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers,
 						  int count, instr_time taken);
 extern void launches_finish_all(void);
 extern void launches_pace(void);

@@ -30,6 +30,7 @@
 #define GPU_RESIDENT_MAX		256
 #define GPU_MAX_DEVICES			HS_GPU_MAX_DEVICES
 #define GPU_MAX_PARTS_PER_DEVICE 8
+#define GPU_MAX_LAUNCHES_IN_FLIGHT 2	/* the CUDA module's lanes, HS_GPU_LANES */
 #define GPU_MAX_PARTS			HS_GPU_MAX_PARTS
 /* what the worker's status says while it opens its devices */
 #define GPU_STATUS_OPENING		"the GPU worker is opening the devices"

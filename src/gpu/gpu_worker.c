@@ -255,9 +255,10 @@ act_out_fault(GpuSlot *request)
 /*
  * Searches of one matrix, metric and k, in one launch (gpu_launches.c):
  * those whose rows are all on the GPU; the others NEED_ROWS.  batch is in
- * order of submission, oldest first; numbers are their slots.
+ * order of submission, oldest first; numbers are their slots.  Whether a
+ * launch started.
  */
-static void
+static bool
 handle_search_batch(GpuSlot **batch, const int *numbers, int count, instr_time taken)
 {
 	GpuSlot    *first = batch[0];
@@ -279,8 +280,7 @@ handle_search_batch(GpuSlot **batch, const int *numbers, int count, instr_time t
 		ready_numbers[searched] = numbers[i];
 		ready[searched++] = request;
 	}
-	if (searched > 0)
-		launch_search(entry, ready, ready_numbers, searched, taken);
+	return searched > 0 && launch_search(entry, ready, ready_numbers, searched, taken);
 }
 
 /* order[] = the indexes of requests, oldest submission first (insertion sort: a round is small) */
@@ -356,6 +356,7 @@ worker_serve_requests(bool between_chunks)
 	GpuSlot    *batch[GPU_SLOTS];
 	int			batch_numbers[GPU_SLOTS];
 	bool		handled[GPU_SLOTS] = {0};
+	bool		launched = false;
 	int			count = 0;
 	instr_time	taken;
 
@@ -421,12 +422,14 @@ worker_serve_requests(bool between_chunks)
 				handled[j] = true;
 			}
 		}
-		handle_search_batch(batch, batch_numbers, size, taken);
+		launched |= handle_search_batch(batch, batch_numbers, size, taken);
 	}
 	count = drop_not_answered_here(requests, numbers, count);
 	gpu_resident_publish();
 
-	answers_publish();			/* a round that launched nothing */
+	/* a launch published what was held before it; what it held waits for the next */
+	if (!launched)
+		answers_publish();
 	answers_hold(requests, numbers, count, taken);
 	/*
 	 * A launch in flight is answered after the next has started

@@ -21,7 +21,10 @@
 #     keeps the executor as long without a search, as a baseline for the
 #     share outside the executor (busy_rows);
 #   - CLIENTS (default 64) clients: queries per second, and the mean batch
-#     and kernel time per launch from hybridsearch_stats;
+#     and kernel time per launch from hybridsearch_stats; then the same
+#     with hybridsearch.gpu_launches_in_flight = 1 (labelled "PRECISION,
+#     one launch at a time"), the worker waiting for each launch before
+#     it starts the next;
 #   - the same three (p50/p90, the executor, CLIENTS clients) with
 #     hybridsearch.reuse_scan_distances = off, labelled "PRECISION,
 #     recomputed": the executor computing each returned row's distance
@@ -61,6 +64,12 @@ measure() {
     echo "$executor"
     busy_rows "$precision" "$(sed -n 's/.* | \([0-9.]*\) ms |$/\1/p' <<<"$executor")" "$work" "$seconds"
     clients_row "$precision" floor_idx "$clients" "$seconds" "$work/knn.sql" "$pglog"
+    # the same clients with the worker waiting for each launch before the next
+    psql -X -q -c "ALTER SYSTEM SET hybridsearch.gpu_launches_in_flight = 1" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
+    clients_row "$precision, one launch at a time" floor_idx "$clients" "$seconds" "$work/knn.sql" "$pglog"
+    psql -X -q -c "ALTER SYSTEM RESET hybridsearch.gpu_launches_in_flight" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
     (
         export PGOPTIONS="-c hybridsearch.reuse_scan_distances=off"
         one_client_rows "$precision, recomputed" "$work" "$work/knn.sql" "$seconds"

@@ -19,12 +19,15 @@
  * hs_gpu_search_parts gives.  With
  * HS_FAKE_LAUNCH_MAX=N in the server's environment, a launch takes at most
  * N of the queries waiting (hs_gpu_launch_size), so that the worker's
- * deferral of the rest to its next round is exercised.
+ * deferral of the rest to its next round is exercised; with
+ * HS_FAKE_KERNEL_MS=T each lane's search takes T ms of a simulated device
+ * (below), so that its launches in flight and its pacing are.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hs_gpu.h"
 
@@ -269,7 +272,34 @@ typedef struct Lane
 	size_t		nslots;			/* nqueries * k */
 	float	   *distances;
 	int64_t    *rows;
+	double		done_at;		/* when the simulated device is through with it */
 } Lane;
+
+/*
+ * HS_FAKE_KERNEL_MS=T in the server's environment makes each lane's
+ * search take T ms of a simulated device that runs one search at a time,
+ * in the order started: a finish waits until its search's turn is over
+ * and reports T as its kernel time.  So the worker's launches in flight
+ * and its pacing run as against a GPU.
+ */
+static double device_free_at = 0.0;
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static double
+fake_kernel_ms(void)
+{
+	const char *ms = getenv("HS_FAKE_KERNEL_MS");
+
+	return ms ? fmax(0.0, atof(ms)) : 0.0;
+}
 
 static Lane lanes[HS_GPU_LANES];
 
@@ -324,6 +354,8 @@ hs_gpu_search_start(int lane, hs_gpu_matrix *const *parts, int nparts, int metri
 	}
 	l->nslots = nslots;
 	l->started = 1;
+	device_free_at = fmax(device_free_at, now_ms()) + fake_kernel_ms();
+	l->done_at = device_free_at;
 	return HS_GPU_OK;
 }
 
@@ -340,6 +372,8 @@ hs_gpu_search_finish(int lane, float *out_distances, int64_t *out_rows, float *k
 		snprintf(errbuf, errlen, "fake cuda: no search started on lane %d", lane);
 		return HS_GPU_EINVAL;
 	}
+	while (now_ms() < l->done_at)
+		;
 	memcpy(out_distances, l->distances, sizeof(float) * l->nslots);
 	memcpy(out_rows, l->rows, sizeof(int64_t) * l->nslots);
 	free(l->distances);
@@ -348,7 +382,7 @@ hs_gpu_search_finish(int lane, float *out_distances, int64_t *out_rows, float *k
 	l->rows = NULL;
 	l->started = 0;
 	if (kernel_ms != NULL)
-		*kernel_ms = 0.0f;
+		*kernel_ms = (float) fake_kernel_ms();
 	return HS_GPU_OK;
 }
 

@@ -207,6 +207,7 @@ is($node->safe_psql('postgres', q{
 	WHERE name LIKE 'hybridsearch.%'}),
 	'hybridsearch.cpu_batching=user hybridsearch.cpu_cache=user hybridsearch.cpu_cache_size=superuser hybridsearch.cpu_threads=user '
 	  . 'hybridsearch.device=user hybridsearch.gpu_devices=sighup hybridsearch.gpu_fault=superuser '
+	  . 'hybridsearch.gpu_launches_in_flight=sighup '
 	  . 'hybridsearch.gpu_memory_limit=sighup hybridsearch.gpu_min_rows=user '
 	  . 'hybridsearch.gpu_parts_per_device=sighup hybridsearch.gpu_timeout=superuser '
 	  . 'hybridsearch.prewarm=postmaster hybridsearch.reuse_scan_distances=user '
@@ -217,11 +218,12 @@ my %value = (
 	'hybridsearch.cpu_cache_size' => '1', 'hybridsearch.gpu_timeout' => '10',
 	'hybridsearch.gpu_fault' => 'kernel_error', 'hybridsearch.gpu_memory_limit' => '1',
 	'hybridsearch.gpu_devices' => '1', 'hybridsearch.gpu_parts_per_device' => '2',
+	'hybridsearch.gpu_launches_in_flight' => '1',
 	'hybridsearch.shared_cache_size' => '1', 'hybridsearch.prewarm' => 'postgres:s.mine_idx',
 	'hybridsearch.vacuum_fault' => 'after_move');
 for my $name (sort keys %value)
 {
-	my $sighup = $name =~ /gpu_memory_limit|gpu_devices|gpu_parts_per_device|shared_cache_size|prewarm/;
+	my $sighup = $name =~ /gpu_memory_limit|gpu_devices|gpu_parts_per_device|gpu_launches_in_flight|shared_cache_size|prewarm/;
 	my $code = $sighup ? '55P02' : '42501';
 	for my $how ("SET $name = '$value{$name}'",
 		"SELECT set_config('$name', '$value{$name}', false)",

@@ -12,7 +12,10 @@
 #   - no launch took more than 3 queries, launches left queries for the
 #     next one, and launches started while another was in flight (two
 #     lanes: the worker starts a batch before it takes the last one's
-#     answers);
+#     answers), each taking the 0.3 ms of a simulated device
+#     (HS_FAKE_KERNEL_MS) that the worker paces the next by;
+#   - with hybridsearch.gpu_launches_in_flight = 1, the same queries, no
+#     launch started while another ran;
 #   - with inserts, updates and deletes beside the queries (the worker's
 #     copies grow and are refilled): every answer still exact;
 #   - afterwards every index answers like a sequential scan.
@@ -34,6 +37,8 @@ ok($built, 'the CPU stand-in for the CUDA module builds') or BAIL_OUT('no stand-
 
 $ENV{HYBRIDSEARCH_CUDA_MODULE} = $module;
 $ENV{HS_FAKE_LAUNCH_MAX} = 3;
+# each search takes 0.3 ms of a simulated device: launches stay in flight
+$ENV{HS_FAKE_KERNEL_MS} = 0.3;
 my $node = PostgreSQL::Test::Cluster->new('stand_in');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
@@ -87,29 +92,37 @@ sub gpu_totals
 		FROM hybridsearch_stats WHERE index::text LIKE 'items_%'});
 }
 
-my $log_offset = -s $node->logfile;
-$node->safe_psql('postgres', 'ALTER SYSTEM SET log_min_messages = debug1');
-$node->reload;
-my ($scans0, $fallbacks0) = split ' ', gpu_totals();
 my $clients = 8;
 my $per_client = 60;
 my $total = $clients * $per_client;
-$node->pgbench(
-	"--no-vacuum --client=$clients --jobs=2 --transactions=$per_client",
-	0,
-	[ qr{processed: $total/$total} ],
-	[ qr{\A(?!.*(?:ERROR|error:|aborted))}s ],
-	"pgbench: $clients clients' checked queries on the stand-in",
-	{ '125_queries' => $queries });
-$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
-$node->reload;
 
-my ($scans1, $fallbacks1) = split ' ', gpu_totals();
-cmp_ok($scans1 - $scans0, '>=', $total * 4, 'every checked index scan ran on the GPU path')
-  or diag("GPU scans $scans0 -> $scans1");
-is($fallbacks1 - $fallbacks0, 0, 'no scan fell back to the CPU');
+# 8 clients' checked queries with the worker's launches logged: its log lines
+my $phase = 0;
+sub checked_queries
+{
+	my ($what) = @_;
+	$phase++;
+	my $log_offset = -s $node->logfile;
+	$node->safe_psql('postgres', 'ALTER SYSTEM SET log_min_messages = debug1');
+	$node->reload;
+	my ($scans0, $fallbacks0) = split ' ', gpu_totals();
+	$node->pgbench(
+		"--no-vacuum --client=$clients --jobs=2 --transactions=$per_client",
+		0,
+		[ qr{processed: $total/$total} ],
+		[ qr{\A(?!.*(?:ERROR|error:|aborted))}s ],
+		"pgbench: $clients clients' checked queries on the stand-in, $what",
+		{ "125_queries_$phase" => $queries });
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
+	$node->reload;
+	my ($scans1, $fallbacks1) = split ' ', gpu_totals();
+	cmp_ok($scans1 - $scans0, '>=', $total * 4, "$what: every checked index scan ran on the GPU path")
+	  or diag("GPU scans $scans0 -> $scans1");
+	is($fallbacks1 - $fallbacks0, 0, "$what: no scan fell back to the CPU");
+	return slurp_file($node->logfile, $log_offset);
+}
 
-my $log = slurp_file($node->logfile, $log_offset);
+my $log = checked_queries('two launches in flight');
 my @sizes = $log =~ /hybridsearch GPU launch: (\d+) queries/g;
 my @left = $log =~ /DETAIL:  (\d+) queries left for the next launch/g;
 my $largest = (sort { $b <=> $a } @sizes)[0] // 0;
@@ -120,6 +133,17 @@ cmp_ok(scalar(@left), '>', 0, 'launches left queries for the next one')
 my @behind = $log =~ /DETAIL:  .*started while another launch ran/g;
 cmp_ok(scalar(@behind), '>', 0, 'launches started while another was in flight')
   or diag(scalar(@sizes) . ' launches');
+like($log, qr/hybridsearch GPU launch: \d+ queries, k \d+, kernels 0\.300 ms/,
+	"the launches' kernel time, by which the worker paces the next, is the simulated device's");
+
+# one launch at a time: each waited for before the next starts
+$node->safe_psql('postgres', 'ALTER SYSTEM SET hybridsearch.gpu_launches_in_flight = 1');
+$node->reload;
+$log = checked_queries('one launch at a time');
+like($log, qr/hybridsearch GPU launch: \d+ queries/, 'one at a time: the worker logged its launches');
+unlike($log, qr/started while another launch ran/, 'one at a time: no launch started while another ran');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET hybridsearch.gpu_launches_in_flight');
+$node->reload;
 
 # writes beside the queries: the worker's copies grow and are refilled
 my %mixed = (
