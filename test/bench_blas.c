@@ -16,17 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock_ms.h"
+
 extern void openblas_set_num_threads(int);
 extern int	openblas_get_num_procs(void);
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int
 compare_doubles(const void *a, const void *b)

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../lib/clock_ms.h"
 #include "hs_gpu.h"
 
 struct hs_gpu_matrix
@@ -283,15 +284,6 @@ typedef struct Lane
  * and its pacing run as against a GPU.
  */
 static double device_free_at = 0.0;
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 static double
 fake_kernel_ms(void)
