@@ -58,7 +58,7 @@ typedef enum HostOp
 	HOST_OP_MATRIX_FREE,		/* matrices[0] */
 	HOST_OP_SEARCH_START,		/* lane, nparts matrices; queries in the lane's staging */
 	HOST_OP_MATRIX_RESERVE,		/* matrices[0], room for nrows rows */
-	HOST_OP_SEARCH_FINISH		/* lane: results into its staging, after the queries */
+	HOST_OP_SEARCH_FINISH		/* lane, and its start's sizes: results into its staging */
 } HostOp;
 
 /* what a test can make the host do while it handles a call */

@@ -60,16 +60,6 @@ typedef struct Module
 
 static Module module;
 
-/* each lane's search started: the whole call's sizes, which place its results */
-typedef struct LaneSearch
-{
-	int			nqueries;
-	int			dim;
-	int			k;
-} LaneSearch;
-
-static LaneSearch lane_searches[HS_GPU_LANES];
-
 /*
  * Unmap every shared mapping but the channel; the count of those left
  * (0 unless munmap failed).  The ranges are read first and unmapped after,
@@ -200,8 +190,8 @@ act_out(int fault)
 
 /*
  * Finish the search started on the call's lane: its answers into the
- * lane's staging, after its queries; on success the message names the
- * kernels that ran (the worker logs it).
+ * lane's staging, after its queries (the call's sizes are its start's);
+ * on success the message names the kernels that ran (the worker logs it).
  */
 static void
 search_finish(HostChannel *channel)
@@ -209,12 +199,10 @@ search_finish(HostChannel *channel)
 	HostCall   *call = &channel->call;
 	HostReply  *reply = &channel->reply;
 	double	   *staging = channel->lane_staging[call->lane];
-	LaneSearch *search = &lane_searches[call->lane];
 
 	reply->rc = module.search_finish(call->lane,
-									 HOST_SEARCH_DISTANCES(staging, search->nqueries, search->dim),
-									 HOST_SEARCH_ROWS(staging, search->nqueries, search->dim,
-													  search->k),
+									 HOST_SEARCH_DISTANCES(staging, call->nqueries, call->dim),
+									 HOST_SEARCH_ROWS(staging, call->nqueries, call->dim, call->k),
 									 &reply->kernel_ms, reply->message, HOST_MESSAGE_LEN);
 	if (reply->rc == HS_GPU_OK)
 	{
@@ -238,13 +226,12 @@ search_start(HostChannel *channel)
 	int			served = call->nqueries;
 
 	if (HOST_SEARCH_BYTES(call->nqueries, call->dim, call->k) > HOST_STAGING_BYTES ||
-		call->nparts < 1 || call->nparts > HS_GPU_MAX_PARTS ||
-		call->lane < 0 || call->lane >= HS_GPU_LANES)
+		call->nparts < 1 || call->nparts > HS_GPU_MAX_PARTS)
 	{
 		reply->rc = HS_GPU_EINVAL;
 		snprintf(reply->message, HOST_MESSAGE_LEN,
-				 "a search of %d queries in %d parts on lane %d does not fit the CUDA host's staging",
-				 call->nqueries, call->nparts, call->lane);
+				 "a search of %d queries in %d parts does not fit the CUDA host's staging",
+				 call->nqueries, call->nparts);
 		return;
 	}
 	for (int p = 0; p < call->nparts; p++)
@@ -257,12 +244,7 @@ search_start(HostChannel *channel)
 	reply->rc = module.search_start(call->lane, parts, call->nparts, call->metric,
 									(const float *) channel->lane_staging[call->lane], served,
 									call->k, reply->message, HOST_MESSAGE_LEN);
-	if (reply->rc != HS_GPU_OK)
-		return;
-	lane_searches[call->lane].nqueries = call->nqueries;
-	lane_searches[call->lane].dim = call->dim;
-	lane_searches[call->lane].k = call->k;
-	if (call->finish)
+	if (reply->rc == HS_GPU_OK && call->finish)
 		search_finish(channel);
 }
 
@@ -305,6 +287,13 @@ dispatch(HostChannel *channel, const char *module_path)
 		snprintf(reply->message, HOST_MESSAGE_LEN, "the CUDA module is not loaded");
 		return;
 	}
+	if ((call->op == HOST_OP_SEARCH_START || call->op == HOST_OP_SEARCH_FINISH) &&
+		(call->lane < 0 || call->lane >= HS_GPU_LANES))
+	{
+		reply->rc = HS_GPU_EINVAL;
+		snprintf(reply->message, HOST_MESSAGE_LEN, "no lane %d", call->lane);
+		return;
+	}
 	switch ((HostOp) call->op)
 	{
 		case HOST_OP_HELLO:
@@ -338,13 +327,7 @@ dispatch(HostChannel *channel, const char *module_path)
 			search_start(channel);
 			break;
 		case HOST_OP_SEARCH_FINISH:
-			if (call->lane < 0 || call->lane >= HS_GPU_LANES)
-			{
-				reply->rc = HS_GPU_EINVAL;
-				snprintf(reply->message, HOST_MESSAGE_LEN, "no lane %d", call->lane);
-			}
-			else
-				search_finish(channel);
+			search_finish(channel);
 			break;
 		case HOST_OP_MATRIX_RESERVE:
 			reserve(channel);

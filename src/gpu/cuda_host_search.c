@@ -53,8 +53,12 @@ static void
 finish_lane(int lane)
 {
 	HostLane   *l = &lanes[lane];
+	HostCall   *call = host_begin_call(HOST_OP_SEARCH_FINISH);
 
-	host_begin_call(HOST_OP_SEARCH_FINISH)->lane = lane;
+	call->lane = lane;
+	call->nqueries = l->nqueries;
+	call->dim = l->dim;
+	call->k = l->k;
 	l->rc = host_call(hybridsearch_gpu_timeout_ms, l->message);
 	if (l->rc == HS_GPU_OK)
 	{

@@ -24,23 +24,21 @@ typedef struct HeldRound
 {
 	int			count;			/* 0: none held */
 	instr_time	taken;			/* when the worker took its requests */
-	int			numbers[GPU_SLOTS];
 	GpuSlot		requests[GPU_SLOTS];
 } HeldRound;
 
 static HeldRound held;
 
 /*
- * Hold outcomes of the round taken at taken (requests[i] answers slot
- * numbers[i]), beside those held already: a launch's answers, then the
- * round's others.
+ * Hold outcomes of the round taken at taken (each request answers its
+ * slot, request->number), beside those held already: a launch's answers,
+ * then the round's others.
  */
 void
-answers_hold(const GpuSlot *requests, const int *numbers, int count, instr_time taken)
+answers_hold(const GpuSlot *requests, int count, instr_time taken)
 {
 	Assert(held.count + count <= GPU_SLOTS);
 	memcpy(held.requests + held.count, requests, sizeof(GpuSlot) * count);
-	memcpy(held.numbers + held.count, numbers, sizeof(int) * count);
 	if (held.count == 0)
 		held.taken = taken;
 	held.count += count;
@@ -53,11 +51,11 @@ answers_held(void)
 }
 
 /*
- * Publish count outcomes (requests[i] answers slot numbers[i]) of requests
- * taken at taken, and wake their backends.
+ * Publish count outcomes (each request answers its slot) of requests taken
+ * at taken, and wake their backends.
  */
 void
-answers_publish_now(const GpuSlot *requests, const int *numbers, int count, instr_time taken)
+answers_publish_now(const GpuSlot *requests, int count, instr_time taken)
 {
 	int			owners[GPU_SLOTS];
 	int			wake = 0;
@@ -69,8 +67,8 @@ answers_publish_now(const GpuSlot *requests, const int *numbers, int count, inst
 	SpinLockAcquire(&gpu_shared->mutex);
 	for (int i = 0; i < count; i++)
 	{
-		GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
 		const GpuSlot *request = &requests[i];
+		GpuSlot    *slot = &gpu_shared->slots[request->number];
 
 		slot->outcome = request->outcome;
 		slot->resident_rows = request->resident_rows;
@@ -99,5 +97,5 @@ answers_publish(void)
 	int			count = held.count;
 
 	held.count = 0;
-	answers_publish_now(held.requests, held.numbers, count, held.taken);
+	answers_publish_now(held.requests, count, held.taken);
 }

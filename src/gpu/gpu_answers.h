@@ -10,11 +10,9 @@
 
 #include "gpu/gpu_shared.h"
 
-extern void answers_hold(const GpuSlot *requests, const int *numbers, int count,
-						 instr_time taken);
+extern void answers_hold(const GpuSlot *requests, int count, instr_time taken);
 extern void answers_publish(void);
-extern void answers_publish_now(const GpuSlot *requests, const int *numbers, int count,
-								instr_time taken);
+extern void answers_publish_now(const GpuSlot *requests, int count, instr_time taken);
 extern bool answers_held(void);
 
 #endif							/* HYBRIDSEARCH_GPU_ANSWERS_H */

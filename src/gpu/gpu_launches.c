@@ -59,7 +59,6 @@ typedef struct Launch
 	instr_time	started;		/* when it handed them to the host */
 	instr_time	begun;			/* ... or when the launch it started behind ended */
 	float		expected_ms;	/* its kernels' time, by its matrix's last launch */
-	int			numbers[GPU_SLOTS];
 	GpuSlot		requests[GPU_SLOTS];	/* copies, answered when it finishes */
 } Launch;
 
@@ -121,7 +120,7 @@ launch_finish(int lane, bool hold)
 	for (int i = 0; i < launch->served; i++)
 	{
 		GpuSlot    *request = &launch->requests[i];
-		GpuSearchBuffer *buffer = &gpu_search_buffers[launch->numbers[i]];
+		GpuSearchBuffer *buffer = &gpu_search_buffers[request->number];
 
 		if (status != HS_GPU_OK)
 		{
@@ -136,9 +135,9 @@ launch_finish(int lane, bool hold)
 		request->batch_size = launch->served;
 	}
 	if (hold)
-		answers_hold(launch->requests, launch->numbers, launch->served, launch->taken);
+		answers_hold(launch->requests, launch->served, launch->taken);
 	else
-		answers_publish_now(launch->requests, launch->numbers, launch->served, launch->taken);
+		answers_publish_now(launch->requests, launch->served, launch->taken);
 	if (status == HS_GPU_OK)
 	{
 		const GpuSlot *first = &launch->requests[0];
@@ -225,16 +224,15 @@ free_lane(void)
 
 /*
  * Start a search of count requests of one matrix, metric and k (the
- * matrix holds every row they need; requests in submission order, numbers
- * their slots), then finish the launches started before it.  The requests
+ * matrix holds every row they need; requests in submission order), then
+ * finish the launches started before it.  The requests
  * it searches become LAUNCHED, to be answered when it finishes; the rest
  * DEFERRED; all of them FAILED if it cannot start (false).  With
  * hybridsearch.gpu_launches_in_flight = 1 it is finished at once, and its
  * answers held until the next launch has started while requests wait.
  */
 bool
-launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers, int count,
-			  instr_time taken)
+launch_search(ResidentMatrix *entry, GpuSlot **requests, int count, instr_time taken)
 {
 	GpuSlot    *first = requests[0];
 	int			dim = first->key.dim;
@@ -248,7 +246,8 @@ launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers, int
 	int			before;
 
 	for (int i = 0; i < count; i++)
-		memcpy(queries + (Size) i * dim, gpu_search_buffers[numbers[i]].query, sizeof(float) * dim);
+		memcpy(queries + (Size) i * dim, gpu_search_buffers[requests[i]->number].query,
+			   sizeof(float) * dim);
 	INSTR_TIME_SET_CURRENT(launch->started);
 	status = cuda_host_search_start(lane, entry->parts, entry->nparts, first->metric, queries,
 									count, dim, first->k, finish, &served, message);
@@ -263,7 +262,6 @@ launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers, int
 		{
 			requests[i]->outcome = GPU_OUTCOME_LAUNCHED;
 			launch->requests[i] = *requests[i];
-			launch->numbers[i] = numbers[i];
 		}
 	}
 	if (status != HS_GPU_OK)

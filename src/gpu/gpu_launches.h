@@ -11,8 +11,8 @@
 #include "gpu/gpu_resident.h"
 #include "gpu/gpu_shared.h"
 
-extern bool launch_search(ResidentMatrix *entry, GpuSlot **requests, const int *numbers,
-						  int count, instr_time taken);
+extern bool launch_search(ResidentMatrix *entry, GpuSlot **requests, int count,
+						  instr_time taken);
 extern void launches_finish_all(void);
 extern void launches_pace(void);
 extern bool launches_in_flight(void);

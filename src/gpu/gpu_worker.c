@@ -255,16 +255,14 @@ act_out_fault(GpuSlot *request)
 /*
  * Searches of one matrix, metric and k, in one launch (gpu_launches.c):
  * those whose rows are all on the GPU; the others NEED_ROWS.  batch is in
- * order of submission, oldest first; numbers are their slots.  Whether a
- * launch started.
+ * order of submission, oldest first.  Whether a launch started.
  */
 static bool
-handle_search_batch(GpuSlot **batch, const int *numbers, int count, instr_time taken)
+handle_search_batch(GpuSlot **batch, int count, instr_time taken)
 {
 	GpuSlot    *first = batch[0];
 	ResidentMatrix *entry = gpu_resident_find(&first->key, first->epoch);
 	GpuSlot    *ready[GPU_SLOTS];
-	int			ready_numbers[GPU_SLOTS];
 	int			searched = 0;
 
 	for (int i = 0; i < count; i++)
@@ -277,10 +275,9 @@ handle_search_batch(GpuSlot **batch, const int *numbers, int count, instr_time t
 			request->outcome = GPU_OUTCOME_NEED_ROWS;
 			continue;
 		}
-		ready_numbers[searched] = numbers[i];
 		ready[searched++] = request;
 	}
-	return searched > 0 && launch_search(entry, ready, ready_numbers, searched, taken);
+	return searched > 0 && launch_search(entry, ready, searched, taken);
 }
 
 /* order[] = the indexes of requests, oldest submission first (insertion sort: a round is small) */
@@ -304,7 +301,7 @@ order_by_submission(const GpuSlot *requests, int count, int *order)
  * count left.
  */
 static int
-drop_not_answered_here(GpuSlot *requests, int *numbers, int count)
+drop_not_answered_here(GpuSlot *requests, int count)
 {
 	int			kept = 0;
 	bool		deferred = false;
@@ -316,7 +313,7 @@ drop_not_answered_here(GpuSlot *requests, int *numbers, int count)
 		SpinLockAcquire(&gpu_shared->mutex);
 		for (int i = 0; i < count; i++)
 		{
-			GpuSlot    *slot = &gpu_shared->slots[numbers[i]];
+			GpuSlot    *slot = &gpu_shared->slots[requests[i].number];
 
 			if (requests[i].outcome == GPU_OUTCOME_DEFERRED)
 				slot->state = slot->abandoned ? GPU_SLOT_FREE : GPU_SLOT_SUBMITTED;
@@ -328,8 +325,7 @@ drop_not_answered_here(GpuSlot *requests, int *numbers, int count)
 		if (requests[i].outcome == GPU_OUTCOME_DEFERRED ||
 			requests[i].outcome == GPU_OUTCOME_LAUNCHED)
 			continue;
-		requests[kept] = requests[i];
-		numbers[kept++] = numbers[i];
+		requests[kept++] = requests[i];
 	}
 	return kept;
 }
@@ -351,10 +347,8 @@ bool
 worker_serve_requests(bool between_chunks)
 {
 	GpuSlot		requests[GPU_SLOTS];
-	int			numbers[GPU_SLOTS];
 	int			order[GPU_SLOTS];
 	GpuSlot    *batch[GPU_SLOTS];
-	int			batch_numbers[GPU_SLOTS];
 	bool		handled[GPU_SLOTS] = {0};
 	bool		launched = false;
 	int			count = 0;
@@ -368,8 +362,7 @@ worker_serve_requests(bool between_chunks)
 			!(between_chunks && gpu_shared->slots[i].kind == GPU_REQUEST_APPEND))
 		{
 			gpu_shared->slots[i].state = GPU_SLOT_RUNNING;
-			requests[count] = gpu_shared->slots[i];
-			numbers[count++] = i;
+			requests[count++] = gpu_shared->slots[i];
 		}
 	}
 	SpinLockRelease(&gpu_shared->mutex);
@@ -417,20 +410,19 @@ worker_serve_requests(bool between_chunks)
 
 			if (!handled[j] && same_batch(&requests[i], &requests[j]))
 			{
-				batch_numbers[size] = numbers[j];
 				batch[size++] = &requests[j];
 				handled[j] = true;
 			}
 		}
-		launched |= handle_search_batch(batch, batch_numbers, size, taken);
+		launched |= handle_search_batch(batch, size, taken);
 	}
-	count = drop_not_answered_here(requests, numbers, count);
+	count = drop_not_answered_here(requests, count);
 	gpu_resident_publish();
 
 	/* a launch published what was held before it; what it held waits for the next */
 	if (!launched)
 		answers_publish();
-	answers_hold(requests, numbers, count, taken);
+	answers_hold(requests, count, taken);
 	/*
 	 * A launch in flight is answered after the next has started
 	 * (launches_pace), but an append resumes after a round between its
