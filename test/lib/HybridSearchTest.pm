@@ -11,6 +11,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 use IPC::Run;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
 use Test::More;
 use Time::HiRes qw(time);
@@ -22,7 +23,7 @@ our @EXPORT = qw(
   plan_script parse_sections parse_rows fmt_rows
   check_problems compare_rows compare_plans
   wait_for_restart verify_indexes knn_check_sql
-  writer_scripts lap);
+  preloaded_node items_check_script writer_scripts lap);
 
 # Operator => operator class, and the suffix of the index names.
 our %OPCLASS = (
@@ -417,6 +418,45 @@ $$;
 SQL
 	$sql =~ s/q vector,/q $type,/ if defined $type;
 	return $sql;
+}
+
+# A new node with the library preloaded, 128 MB of shared copies, no
+# parallel workers and no JIT, and the settings in $conf, which come after
+# those and so override them; started.
+sub preloaded_node
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'hybridsearch'
+hybridsearch.shared_cache_size = 128MB
+max_parallel_workers_per_gather = 0
+jit = off
+$conf
+});
+	$node->start;
+	return $node;
+}
+
+# A pgbench script checking (knn_check) the four metrics' indexes of table
+# items (id, f, v) in one snapshot: LIMIT random(1, lim), the cosine query
+# the vector of a random id of 1..ids (or q where none), filtered by
+# cos_where; extra, more checks in the same transaction.
+sub items_check_script
+{
+	my (%a) = @_;
+	my $extra = $a{extra} // '';
+	return qq{
+\\set lim random(1, $a{lim})
+\\set id random(1, $a{ids})
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT knn_check('items', '<->', $a{q}, :lim, 'true');
+SELECT knn_check('items', '<=>', coalesce((SELECT v FROM items WHERE id = :id), $a{q}), :lim, '$a{cos_where}');
+SELECT knn_check('items', '<#>', $a{q}, :lim, 'f % 10 = 3');
+SELECT knn_check('items', '<+>', $a{q}, :lim, 'true');
+${extra}COMMIT;
+};
 }
 
 # pgbench scripts (name@weight => text) that write to table items (id, f,

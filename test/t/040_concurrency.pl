@@ -20,19 +20,12 @@ my $t_start = time;
 
 
 
-my $node = PostgreSQL::Test::Cluster->new('concurrency');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'hybridsearch'
+my $node = preloaded_node('concurrency', q{
 hybridsearch.shared_cache_size = 256MB
-max_parallel_workers_per_gather = 0
-jit = off
 autovacuum_naptime = 1s
 autovacuum_vacuum_threshold = 50
 autovacuum_vacuum_scale_factor = 0.05
-deadlock_timeout = 100ms
-});
-$node->start;
+deadlock_timeout = 100ms});
 my $run = node_runner($node);
 
 my $v16 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16) WHERE n > 0)::float8[]::vector';
@@ -102,18 +95,10 @@ UPDATE items SET v = $q16 WHERE id = :id;
 WITH del AS (DELETE FROM items WHERE id = :id RETURNING 1)
 INSERT INTO audit SELECT 'delete', count(*) FROM del;
 },
-	'query@6' => qq{
-\\set lim random(1, 80)
-\\set id random(1, 6000)
-BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT knn_check('items', '<->', $q16, :lim, 'true');
-SELECT knn_check('items', '<=>', coalesce((SELECT v FROM items WHERE id = :id), $q16), :lim, 'f < 100');
-SELECT knn_check('items', '<#>', $q16, :lim, 'f % 10 = 3');
-SELECT knn_check('items', '<+>', $q16, :lim, 'true');
-SELECT knn_check('docs', '<=>', $q256, :lim, 'true');
+	'query@6' => items_check_script(q => $q16, lim => 80, ids => 6000, cos_where => 'f < 100',
+		extra => qq{SELECT knn_check('docs', '<=>', $q256, :lim, 'true');
 SELECT knn_check('docs', '<->', coalesce((SELECT v FROM docs WHERE id = :id + 6000), $q256), :lim, 'f < 100');
-COMMIT;
-},
+}),
 	'vacuum@1' => q{
 VACUUM items;
 },

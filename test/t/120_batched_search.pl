@@ -21,16 +21,7 @@ use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use HybridSearchTest;
 
-my $node = PostgreSQL::Test::Cluster->new('batched');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'hybridsearch'
-hybridsearch.device = cpu
-hybridsearch.shared_cache_size = 128MB
-max_parallel_workers_per_gather = 0
-jit = off
-});
-$node->start;
+my $node = preloaded_node('batched', 'hybridsearch.device = cpu');
 
 my $v = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 256) WHERE n > 0)::float8[]::vector';
 my $q = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 256))::float8[]::vector';

@@ -39,16 +39,7 @@ $ENV{HYBRIDSEARCH_CUDA_MODULE} = $module;
 $ENV{HS_FAKE_LAUNCH_MAX} = 3;
 # each search takes 0.3 ms of a simulated device: launches stay in flight
 $ENV{HS_FAKE_KERNEL_MS} = 0.3;
-my $node = PostgreSQL::Test::Cluster->new('stand_in');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'hybridsearch'
-hybridsearch.device = gpu
-hybridsearch.shared_cache_size = 128MB
-max_parallel_workers_per_gather = 0
-jit = off
-});
-$node->start;
+my $node = preloaded_node('stand_in', 'hybridsearch.device = gpu');
 
 my $v16 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16) WHERE n > 0)::float8[]::vector';
 $node->safe_psql('postgres', qq{
@@ -74,16 +65,7 @@ ok($node->poll_query_until('postgres',
 	'the worker opens GPU 0 on the stand-in');
 
 my $q16 = 'ARRAY(SELECT random() * 2 - 1 FROM generate_series(1, 16))::float8[]::vector';
-my $queries = qq{
-\\set lim random(1, 60)
-\\set id random(1, 5000)
-BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT knn_check('items', '<->', $q16, :lim, 'true');
-SELECT knn_check('items', '<=>', coalesce((SELECT v FROM items WHERE id = :id), $q16), :lim, 'f < 500');
-SELECT knn_check('items', '<#>', $q16, :lim, 'f % 10 = 3');
-SELECT knn_check('items', '<+>', $q16, :lim, 'true');
-COMMIT;
-};
+my $queries = items_check_script(q => $q16, lim => 60, ids => 5000, cos_where => 'f < 500');
 
 sub gpu_totals
 {
